@@ -1,0 +1,182 @@
+"""Exceptions raised by rawlive.
+
+Every exception the library raises on purpose derives from :class:`LiveError`.
+The tree splits errors the way h11 and wsproto do: *local* errors mean this
+process misused the API (and nothing was sent), *remote* errors mean the peer
+sent something wrong or ended the conversation::
+
+    LiveError
+    ├── LocalProtocolError          we misused the API; nothing was sent
+    │   ├── ConfigurationError      bad argument to connect() and friends
+    │   │   └── MissingAPIKeyError  no key in arguments, environment or .env
+    │   ├── ConcurrentReadError     a second reader on one session
+    │   └── LintError               an outgoing frame the service would reject
+    ├── AudioFormatError            bad MIME type, odd PCM, non-16-bit WAV
+    │                               (also a ValueError)
+    ├── RemoteProtocolError         the peer sent a frame we cannot decode
+    ├── ConnectionClosedError       the WebSocket closed; carries code and reason
+    │   └── SetupRejectedError      closed before setupComplete
+    ├── SetupTimeoutError           no setupComplete in time (also a TimeoutError)
+    ├── ResumptionError             a handle was refused or resumption is impossible
+    └── ReplayMismatchError         a replayed client frame did not match the capture
+
+Messages are lowercase without a trailing period. No error text ever contains
+an API key: callers pass keys to :func:`redact` before formatting.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioFormatError",
+    "ConcurrentReadError",
+    "ConfigurationError",
+    "ConnectionClosedError",
+    "LintError",
+    "LiveError",
+    "LocalProtocolError",
+    "MissingAPIKeyError",
+    "RemoteProtocolError",
+    "ReplayMismatchError",
+    "ResumptionError",
+    "SetupRejectedError",
+    "SetupTimeoutError",
+    "shorten",
+]
+
+_FRAME_REPR_LIMIT = 200
+
+
+def shorten(text: str | bytes, limit: int = _FRAME_REPR_LIMIT) -> str:
+    """Return ``text`` cut to ``limit`` characters, saying how much was cut."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8", "replace")
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more chars]"
+
+
+class LiveError(Exception):
+    """Root of every exception rawlive raises on purpose."""
+
+
+class LocalProtocolError(LiveError):
+    """This process misused the API; nothing was sent to the peer."""
+
+
+class ConfigurationError(LocalProtocolError, ValueError):
+    """An argument to :func:`rawlive.connect` or a helper is invalid."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """No API key was found.
+
+    Attributes:
+        searched: the variables and files that were looked at, in order.
+    """
+
+    def __init__(self, message: str, *, searched: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.searched = searched
+
+
+class ConcurrentReadError(LocalProtocolError, RuntimeError):
+    """A second task tried to read from a session that already has a reader."""
+
+
+class LintError(LocalProtocolError, ValueError):
+    """An outgoing frame would be rejected by the service (usually 1007/1008).
+
+    Attributes:
+        rule: a short stable identifier of the check that failed.
+    """
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class AudioFormatError(LiveError, ValueError):
+    """Audio that rawlive cannot treat as 16-bit little-endian mono PCM."""
+
+
+class RemoteProtocolError(LiveError):
+    """The peer sent a frame that cannot be decoded as the protocol says.
+
+    Attributes:
+        frame: the offending frame exactly as received (``str`` or ``bytes``).
+            Its ``repr`` in the error text is shortened; the attribute is not.
+        path: where in the JSON document the problem is, e.g.
+            ``serverContent.modelTurn.parts[0].inlineData.data``.
+    """
+
+    def __init__(self, message: str, *, frame: str | bytes | None = None, path: str = "") -> None:
+        super().__init__(message)
+        self.frame = frame
+        self.path = path
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.path:
+            text = f"{text} (at {self.path})"
+        if self.frame is not None:
+            text = f"{text}; frame: {shorten(self.frame)}"
+        return text
+
+
+class ConnectionClosedError(LiveError):
+    """The WebSocket connection closed, cleanly or not.
+
+    Attributes:
+        code: the close code (1006 when the connection dropped with no close frame).
+        reason: the close reason as received.
+        explanation: what the code and reason usually mean (see :mod:`rawlive.closecodes`).
+        retryable: whether reconnecting (with the latest handle) can help.
+        truncated: whether the reason looks cut at the 123-byte protocol limit.
+        by_server: True when the server sent the close frame, False when we did,
+            None when the connection dropped.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        reason: str = "",
+        explanation: str = "",
+        retryable: bool = False,
+        truncated: bool = False,
+        by_server: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.explanation = explanation
+        self.retryable = retryable
+        self.truncated = truncated
+        self.by_server = by_server
+
+
+class SetupRejectedError(ConnectionClosedError):
+    """The connection closed before ``setupComplete`` arrived (bad setup, key or model)."""
+
+
+class SetupTimeoutError(LiveError, TimeoutError):
+    """No ``setupComplete`` arrived within the open timeout."""
+
+
+class ResumptionError(LiveError):
+    """A resumption handle was refused, or there is no handle to resume with."""
+
+
+class ReplayMismatchError(LiveError):
+    """A client frame sent to a replay server did not match the capture.
+
+    Attributes:
+        expected: a description of the frame the capture holds at that point.
+        got: a description of the frame that arrived.
+    """
+
+    def __init__(self, message: str, *, expected: str = "", got: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.got = got

@@ -1,0 +1,490 @@
+"""The engine behind every message dataclass: wire tables, decoding, encoding.
+
+Theory of operation
+-------------------
+Each message class is a frozen dataclass whose fields carry a *kind* in their
+metadata (see :func:`wire_field`). :func:`wire_message` reads those kinds once,
+at class creation, and builds two tables on the class:
+
+``_DEC``
+    wire key -> (attribute, converter, argument). Both spellings of every
+    field are keys (``modelTurn`` and ``model_turn``), because the service's
+    proto-JSON parser accepts both and the official Python SDK sends both.
+``_ENC``
+    (attribute, camelCase key, encoder, argument) in declaration order.
+
+Decoding walks the JSON once. Known keys are converted and type-checked;
+unknown keys go, untouched, into the instance's ``extra`` mapping and are
+re-emitted by ``to_wire()``, which is what makes the codec lossless at every
+depth. Free-form JSON (function ``args``, ``response``, schemas, ``labels``)
+has kind ``json`` and passes through verbatim, never case-converted.
+
+Speed: decoded instances are made with ``object.__new__`` and handed their
+attribute dict in one step; attributes that were absent from the wire fall
+back to the class-level default (``None``). This is why the message classes are
+frozen dataclasses *without* ``slots``: with slots every absent field would
+cost a separate store, which tripled the cost of decoding an audio frame.
+
+Errors: converters raise :class:`DecodeFailure` with a message; each level
+adds its key to the failure's path on the way out, so the hot path pays
+nothing for error reporting. The codec turns the failure into a
+:class:`~rawlive.errors.RemoteProtocolError` that carries the frame.
+"""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from rawlive._b64 import b64decode_any, b64encode_str
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_kwargs: object):
+        return lambda obj: obj
+
+
+__all__ = [
+    "WireMessage",
+    "EMPTY",
+    "DecodeFailure",
+    "decode_object",
+    "encode_object",
+    "parse_duration",
+    "wire_field",
+    "wire_message",
+]
+
+
+class _EmptyMapping(Mapping[str, Any]):
+    """The immutable, hashable empty mapping used as the default ``extra``."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+EMPTY: Mapping[str, Any] = _EmptyMapping()
+
+_new = object.__new__
+
+T = TypeVar("T")
+
+
+class DecodeFailure(Exception):
+    """A value did not match its field's kind; ``path`` grows as it propagates."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parts: list[str] = []
+
+    @property
+    def path(self) -> str:
+        out = ""
+        for part in reversed(self.parts):
+            out += part if part.startswith("[") or not out else "." + part
+        return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _expect(what: str, value: object) -> DecodeFailure:
+    return DecodeFailure(f"expected {what}, got {_json_type(value)}")
+
+
+# ---------------------------------------------------------------- converters
+# Each takes (value, argument) and returns the Python value or raises.
+
+
+def _dec_str(v: Any, _a: Any) -> Any:
+    if type(v) is not str:
+        raise _expect("a string", v)
+    return v
+
+
+def _dec_bool(v: Any, _a: Any) -> Any:
+    if type(v) is not bool:
+        raise _expect("a boolean", v)
+    return v
+
+
+def _dec_int(v: Any, _a: Any) -> Any:
+    if type(v) is int:
+        return v
+    if type(v) is float and v.is_integer():
+        return int(v)
+    raise _expect("an integer", v)
+
+
+def _dec_int64(v: Any, _a: Any) -> Any:
+    # proto3 JSON sends int64 as a decimal string; numbers are accepted too.
+    if type(v) is int:
+        return v
+    if type(v) is str:
+        try:
+            return int(v)
+        except ValueError:
+            raise DecodeFailure(
+                f"expected an int64 (number or decimal string), got {v!r}"
+            ) from None
+    raise _expect("an int64 (number or decimal string)", v)
+
+
+def _dec_number(v: Any, _a: Any) -> Any:
+    if (type(v) is int) or (type(v) is float):
+        return v
+    raise _expect("a number", v)
+
+
+def _dec_json(v: Any, _a: Any) -> Any:
+    return v
+
+
+def _dec_object(v: Any, _a: Any) -> Any:
+    if type(v) is not dict:
+        raise _expect("an object", v)
+    return v
+
+
+def _dec_strlist(v: Any, _a: Any) -> Any:
+    if type(v) is not list:
+        raise _expect("an array of strings", v)
+    for i, item in enumerate(v):
+        if type(item) is not str:
+            err = _expect("a string", item)
+            err.parts.append(f"[{i}]")
+            raise err
+    return tuple(v)
+
+
+def _dec_bytes(v: Any, _a: Any) -> Any:
+    if type(v) is not str:
+        raise _expect("a base64 string", v)
+    try:
+        return b64decode_any(v)
+    except (binascii.Error, ValueError) as exc:
+        raise DecodeFailure(f"invalid base64 ({exc})") from None
+
+
+_DURATION = re.compile(r"^-?(?:\d+(?:\.\d{0,9})?|\.\d{1,9})s$")
+
+
+def parse_duration(text: str) -> float:
+    """Return the seconds in a protobuf Duration string such as ``"50s"`` or ``"1.5s"``.
+
+    Raises:
+        ValueError: ``text`` is not in the Duration JSON format.
+    """
+    if not _DURATION.match(text):
+        raise ValueError(f"not a protobuf duration: {text!r} (expected e.g. '50s' or '1.5s')")
+    return float(text[:-1])
+
+
+def _dec_duration(v: Any, _a: Any) -> Any:
+    if type(v) is not str:
+        raise _expect("a duration string such as '50s'", v)
+    if not _DURATION.match(v):
+        raise DecodeFailure(f"expected a duration string such as '50s', got {v!r}")
+    return v
+
+
+def _dec_message_list(v: Any, cls: Any) -> Any:
+    if type(v) is not list:
+        raise _expect("an array of objects", v)
+    try:
+        return tuple([_decode(item, cls) for item in v])
+    except DecodeFailure as exc:
+        # Find which element failed; only the error path pays for this.
+        for i, item in enumerate(v):
+            try:
+                _decode(item, cls)
+            except DecodeFailure:
+                exc.parts.append(f"[{i}]")
+                break
+        raise
+
+
+_DECODERS: dict[str, Any] = {
+    "str": _dec_str,
+    "enum": _dec_str,
+    "bool": _dec_bool,
+    "int": _dec_int,
+    "int64": _dec_int64,
+    "int64str": _dec_int64,
+    "number": _dec_number,
+    "json": _dec_json,
+    "object": _dec_object,
+    "strlist": _dec_strlist,
+    "bytes": _dec_bytes,
+    "duration": _dec_duration,
+    "message": None,  # filled in below: _decode itself
+    "messages": _dec_message_list,
+}
+
+
+def decode_object(cls: type[T], value: Any) -> T:
+    """Build ``cls`` from its JSON object form.
+
+    Raises:
+        DecodeFailure: ``value`` or a field in it has the wrong shape.
+    """
+    result: T = _decode(value, cls)
+    return result
+
+
+def _decode(value: Any, cls: Any) -> Any:
+    if type(value) is not dict:
+        raise _expect(f"an object ({cls.__name__})", value)
+    table: dict[str, tuple[str, Callable[[Any, Any], Any], Any]] = cls._DEC
+    obj = _new(cls)
+    # Filling the fresh instance dict in place is ~2.5x cheaper than assigning
+    # a prepared dict to __dict__; absent fields fall back to class defaults.
+    attrs = obj.__dict__
+    extra: dict[str, Any] | None = None
+    for key, item in value.items():
+        entry = table.get(key)
+        if entry is None or item is None:
+            # Unknown keys, and explicit nulls, are kept verbatim for re-encoding.
+            if extra is None:
+                extra = attrs["extra"] = {}
+            extra[key] = item
+            continue
+        name, conv, arg = entry
+        try:
+            attrs[name] = conv(item, arg)
+        except DecodeFailure as exc:
+            exc.parts.append(key)
+            raise
+    return obj
+
+
+_DECODERS["message"] = _decode
+
+# ------------------------------------------------------------------ encoders
+
+
+def _enc_plain(v: Any, _a: Any) -> Any:
+    return v
+
+
+def _enc_seq(v: Any, _a: Any) -> Any:
+    return list(v)
+
+
+def _enc_int64str(v: Any, _a: Any) -> Any:
+    return str(v)
+
+
+def _enc_bytes(v: Any, _a: Any) -> Any:
+    if isinstance(v, str):  # already base64 text (e.g. passed through)
+        return v
+    return b64encode_str(bytes(v))
+
+
+def _enc_message(v: Any, _a: Any) -> Any:
+    if isinstance(v, Mapping):  # raw-dict escape hatch for fields newer than the library
+        return dict(v)
+    return encode_object(v)
+
+
+def _enc_message_list(v: Any, _a: Any) -> Any:
+    return [dict(x) if isinstance(x, Mapping) else encode_object(x) for x in v]
+
+
+_ENCODERS: dict[str, Callable[[Any, Any], Any]] = {
+    "str": _enc_plain,
+    "enum": _enc_plain,
+    "bool": _enc_plain,
+    "int": _enc_plain,
+    "int64": _enc_plain,
+    "int64str": _enc_int64str,
+    "number": _enc_plain,
+    "json": _enc_plain,
+    "object": _enc_plain,
+    "strlist": _enc_seq,
+    "bytes": _enc_bytes,
+    "duration": _enc_plain,
+    "message": _enc_message,
+    "messages": _enc_message_list,
+}
+
+
+def encode_object(obj: Any) -> dict[str, Any]:
+    """Return the camelCase JSON object form of a message instance."""
+    out: dict[str, Any] = {}
+    for name, key, enc, arg in type(obj)._ENC:
+        value = getattr(obj, name)
+        if value is not None:
+            out[key] = enc(value, arg)
+    extra = obj.extra
+    if extra:
+        out.update(extra)
+    return out
+
+
+# ------------------------------------------------------------- declarations
+
+
+def wire_field(
+    kind: str, sub: type | None = None, *, wire: str | None = None, default: None = None
+) -> Any:
+    """Declare a message field of the given wire ``kind`` (default ``None``).
+
+    Args:
+        kind: one of the keys of the converter tables above.
+        sub: the message class for ``message``/``messages`` kinds.
+        wire: the camelCase wire name when it is not derived from the attribute.
+        default: always None ("absent on the wire"); spelled out in every
+            declaration so that type checkers see the field is optional.
+    """
+    if kind not in _DECODERS:
+        raise ValueError(f"unknown wire kind {kind!r}")
+    return dataclasses.field(default=None, metadata={"kind": kind, "sub": sub, "wire": wire})
+
+
+def extra_field(*, default: Mapping[str, Any] = EMPTY) -> Any:
+    """Declare the ``extra`` mapping that holds unknown wire keys verbatim."""
+    return dataclasses.field(default=default, repr=False)
+
+
+class WireMessage:
+    """Base of every message class: frozen, keyword-only, compared by value.
+
+    The dataclass machinery is asked only for field bookkeeping
+    (``dataclasses.fields``/``replace``/``asdict`` all work); ``__init__``,
+    ``__eq__``, ``__hash__`` and the frozen ``__setattr__`` are shared here
+    instead of generated per class. Generating them cost 1.5 ms per class at
+    import, three quarters of ``import rawlive``.
+    """
+
+    _DEC: ClassVar[dict[str, Any]]
+    _ENC: ClassVar[tuple[Any, ...]]
+    _NAMES: ClassVar[tuple[str, ...]]
+    _SEQUENCES: ClassVar[frozenset[str]]
+    extra: Mapping[str, Any]
+
+    def __init__(self, **kwargs: Any) -> None:
+        names = self._NAMES
+        attrs = self.__dict__
+        seqs = self._SEQUENCES
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(
+                    f"{type(self).__name__}() got an unexpected keyword argument {key!r}"
+                )
+            if value is not None:
+                if key in seqs and not isinstance(value, tuple):
+                    value = tuple(value)
+                attrs[key] = value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self._NAMES])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._values()))
+
+    def __repr__(self) -> str:
+        # Only the fields that are set: a full repr of a 15-field message with
+        # one value is unreadable. Bytes show their size, never their content.
+        shown = []
+        for name in self._NAMES:
+            value = getattr(self, name)
+            if value is None or (name == "extra" and not value):
+                continue
+            is_bytes = isinstance(value, (bytes, bytearray))
+            text = f"<{len(value)} bytes>" if is_bytes else repr(value)
+            shown.append(f"{name}={text}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON object form (camelCase keys, unknown keys re-emitted)."""
+        return encode_object(self)
+
+
+def _rebuild(cls: type[WireMessage], attrs: dict[str, Any]) -> WireMessage:
+    obj = _new(cls)
+    obj.__dict__.update(attrs)
+    return obj
+
+
+@dataclass_transform(
+    kw_only_default=True, frozen_default=True, field_specifiers=(wire_field, extra_field)
+)
+def wire_message(cls: type[T]) -> type[T]:
+    """Make ``cls`` (a :class:`WireMessage` subclass) a frozen record with wire tables."""
+    cls = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+    dec: dict[str, tuple[str, Callable[[Any, Any], Any], Any]] = {}
+    enc: list[tuple[str, str, Callable[[Any, Any], Any], Any]] = []
+    names: list[str] = []
+    seqs: set[str] = set()
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        names.append(f.name)
+        if f.name == "extra":
+            continue
+        kind = f.metadata["kind"]
+        if kind in ("strlist", "messages"):
+            seqs.add(f.name)
+        key = f.metadata["wire"] or _camel(f.name)
+        entry = (f.name, _DECODERS[kind], f.metadata["sub"])
+        dec[key] = entry
+        dec.setdefault(f.name, entry)
+        snake = re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+        dec.setdefault(snake, entry)
+        enc.append((f.name, key, _ENCODERS[kind], f.metadata["sub"]))
+    cls._DEC = dec  # type: ignore[attr-defined]
+    cls._ENC = tuple(enc)  # type: ignore[attr-defined]
+    cls._NAMES = tuple(names)  # type: ignore[attr-defined]
+    cls._SEQUENCES = frozenset(seqs)  # type: ignore[attr-defined]
+    return cls

@@ -1,0 +1,163 @@
+"""Bytes to messages and back: the only module that calls orjson.
+
+``decode_server`` / ``decode_client`` accept a frame as ``bytes`` (the service
+sends binary frames) or ``str`` (text frames), in camelCase or snake_case.
+``encode`` emits compact camelCase JSON as ``bytes``.
+
+Every decoding problem (not JSON, not an object, a known field of the wrong
+type, invalid base64, a malformed duration) raises
+:class:`~rawlive.errors.RemoteProtocolError` carrying the frame and the path of
+the bad field. Unknown keys are never an error: they are kept.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+import orjson
+
+from rawlive._b64 import b64decode_any
+from rawlive.errors import RemoteProtocolError
+from rawlive.protocol._schema import DecodeFailure, decode_object
+from rawlive.protocol.messages import (
+    Blob,
+    ClientMessage,
+    ClientPayload,
+    Content,
+    Part,
+    ServerContent,
+    ServerMessage,
+    ServerPayload,
+)
+
+__all__ = ["Encodable", "decode_client", "decode_json", "decode_server", "encode", "to_wire"]
+
+Encodable = ClientMessage | ServerMessage | ClientPayload | ServerPayload
+
+_new = object.__new__
+_loads = orjson.loads
+_dumps = orjson.dumps
+
+
+def decode_json(data: bytes | bytearray | memoryview | str) -> dict[str, Any]:
+    """Parse a frame into a JSON object, or raise :class:`RemoteProtocolError`."""
+    try:
+        value = _loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RemoteProtocolError(f"frame is not valid JSON: {exc}", frame=_frame(data)) from exc
+    if type(value) is not dict:
+        raise RemoteProtocolError(
+            f"frame is a JSON {type(value).__name__}, not an object", frame=_frame(data)
+        )
+    return value
+
+
+def _frame(data: bytes | bytearray | memoryview | str) -> str | bytes:
+    return data if isinstance(data, str) else bytes(data)
+
+
+def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
+    """Decode the commonest frame, one model-turn part, without the generic walk.
+
+    Audio streams as ~25 of these frames per second, so this is the hot path.
+    It handles exactly ``{"serverContent":{"modelTurn":{"parts":[{"inlineData":
+    {"mimeType": str, "data": str}}]}}}`` and the same with ``{"text": str}``;
+    anything else (other keys, snake_case, bad types) returns None and takes
+    the generic path, which gives the same result (a property test checks it).
+    """
+    if len(value) != 1:
+        return None
+    sc = value.get("serverContent")
+    if type(sc) is not dict or len(sc) != 1:
+        return None
+    mt = sc.get("modelTurn")
+    if type(mt) is not dict or len(mt) != 1:
+        return None
+    parts = mt.get("parts")
+    if type(parts) is not list or len(parts) != 1:
+        return None
+    raw_part = parts[0]
+    if type(raw_part) is not dict or len(raw_part) != 1:
+        return None
+    part = _new(Part)
+    raw_blob = raw_part.get("inlineData")
+    if raw_blob is None:
+        text = raw_part.get("text")
+        if type(text) is not str:
+            return None
+        part.__dict__["text"] = text
+    else:
+        if type(raw_blob) is not dict or len(raw_blob) != 2:
+            return None
+        mime = raw_blob.get("mimeType")
+        b64 = raw_blob.get("data")
+        if type(mime) is not str or type(b64) is not str:
+            return None
+        try:
+            pcm = b64decode_any(b64)
+        except (binascii.Error, ValueError):
+            return None  # the generic path reports it with the field's path
+        blob = _new(Blob)
+        attrs = blob.__dict__
+        attrs["mime_type"] = mime
+        attrs["data"] = pcm
+        part.__dict__["inline_data"] = blob
+    content = _new(Content)
+    content.__dict__["parts"] = (part,)
+    server_content = _new(ServerContent)
+    server_content.__dict__["model_turn"] = content
+    message = _new(ServerMessage)
+    message.__dict__["server_content"] = server_content
+    return message
+
+
+def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
+    """Decode one server frame.
+
+    Raises:
+        RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
+    """
+    value = decode_json(data)
+    fast = _fast_model_turn(value)
+    if fast is not None:
+        return fast
+    try:
+        return decode_object(ServerMessage, value)
+    except DecodeFailure as exc:
+        raise RemoteProtocolError(
+            f"malformed server message: {exc.message}", frame=_frame(data), path=exc.path
+        ) from None
+
+
+def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
+    """Decode one client frame (camelCase or snake_case, as the SDKs send).
+
+    Raises:
+        RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
+    """
+    value = decode_json(data)
+    try:
+        return decode_object(ClientMessage, value)
+    except DecodeFailure as exc:
+        raise RemoteProtocolError(
+            f"malformed client message: {exc.message}", frame=_frame(data), path=exc.path
+        ) from None
+
+
+def to_wire(message: Encodable) -> dict[str, Any]:
+    """Return the JSON object for a frame carrying ``message``.
+
+    Envelopes (:class:`ClientMessage`, :class:`ServerMessage`) map to their own
+    wire form; a bare payload (``Setup``, ``ServerContent``...) is wrapped in its
+    envelope key, e.g. ``{"setup": {...}}``.
+    """
+    envelope = getattr(message, "ENVELOPE", None)
+    if envelope is None:
+        return message.to_wire()
+    return {envelope: message.to_wire()}
+
+
+def encode(message: Encodable) -> bytes:
+    """Encode ``message`` as one compact camelCase JSON frame (UTF-8 bytes)."""
+    return _dumps(to_wire(message))
