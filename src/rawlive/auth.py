@@ -1,0 +1,204 @@
+"""API keys, endpoints and model names: the one place that reads the environment.
+
+Nothing else in rawlive reads environment variables or ``.env`` files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rawlive.errors import ConfigurationError, MissingAPIKeyError
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_HOST",
+    "ENV_VARIABLES",
+    "EPHEMERAL_PREFIX",
+    "Credentials",
+    "check_endpoint",
+    "find_env_file",
+    "is_loopback_host",
+    "live_url",
+    "normalize_model",
+    "redact",
+    "redact_url",
+    "resolve_credentials",
+]
+
+DEFAULT_HOST = "generativelanguage.googleapis.com"
+DEFAULT_API_VERSION = "v1beta"
+ENV_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+EPHEMERAL_PREFIX = "auth_tokens/"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An API key or ephemeral token, and where it came from.
+
+    The secret never appears in ``repr`` or ``str``.
+    """
+
+    secret: str = field(repr=False)
+    source: str = ""
+
+    @property
+    def ephemeral(self) -> bool:
+        """Whether this is an ephemeral token (``auth_tokens/...``)."""
+        return self.secret.startswith(EPHEMERAL_PREFIX)
+
+    def headers(self) -> dict[str, str]:
+        """Return the upgrade-request headers that carry the secret."""
+        if self.ephemeral:
+            return {"Authorization": f"Token {self.secret}"}
+        return {"x-goog-api-key": self.secret}
+
+    def __str__(self) -> str:
+        return f"<{'ephemeral token' if self.ephemeral else 'API key'} from {self.source}>"
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Return ``text`` with every occurrence of each secret replaced by ``REDACTED``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "REDACTED")
+    return text
+
+
+def find_env_file(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the nearest ``.env`` in ``start`` (default: the working folder) or a parent."""
+    here = Path(start) if start is not None else Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_credentials(
+    api_key: str | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """Find the API key: the argument, then the environment, then a ``.env`` file.
+
+    Args:
+        api_key: an explicit key or ephemeral token; wins over everything.
+        env_file: a ``.env`` file to read; by default the nearest ``.env`` in the
+            working folder or its parents (the seed keeps it one folder up).
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        The credentials and a description of their source (never the key).
+
+    Raises:
+        MissingAPIKeyError: nothing was found; the message names every place looked at.
+    """
+    if api_key:
+        return Credentials(api_key, "the api_key argument")
+    env = os.environ if environ is None else environ
+    searched: list[str] = []
+    for name in ENV_VARIABLES:
+        searched.append(f"${name}")
+        if env.get(name):
+            return Credentials(env[name], f"${name}")
+    path = Path(env_file) if env_file is not None else find_env_file()
+    if path is not None:
+        searched.append(str(path))
+        if path.is_file():
+            from dotenv import dotenv_values
+
+            values = dotenv_values(path)
+            for name in ENV_VARIABLES:
+                value = values.get(name)
+                if value:
+                    return Credentials(value, f"{name} in {path}")
+    else:
+        searched.append(".env in the working folder and its parents (none found)")
+    raise MissingAPIKeyError(
+        "no API key found: looked in "
+        + ", ".join(searched)
+        + "; set GEMINI_API_KEY, pass api_key=, or run offline against the bundled fake "
+        "server (rawlive say --server demo, or connect(endpoint=...) to a rawlive.testing server)",
+        searched=tuple(searched),
+    )
+
+
+def normalize_model(model: str) -> str:
+    """Add ``models/`` to a bare model id; keep any resource name with a slash as given."""
+    model = model.strip()
+    if not model:
+        raise ConfigurationError("model name is empty")
+    return model if "/" in model else f"models/{model}"
+
+
+def live_url(*, api_version: str = DEFAULT_API_VERSION, ephemeral: bool = False) -> str:
+    """Return the Gemini API Live endpoint (one slash after the host).
+
+    Ephemeral tokens use ``v1alpha`` ``BidiGenerateContentConstrained``.
+    """
+    if ephemeral:
+        return (
+            f"wss://{DEFAULT_HOST}/ws/google.ai.generativelanguage.v1alpha."
+            "GenerativeService.BidiGenerateContentConstrained"
+        )
+    if api_version == "v1":
+        raise ConfigurationError(
+            "the Gemini API serves the Live WebSocket on v1beta or v1alpha, not v1"
+        )
+    return (
+        f"wss://{DEFAULT_HOST}/ws/google.ai.generativelanguage.{api_version}."
+        "GenerativeService.BidiGenerateContent"
+    )
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Return whether ``host`` is ``localhost`` or a loopback address."""
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
+    """Validate a ws:// or wss:// endpoint and return it unchanged.
+
+    Plain ``ws://`` to a host that is not loopback is refused unless
+    ``allow_insecure``, since the API key would travel in clear text.
+
+    Raises:
+        ConfigurationError: the URL is not a WebSocket URL, or is insecure.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigurationError(f"endpoint must be a ws:// or wss:// URL, got {redact_url(url)!r}")
+    if parts.scheme == "ws" and not allow_insecure and not is_loopback_host(parts.hostname):
+        raise ConfigurationError(
+            f"refusing plain ws:// to {parts.hostname}: the API key would travel in clear text; "
+            "use wss:// or pass allow_insecure=True"
+        )
+    return url
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with ``key=`` and ``access_token=`` query values replaced."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = []
+    for pair in parts.query.split("&"):
+        name, sep, _value = pair.partition("=")
+        if name.lower() in ("key", "access_token", "token") and sep:
+            pairs.append(f"{name}=REDACTED")
+        else:
+            pairs.append(pair)
+    return parts._replace(query="&".join(pairs)).geturl()

@@ -1,0 +1,351 @@
+"""The conversation state machine: setup, turns, resumption, goAway, usage.
+
+Theory of operation
+-------------------
+A connection moves through the states below; :data:`TRANSITIONS` is the whole
+table. The client feeds every frame it sends (:meth:`SessionState.on_send`)
+and receives (:meth:`SessionState.on_receive`); the state machine updates what
+a user of the session relies on — the latest *resumable* handle (an update
+marked ``resumable: false``, or empty, never replaces it), the goAway time
+left, usage totals, pending tool calls — and says when a turn ends.
+
+:class:`TurnAssembler` gathers the frames of one model turn into a
+:class:`Turn`: text, audio (returned, or streamed into a sink such as a WAV
+writer so memory stays flat), transcripts, tool calls, usage and flags. A turn
+ends on ``turnComplete``; the final frame usually also carries
+``usageMetadata``, and both are kept.
+
+No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rawlive.errors import LocalProtocolError
+from rawlive.protocol.messages import (
+    ClientMessage,
+    FunctionCall,
+    GoAway,
+    ServerMessage,
+    Setup,
+    UsageMetadata,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "ConnectionState",
+    "SessionState",
+    "Turn",
+    "TurnAssembler",
+    "UsageTotals",
+]
+
+
+class ConnectionState(enum.Enum):
+    """Where one connection is in its life."""
+
+    CONNECTING = "connecting"  # socket open, setup not sent
+    SETTING_UP = "setting_up"  # setup sent, waiting for setupComplete
+    OPEN = "open"  # setupComplete received
+    GOING_AWAY = "going_away"  # goAway received: the server will close soon
+    CLOSED = "closed"
+
+
+_S = ConnectionState
+# (state, event) -> next state. Events: "send:setup", "send:other",
+# "recv:setupComplete", "recv:goAway", "recv:other", "close".
+TRANSITIONS: dict[tuple[ConnectionState, str], ConnectionState] = {
+    (_S.CONNECTING, "send:setup"): _S.SETTING_UP,
+    (_S.CONNECTING, "close"): _S.CLOSED,
+    (_S.SETTING_UP, "recv:setupComplete"): _S.OPEN,
+    (_S.SETTING_UP, "recv:other"): _S.SETTING_UP,
+    (_S.SETTING_UP, "close"): _S.CLOSED,
+    (_S.OPEN, "send:other"): _S.OPEN,
+    (_S.OPEN, "recv:other"): _S.OPEN,
+    (_S.OPEN, "recv:goAway"): _S.GOING_AWAY,
+    (_S.OPEN, "close"): _S.CLOSED,
+    (_S.GOING_AWAY, "send:other"): _S.GOING_AWAY,
+    (_S.GOING_AWAY, "recv:other"): _S.GOING_AWAY,
+    (_S.GOING_AWAY, "recv:goAway"): _S.GOING_AWAY,
+    (_S.GOING_AWAY, "close"): _S.CLOSED,
+}
+
+
+@dataclass(slots=True)
+class UsageTotals:
+    """Token usage added up over turns (and, with reconnects, over connections).
+
+    ``prompt_tokens`` sums each turn's ``promptTokenCount``, which is what the
+    service bills even though each count is the whole context so far.
+    """
+
+    turns: int = 0
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    total_tokens: int = 0
+    thoughts_tokens: int = 0
+
+    def add(self, usage: UsageMetadata) -> None:
+        """Add one ``usageMetadata`` report."""
+        self.turns += 1
+        self.prompt_tokens += usage.prompt_token_count or 0
+        self.response_tokens += usage.output_tokens
+        self.total_tokens += usage.total_token_count or 0
+        self.thoughts_tokens += usage.thoughts_token_count or 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """One model turn, gathered from its frames.
+
+    Attributes:
+        text: the model's text (thought parts excluded).
+        thoughts: the text of thought parts.
+        audio: the audio PCM (empty when it was streamed into a sink instead).
+        audio_bytes: how many audio bytes arrived, sink or not.
+        sample_rate: the audio sample rate announced by the MIME type (24000 by default).
+        input_transcript / output_transcript: transcription pieces joined.
+        tool_calls: function calls the model made during the turn.
+        cancelled_tool_calls: ids from toolCallCancellation.
+        usage: the turn's ``usageMetadata`` (None when the server sent none).
+        interrupted: the user barged in; playback should stop.
+        generation_complete: the model finished generating (absent when interrupted).
+        turn_complete: the turn ended with ``turnComplete`` (False when it was
+            cut short, e.g. by a tool call turn boundary or a close).
+        turn_complete_reason: why the turn ended, when the server says.
+        messages: every server message of the turn, as decoded.
+    """
+
+    text: str = ""
+    thoughts: str = ""
+    audio: bytes = b""
+    audio_bytes: int = 0
+    sample_rate: int = 24000
+    input_transcript: str = ""
+    output_transcript: str = ""
+    tool_calls: tuple[FunctionCall, ...] = ()
+    cancelled_tool_calls: tuple[str, ...] = ()
+    usage: UsageMetadata | None = None
+    interrupted: bool = False
+    generation_complete: bool = False
+    turn_complete: bool = False
+    turn_complete_reason: str | None = None
+    grounding_metadata: tuple[object, ...] = ()
+    messages: tuple[ServerMessage, ...] = field(default=(), repr=False)
+
+    @property
+    def audio_duration(self) -> float:
+        """Seconds of audio received (16-bit mono at ``sample_rate``)."""
+        return self.audio_bytes / (2 * self.sample_rate)
+
+
+def _rate_of(mime: str | None) -> int | None:
+    if not mime:
+        return None
+    for param in mime.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "rate" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+class TurnAssembler:
+    """Gathers frames into a :class:`Turn`.
+
+    Args:
+        audio_sink: called with each audio chunk instead of keeping it in memory
+            (e.g. ``WavWriter.write``). When None, audio is kept in ``Turn.audio``.
+        keep_messages: keep every decoded message in ``Turn.messages``.
+    """
+
+    def __init__(
+        self,
+        *,
+        audio_sink: Callable[[bytes], object] | None = None,
+        keep_messages: bool = True,
+    ) -> None:
+        self._sink = audio_sink
+        self._keep = keep_messages
+        self._text: list[str] = []
+        self._thoughts: list[str] = []
+        self._audio: list[bytes] = []
+        self._audio_bytes = 0
+        self._rate: int | None = None
+        self._in: list[str] = []
+        self._out: list[str] = []
+        self._calls: list[FunctionCall] = []
+        self._cancelled: list[str] = []
+        self._grounding: list[object] = []
+        self._usage: UsageMetadata | None = None
+        self._interrupted = False
+        self._generation_complete = False
+        self._turn_complete = False
+        self._reason: str | None = None
+        self._messages: list[ServerMessage] = []
+
+    @property
+    def started(self) -> bool:
+        """Whether any frame of the turn has arrived."""
+        return bool(self._messages) or self._audio_bytes > 0 or bool(self._text)
+
+    def feed(self, message: ServerMessage) -> bool:
+        """Take one server message; return True when it ends the turn."""
+        if self._keep:
+            self._messages.append(message)
+        usage = message.usage_metadata
+        if usage is not None:
+            self._usage = usage
+        tc = message.tool_call
+        if tc is not None and tc.function_calls:
+            self._calls.extend(tc.function_calls)
+        tcc = message.tool_call_cancellation
+        if tcc is not None and tcc.ids:
+            self._cancelled.extend(tcc.ids)
+        sc = message.server_content
+        if sc is None:
+            return False
+        mt = sc.model_turn
+        if mt is not None and mt.parts:
+            for part in mt.parts:
+                blob = part.inline_data
+                if blob is not None and blob.data is not None:
+                    mime = blob.mime_type
+                    if mime is None or mime.startswith("audio/"):
+                        if self._rate is None:
+                            self._rate = _rate_of(mime)
+                        self._audio_bytes += len(blob.data)
+                        if self._sink is not None:
+                            self._sink(blob.data)
+                        else:
+                            self._audio.append(blob.data)
+                if part.text is not None:
+                    (self._thoughts if part.thought else self._text).append(part.text)
+        if sc.input_transcription is not None and sc.input_transcription.text:
+            self._in.append(sc.input_transcription.text)
+        if sc.output_transcription is not None and sc.output_transcription.text:
+            self._out.append(sc.output_transcription.text)
+        if sc.grounding_metadata is not None:
+            self._grounding.append(sc.grounding_metadata)
+        if sc.interrupted:
+            self._interrupted = True
+        if sc.generation_complete:
+            self._generation_complete = True
+        if sc.turn_complete_reason is not None:
+            self._reason = sc.turn_complete_reason
+        if sc.turn_complete:
+            self._turn_complete = True
+            return True
+        return False
+
+    def build(self) -> Turn:
+        """Return the turn gathered so far."""
+        return Turn(
+            text="".join(self._text),
+            thoughts="".join(self._thoughts),
+            audio=b"".join(self._audio),
+            audio_bytes=self._audio_bytes,
+            sample_rate=self._rate or 24000,
+            input_transcript="".join(self._in),
+            output_transcript="".join(self._out),
+            tool_calls=tuple(self._calls),
+            cancelled_tool_calls=tuple(self._cancelled),
+            usage=self._usage,
+            interrupted=self._interrupted,
+            generation_complete=self._generation_complete,
+            turn_complete=self._turn_complete,
+            turn_complete_reason=self._reason,
+            grounding_metadata=tuple(self._grounding),
+            messages=tuple(self._messages),
+        )
+
+
+class SessionState:
+    """What a session knows across its frames (and its connections).
+
+    Attributes:
+        state: the current connection's state.
+        setup: the setup sent on the current connection.
+        handle: the latest handle from an update marked ``resumable: true``.
+        last_consumed_index: ``lastConsumedClientMessageIndex`` when the server sends it.
+        go_away: the last goAway of the current connection.
+        usage: totals over every turn so far.
+        pending_calls: function calls awaiting a response, by id.
+        sent_count: client messages sent on the current connection (setup excluded).
+    """
+
+    def __init__(self) -> None:
+        self.state = ConnectionState.CONNECTING
+        self.setup: Setup | None = None
+        self.handle: str | None = None
+        self.last_consumed_index: int | None = None
+        self.go_away: GoAway | None = None
+        self.usage = UsageTotals()
+        self.pending_calls: dict[str, FunctionCall] = {}
+        self.sent_count = 0
+
+    def _move(self, event: str) -> None:
+        nxt = TRANSITIONS.get((self.state, event))
+        if nxt is None:
+            raise LocalProtocolError(
+                f"{event} is not allowed while the connection is {self.state.value}"
+            )
+        self.state = nxt
+
+    def reset_connection(self) -> None:
+        """Start a new connection: keep the handle, usage and pending calls."""
+        self.state = ConnectionState.CONNECTING
+        self.go_away = None
+        self.sent_count = 0
+
+    def on_send(self, message: ClientMessage) -> None:
+        """Record a client message about to be sent.
+
+        Raises:
+            LocalProtocolError: the message is not allowed in this state (a
+                second setup, or anything before setupComplete).
+        """
+        if message.setup is not None:
+            self._move("send:setup")
+            self.setup = message.setup
+            return
+        self._move("send:other")
+        self.sent_count += 1
+        tr = message.tool_response
+        if tr is not None:
+            for response in tr.function_responses or ():
+                if response.id is not None:
+                    self.pending_calls.pop(response.id, None)
+
+    def on_receive(self, message: ServerMessage) -> None:
+        """Update the state from one server message."""
+        if message.setup_complete is not None:
+            self._move("recv:setupComplete")
+        elif message.go_away is not None:
+            self.go_away = message.go_away
+            self._move("recv:goAway")
+        else:
+            self._move("recv:other")
+        sru = message.session_resumption_update
+        if sru is not None:
+            if sru.resumable and sru.new_handle:
+                self.handle = sru.new_handle
+            if sru.last_consumed_client_message_index is not None:
+                self.last_consumed_index = sru.last_consumed_client_message_index
+        if message.usage_metadata is not None:
+            self.usage.add(message.usage_metadata)
+        tc = message.tool_call
+        if tc is not None:
+            for call in tc.function_calls or ():
+                if call.id is not None:
+                    self.pending_calls[call.id] = call
+        tcc = message.tool_call_cancellation
+        if tcc is not None:
+            for call_id in tcc.ids or ():
+                self.pending_calls.pop(call_id, None)
+
+    def on_close(self) -> None:
+        """The current connection closed."""
+        self.state = ConnectionState.CLOSED
