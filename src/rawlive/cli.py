@@ -1,0 +1,297 @@
+"""The ``rawlive`` command line (also ``python -m rawlive``).
+
+Commands:
+    say      one turn: print the reply text (or write it to a WAV), usage and handle
+    chat     several turns in one session, each audio reply to its own numbered WAV
+    explain  what a close code and reason usually mean
+
+With no API key found, ``say`` and ``chat`` run against the bundled fake
+server (``--server demo``), so a first run works offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from rawlive.errors import LiveError, MissingAPIKeyError
+
+__all__ = ["main"]
+
+DEFAULT_MODEL = "gemini-3.8-live"
+DEMO_MODEL = "rawlive-demo"
+
+
+# ------------------------------------------------------------------ frames
+
+
+class FramePrinter:
+    """Prints every frame both ways (``--frames``), audio payloads shortened."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
+        print(f"-- open #{conn} {endpoint} ({model})", file=self._out, flush=True)
+
+    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
+        from rawlive.capture.recorder import redact_audio_payloads
+
+        shown = redact_audio_payloads(payload)
+        if isinstance(shown, bytes):
+            shown = shown.decode("utf-8", "replace")
+        arrow = "->" if direction == "client" else "<-"
+        kind = "" if isinstance(payload, str) else " [binary]"
+        print(f"{arrow} {shown}{kind}", file=self._out, flush=True)
+
+    def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:
+        what = "dropped" if dropped else f"closed by {by}: {code} {reason!r}"
+        print(f"-- #{conn} {what}", file=self._out, flush=True)
+
+
+# ---------------------------------------------------------------- servers
+
+
+def _have_key(args: argparse.Namespace) -> bool:
+    from rawlive.auth import resolve_credentials
+
+    try:
+        resolve_credentials(args.api_key, env_file=args.env_file)
+    except MissingAPIKeyError:
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _server(args: argparse.Namespace) -> AsyncIterator[dict[str, Any]]:
+    """Yield connect() keyword arguments for the chosen server."""
+    server = args.server
+    if server == "auto":
+        if _have_key(args):
+            server = "google"
+        else:
+            print(
+                "rawlive: no API key found (GEMINI_API_KEY, GOOGLE_API_KEY or .env); "
+                "using the bundled fake server (--server demo)",
+                file=sys.stderr,
+            )
+            server = "demo"
+    if server == "google":
+        yield {"model": args.model or DEFAULT_MODEL}
+    elif server == "demo":
+        from rawlive.testing import FakeLiveServer
+
+        async with FakeLiveServer() as fake:
+            yield {"model": args.model or DEMO_MODEL, "endpoint": fake.url}
+    else:
+        yield {"model": args.model or DEFAULT_MODEL, "endpoint": server}
+
+
+def _connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "response_modalities": ["AUDIO" if audio else "TEXT"],
+        "session_resumption": args.resume or True,
+        "api_key": args.api_key,
+        "env_file": args.env_file,
+        "api_version": args.api_version,
+        "observers": [FramePrinter(sys.stderr)] if args.frames else [],
+    }
+    if audio:
+        options["output_audio_transcription"] = True
+    if args.voice:
+        options["voice"] = args.voice
+    if args.system:
+        options["system_instruction"] = args.system
+    if args.record:
+        from rawlive.capture.recorder import Recorder
+
+        options["record"] = Recorder(args.record, redact_audio=args.redact_audio)
+    return options
+
+
+def _audio_mode(args: argparse.Namespace, wants_wav: bool) -> bool:
+    if args.modality == "audio":
+        return True
+    if args.modality == "text":
+        return False
+    return wants_wav
+
+
+def _print_turn_footer(session: Any, out: TextIO) -> None:
+    usage = session.usage
+    print(
+        f"usage: prompt {usage.prompt_tokens}, response {usage.response_tokens}, "
+        f"total {usage.total_tokens} tokens",
+        file=out,
+    )
+    if session.handle:
+        print(f"resume handle: {session.handle}", file=out)
+
+
+async def _say(args: argparse.Namespace) -> int:
+    import rawlive
+
+    audio = _audio_mode(args, args.audio is not None)
+    options = _connect_options(args, audio)
+    async with _server(args) as target, rawlive.connect(**target, **options) as session:
+        await session.send_text(args.text)
+        turn = await session.receive_turn(wav=args.audio, timeout=args.timeout)
+        text = turn.text or turn.output_transcript
+        if text:
+            print(text)
+        if args.audio is not None:
+            print(f"audio saved to {args.audio} ({turn.audio_duration:.2f} s)", file=sys.stderr)
+        elif audio and turn.audio_bytes:
+            print(
+                f"({turn.audio_duration:.2f} s of audio not saved: pass --audio OUT.wav)",
+                file=sys.stderr,
+            )
+        _print_turn_footer(session, sys.stderr)
+    return 0
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    import rawlive
+
+    audio = _audio_mode(args, args.audio_dir is not None)
+    options = _connect_options(args, audio)
+    texts: Sequence[str] = args.texts
+    interactive = not texts
+    out_dir = Path(args.audio_dir) if args.audio_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    async with _server(args) as target, rawlive.connect(**target, **options) as session:
+        index = 0
+        while True:
+            if interactive:
+                line = await asyncio.to_thread(_prompt)
+                if line is None:
+                    break
+                text = line
+            else:
+                if index >= len(texts):
+                    break
+                text = texts[index]
+            if not text.strip():
+                continue
+            print(f"> {text}", file=sys.stderr)
+            await session.send_text(text)
+            wav = out_dir / f"audio_response_{index}.wav" if out_dir is not None else None
+            turn = await session.receive_turn(wav=wav, timeout=args.timeout)
+            reply = turn.text or turn.output_transcript
+            if reply:
+                print(reply)
+            if wav is not None:
+                print(f"audio saved to {wav} ({turn.audio_duration:.2f} s)", file=sys.stderr)
+            index += 1
+        _print_turn_footer(session, sys.stderr)
+    return 0
+
+
+def _prompt() -> str | None:
+    try:
+        return input("you> ")
+    except EOFError:
+        return None
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from rawlive.closecodes import explain_close
+
+    info = explain_close(args.code, " ".join(args.reason))
+    print(f"{info.code} {info.title}")
+    print(f"  meaning: {info.meaning}")
+    print(f"  retry:   {'can help' if info.retryable else 'will not help as is'}")
+    if info.normal_end:
+        print("  this is the normal end of a connection: reconnect with the latest handle")
+    if info.truncated:
+        print("  the reason looks cut at the 123-byte limit of a close frame")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _add_session_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help=f"model id (default {DEFAULT_MODEL}; demo: {DEMO_MODEL})")
+    p.add_argument(
+        "--server",
+        default="auto",
+        help="'demo' (the bundled fake server), 'google' (the real service), or a ws(s):// URL; "
+        "default: google when an API key is found, else demo",
+    )
+    p.add_argument("--resume", metavar="HANDLE", help="resume the session of this handle")
+    p.add_argument(
+        "--modality",
+        choices=("auto", "text", "audio"),
+        default="auto",
+        help="response modality (auto: AUDIO when saving audio, else TEXT)",
+    )
+    p.add_argument("--voice", help="prebuilt voice name, e.g. Puck")
+    p.add_argument("--system", help="system instruction text")
+    p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
+    p.add_argument("--record", metavar="FILE", help="record every frame to a capture file")
+    p.add_argument(
+        "--redact-audio",
+        action="store_true",
+        help="with --record: store audio length and hash only",
+    )
+    p.add_argument("--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)")
+    p.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
+    p.add_argument("--api-version", default="v1beta", help="v1beta (default) or v1alpha")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``rawlive`` command."""
+    parser = argparse.ArgumentParser(
+        prog="rawlive", description="A raw WebSocket client for the Gemini Live API."
+    )
+    parser.add_argument("--version", action="version", version="rawlive 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    say = sub.add_parser("say", help="send one text turn and print or save the reply")
+    say.add_argument("text")
+    say.add_argument("--audio", metavar="OUT.wav", help="ask for audio and write it to this WAV")
+    _add_session_options(say)
+    say.set_defaults(run=_say, is_async=True)
+
+    chat = sub.add_parser("chat", help="several turns in one session (stdin when no TEXT given)")
+    chat.add_argument("texts", nargs="*", metavar="TEXT")
+    chat.add_argument(
+        "--audio-dir", metavar="DIR", help="ask for audio; write audio_response_N.wav files here"
+    )
+    _add_session_options(chat)
+    chat.set_defaults(run=_chat, is_async=True)
+
+    explain = sub.add_parser("explain", help="what a close code and reason usually mean")
+    explain.add_argument("code", type=int)
+    explain.add_argument("reason", nargs="*")
+    explain.set_defaults(run=_explain, is_async=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.is_async:
+            return int(asyncio.run(args.run(args)))
+        return int(args.run(args))
+    except LiveError as exc:
+        print(f"rawlive: error: {exc}", file=sys.stderr)
+        explanation = getattr(exc, "explanation", "")
+        if explanation and explanation not in str(exc):
+            print(f"rawlive: {explanation}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
