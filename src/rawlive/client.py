@@ -45,6 +45,7 @@ from rawlive.errors import (
     ConcurrentReadError,
     ConfigurationError,
     ConnectionClosedError,
+    LintError,
     LiveError,
     LocalProtocolError,
     RemoteProtocolError,
@@ -52,6 +53,7 @@ from rawlive.errors import (
     SetupTimeoutError,
 )
 from rawlive.protocol.codec import decode_client, decode_server, encode
+from rawlive.protocol.lint import LintContext, check_ephemeral_endpoint, check_message
 from rawlive.protocol.messages import (
     AudioTranscriptionConfig,
     Blob,
@@ -220,8 +222,10 @@ class Session:
         tool_handler: ToolHandler | None = None,
         observers: Sequence[FrameObserver] = (),
         conn: int = 1,
+        lint: bool = True,
     ) -> None:
         self._ws = ws
+        self._lint = lint
         self.setup = setup
         self.endpoint = endpoint
         self._secrets = secrets
@@ -295,6 +299,11 @@ class Session:
             raise self._closed_error
         if self._closed_by_us:
             raise LocalProtocolError("the session is closed")
+        if self._lint:
+            check_message(
+                envelope,
+                LintContext(setup=self.state.setup, pending_calls=set(self.state.pending_calls)),
+            )
         self.state.on_send(envelope)
         text = data.decode("utf-8")
         for observer in self._observers:
@@ -662,6 +671,9 @@ class connect:
         record: a capture file path to record every frame to (see
             docs/capture-format.md), or a :class:`FrameObserver`.
         observers: more frame observers (e.g. a printer for ``--frames``).
+        lint: check every outgoing frame for what the service would reject
+            with 1007/1008 and raise :class:`~rawlive.errors.LintError` instead
+            of sending it (see :mod:`rawlive.protocol.lint`). Default True.
     """
 
     def __init__(
@@ -694,7 +706,9 @@ class connect:
         ssl: ssl.SSLContext | None = None,
         record: str | os.PathLike[str] | FrameObserver | None = None,
         observers: Sequence[FrameObserver] = (),
+        lint: bool = True,
     ) -> None:
+        self._lint = lint
         self._setup = build_setup(
             model,
             setup=setup,
@@ -720,6 +734,9 @@ class connect:
             credentials = resolve_credentials(api_key, env_file=env_file)
             self._url = live_url(api_version=api_version, ephemeral=credentials.ephemeral)
         self._credentials = credentials
+        if lint and credentials is not None:
+            for issue in check_ephemeral_endpoint(self._url, credentials.ephemeral):
+                raise LintError(f"refusing to connect: {issue.message}", rule=issue.rule)
         self._tool_handler = tool_handler
         self._open_timeout = open_timeout
         self._setup_timeout = setup_timeout
@@ -785,6 +802,7 @@ class connect:
             secrets=self._secrets(),
             tool_handler=self._tool_handler,
             observers=self._observers,
+            lint=self._lint,
         )
         try:
             await session._handshake(self._setup_timeout)
