@@ -110,6 +110,26 @@ class FrameObserver(Protocol):
     ) -> None: ...
 
 
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Hands websockets a logger that never writes the API key.
+
+    websockets logs every handshake header at DEBUG level, the
+    ``x-goog-api-key`` header included; this adapter formats each record and
+    replaces the secrets before it reaches any handler.
+    """
+
+    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...]) -> None:
+        super().__init__(logger, {})
+        self._secrets = secrets
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        kwargs.pop("extra", None)
+        self.logger.log(level, "%s", redact(text, *self._secrets), **kwargs)
+
+
 def build_setup(
     model: str | None,
     *,
@@ -773,7 +793,11 @@ class connect:
         shown_url = redact_url(self._url)
         try:
             ws = await websockets.connect(
-                self._url, additional_headers=headers, proxy=None, **self._ws_options
+                self._url,
+                additional_headers=headers,
+                proxy=None,
+                logger=_RedactingLogger(logging.getLogger("websockets.client"), self._secrets()),
+                **self._ws_options,
             )
         except InvalidURI:
             raise ConfigurationError(f"invalid endpoint {shown_url!r}") from None
