@@ -160,7 +160,7 @@ def test_context_manager_does_not_mask_another_exception(tmp_path: Path) -> None
 
 
 def test_context_manager_reports_dropped_bytes(tmp_path: Path) -> None:
-    with pytest.raises(AudioFormatError, match="dropped 1 trailing byte"):  # noqa: SIM117
+    with pytest.raises(AudioFormatError, match="dropped 1 trailing byte"):
         with WavWriter(tmp_path / "x.wav") as writer:
             writer.write(b"\0")
 
