@@ -122,7 +122,8 @@ def _audio_mode(args: argparse.Namespace, wants_wav: bool) -> bool:
     return wants_wav
 
 
-def _print_turn_footer(session: Any, out: TextIO) -> None:
+async def _print_turn_footer(session: Any, out: TextIO) -> None:
+    await session.wait_for_handle(timeout=2.0)
     usage = session.usage
     print(
         f"usage: prompt {usage.prompt_tokens}, response {usage.response_tokens}, "
@@ -151,7 +152,7 @@ async def _say(args: argparse.Namespace) -> int:
                 f"({turn.audio_duration:.2f} s of audio not saved: pass --audio OUT.wav)",
                 file=sys.stderr,
             )
-        _print_turn_footer(session, sys.stderr)
+        await _print_turn_footer(session, sys.stderr)
     return 0
 
 
@@ -189,15 +190,18 @@ async def _chat(args: argparse.Namespace) -> int:
             if wav is not None:
                 print(f"audio saved to {wav} ({turn.audio_duration:.2f} s)", file=sys.stderr)
             index += 1
-        _print_turn_footer(session, sys.stderr)
+        await _print_turn_footer(session, sys.stderr)
     return 0
 
 
 def _prompt() -> str | None:
-    try:
-        return input("you> ")
-    except EOFError:
-        return None
+    if sys.stdin.isatty():
+        try:
+            return input("you> ")
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import logging
@@ -259,6 +260,7 @@ class Session:
         self._closed_by_us = False
         self._send_lock = asyncio.Lock()
         self._go_away_at: float | None = None
+        self._buffer: collections.deque[ServerMessage] = collections.deque()
 
     def __repr__(self) -> str:
         return (
@@ -499,7 +501,32 @@ class Session:
         with self._reader():
             return await self._receive_one()
 
+    async def wait_for_handle(self, timeout: float = 5.0) -> str | None:
+        """Wait for a resumable handle newer than the current one; return the latest handle.
+
+        The service sends the handle for a turn just after ``turnComplete``, so
+        call this after :meth:`receive_turn` when you want to store it. Messages
+        that arrive meanwhile are not lost: the next reads return them first.
+        Returns the current handle (possibly None) when none arrives in time.
+        """
+        with self._reader():
+            before = self.state.handle
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while self.state.handle == before:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    message = await asyncio.wait_for(self._recv_frame(), left)
+                except asyncio.TimeoutError:
+                    break
+                self._buffer.append(message)
+            return self.state.handle
+
     async def _receive_one(self) -> ServerMessage:
+        if self._buffer:
+            return self._buffer.popleft()
         message = await self._recv_frame()
         if message.tool_call is not None and self._tool_handler is not None:
             await self._answer_tool_calls(message.tool_call.function_calls or ())

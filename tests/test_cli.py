@@ -1,0 +1,154 @@
+"""The command line, run as a user would: a subprocess, offline, no key."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import orjson
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def run(
+    *args: str, cwd: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "rawlive", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_say_without_a_key_uses_the_demo_server_and_writes_a_wav(tmp_path: Path) -> None:
+    result = run("say", "Hello? Gemini are you there?", "--audio", "hello.wav", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "bundled fake server" in result.stderr
+    assert result.stdout.strip() == "Yes, I am here! How can I help you today?"
+    assert "usage: prompt" in result.stderr and "resume handle:" in result.stderr
+    with wave.open(str(tmp_path / "hello.wav"), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 0
+
+
+def test_say_text_with_frames(tmp_path: Path) -> None:
+    result = run("say", "Hello", "--modality", "text", "--server", "demo", "--frames", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Hello there! How can I help you today?"
+    lines = result.stderr.splitlines()
+    assert any(line.startswith('-> {"setup":') for line in lines)
+    assert any(line.startswith('<- {"setupComplete":{}}') for line in lines)
+    assert any('"turnComplete":true' in line and "usageMetadata" in line for line in lines)
+
+
+def test_frames_shorten_audio(tmp_path: Path) -> None:
+    result = run("say", "Hi", "--modality", "audio", "--server", "demo", "--frames", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    audio_lines = [line for line in result.stderr.splitlines() if "inlineData" in line]
+    assert audio_lines and all("<redacted" in line and len(line) < 400 for line in audio_lines)
+
+
+def test_chat_three_turns_three_wavs(tmp_path: Path) -> None:
+    result = run(
+        "chat",
+        "Hello? Gemini are you there?",
+        "Can you tell me a joke?",
+        "What is the weather like today?",
+        "--audio-dir",
+        "out",
+        "--server",
+        "demo",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    for i in range(3):
+        with wave.open(str(tmp_path / "out" / f"audio_response_{i}.wav"), "rb") as w:
+            assert w.getnframes() > 0
+    assert len(result.stdout.strip().splitlines()) == 3
+
+
+def test_chat_reads_stdin_and_recalls(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    env["PYTHONPATH"] = str(SRC)
+    result = subprocess.run(
+        [sys.executable, "-m", "rawlive", "chat", "--modality", "text", "--server", "demo"],
+        input="Hello\nWhat is the capital of Brazil?\nwhat was the last question I asked?\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.strip().splitlines()[-1]
+        == 'The last question you asked was: "What is the capital of Brazil?"'
+    )
+
+
+def test_record_writes_an_owner_only_capture(tmp_path: Path) -> None:
+    result = run(
+        "say",
+        "Hello",
+        "--modality",
+        "text",
+        "--server",
+        "demo",
+        "--record",
+        "s.jsonl",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "s.jsonl"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    records = [orjson.loads(line) for line in path.read_text().splitlines()]
+    kinds = [r["kind"] for r in records]
+    assert kinds[0] == "meta" and "open" in kinds and kinds[-1] == "close"
+    frames = [r for r in records if r["kind"] == "frame"]
+    assert frames[0]["dir"] == "client" and frames[0]["data"].startswith('{"setup"')
+    assert frames[1]["type"] == "binary"
+
+
+def test_explain(tmp_path: Path) -> None:
+    result = run("explain", "1008", "BidiGenerateContent", "session", "not", "found", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "resumption handle refused" in result.stdout
+    assert "will not help" in result.stdout
+
+
+@pytest.mark.parametrize("server", ["google"])
+def test_missing_key_is_a_clear_error(tmp_path: Path, server: str) -> None:
+    result = run("say", "Hello", "--server", server, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no API key found" in result.stderr
+    assert "GEMINI_API_KEY" in result.stderr and "--server demo" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_key_never_printed(tmp_path: Path) -> None:
+    secret = "AIzaSy-cli-secret-value-987"
+    result = run(
+        "say",
+        "Hello",
+        "--server",
+        "demo",
+        "--frames",
+        "--api-key",
+        secret,
+        "--record",
+        "k.jsonl",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert secret not in (tmp_path / "k.jsonl").read_text()
