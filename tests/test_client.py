@@ -126,7 +126,7 @@ async def test_unknown_handle_is_refused_with_1008() -> None:
     assert not info.value.retryable
     assert "resumption handle refused" in str(info.value)
     assert isinstance(info.value, rawlive.SetupRejectedError)
-    assert not isinstance(info.value, ResumptionError)
+    assert isinstance(info.value, ResumptionError)  # HandleRefusedError is both
 
 
 async def test_iteration_does_not_stop_at_turn_end() -> None:

@@ -14,10 +14,12 @@ from rawlive.errors import (
     ConcurrentReadError,
     ConfigurationError,
     ConnectionClosedError,
+    HandleRefusedError,
     LintError,
     LiveError,
     LocalProtocolError,
     MissingAPIKeyError,
+    QueueFullError,
     RemoteProtocolError,
     ReplayMismatchError,
     ResumptionError,
@@ -77,6 +79,7 @@ from rawlive.protocol import (
     encode,
     to_wire,
 )
+from rawlive.resilience import Reconnected, ReconnectPolicy
 
 if TYPE_CHECKING:
     from rawlive.client import Session, Turn, connect
@@ -124,6 +127,7 @@ __all__ = [
     "GenerationConfig",
     "GoAway",
     "Handle",
+    "HandleRefusedError",
     "HistoryConfig",
     "LintError",
     "LiveError",
@@ -134,8 +138,11 @@ __all__ = [
     "Part",
     "PrebuiltVoiceConfig",
     "ProactivityConfig",
+    "QueueFullError",
     "RealtimeInput",
     "RealtimeInputConfig",
+    "ReconnectPolicy",
+    "Reconnected",
     "RemoteProtocolError",
     "ReplayMismatchError",
     "ResumptionError",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import inspect
 import logging
 import os
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
 
 from rawlive.audio.pcm import INPUT_RATE, pcm_mime
 from rawlive.audio.wav import WavWriter, read_wav_chunks
@@ -46,14 +48,18 @@ from rawlive.errors import (
     ConcurrentReadError,
     ConfigurationError,
     ConnectionClosedError,
+    HandleRefusedError,
     LintError,
     LiveError,
     LocalProtocolError,
+    QueueFullError,
     RemoteProtocolError,
+    ResumptionError,
     SetupRejectedError,
     SetupTimeoutError,
 )
 from rawlive.protocol.codec import decode_client, decode_server, encode
+from rawlive.protocol.ledger import Ledger
 from rawlive.protocol.lint import LintContext, check_ephemeral_endpoint, check_message
 from rawlive.protocol.messages import (
     AudioTranscriptionConfig,
@@ -80,11 +86,20 @@ from rawlive.protocol.messages import (
 )
 from rawlive.protocol.messages import Setup as SetupMessage
 from rawlive.protocol.session import SessionState, Turn, TurnAssembler, UsageTotals
+from rawlive.resilience import Reconnected, ReconnectPolicy
 
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["FrameObserver", "Session", "ToolHandler", "Turn", "connect"]
+__all__ = [
+    "FrameObserver",
+    "ReconnectPolicy",
+    "Reconnected",
+    "Session",
+    "ToolHandler",
+    "Turn",
+    "connect",
+]
 
 logger = logging.getLogger("rawlive")
 
@@ -244,9 +259,23 @@ class Session:
         observers: Sequence[FrameObserver] = (),
         conn: int = 1,
         lint: bool = True,
+        reconnect: ReconnectPolicy | None = None,
+        dial: Callable[[], Awaitable[ClientConnection]] | None = None,
+        setup_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
     ) -> None:
         self._ws = ws
         self._lint = lint
+        self._policy = reconnect
+        self._dial = dial
+        self._setup_timeout = setup_timeout
+        self._ledger = Ledger()
+        self._outbox: list[tuple[ClientMessage, bytes]] = []
+        self._reconnecting = False
+        self._reconnect_task: asyncio.Task[Reconnected] | None = None
+        self._handover_task: asyncio.Task[None] | None = None
+        self._turn_open = False
+        self._background: set[asyncio.Task[None]] = set()
+        self.reconnects: list[Reconnected] = []
         self.setup = setup
         self.endpoint = endpoint
         self._secrets = secrets
@@ -260,7 +289,7 @@ class Session:
         self._closed_by_us = False
         self._send_lock = asyncio.Lock()
         self._go_away_at: float | None = None
-        self._buffer: collections.deque[ServerMessage] = collections.deque()
+        self._buffer: collections.deque[ServerMessage | Reconnected] = collections.deque()
 
     def __repr__(self) -> str:
         return (
@@ -326,15 +355,39 @@ class Session:
                 envelope,
                 LintContext(setup=self.state.setup, pending_calls=set(self.state.pending_calls)),
             )
+        if self._policy is not None and self._reconnecting and envelope.setup is None:
+            if len(self._outbox) >= self._policy.queue_limit:
+                raise QueueFullError(
+                    f"{len(self._outbox)} messages are already queued while reconnecting "
+                    f"(queue_limit={self._policy.queue_limit}); slow down or raise the limit"
+                )
+            self._outbox.append((envelope, data))
+            return
         self.state.on_send(envelope)
+        if self._policy is not None and envelope.setup is None:
+            self._ledger.record(envelope, data)
+        ws = self._ws
+        try:
+            await self._write(ws, data)
+        except ConnectionClosed as exc:
+            if self._policy is None or ws is not self._ws:
+                if ws is self._ws:
+                    raise self._finish(self._close_error(exc)) from exc
+                return  # swapped meanwhile: the ledger re-sends it
+            error = self._close_error(exc)
+            if not (error.retryable or self._handing_over):
+                raise self._finish(error) from exc
+            # The message stays in the ledger and goes out after the reconnect,
+            # which the reader (or this task, when nobody reads) drives.
+            self._start_reconnect(error)
+
+    async def _write(self, ws: ClientConnection, data: bytes) -> None:
         text = data.decode("utf-8")
+        conn = self._conn
         for observer in self._observers:
-            observer.on_frame(self._conn, "client", text)
+            observer.on_frame(conn, "client", text)
         async with self._send_lock:
-            try:
-                await self._ws.send(text)
-            except ConnectionClosed as exc:
-                raise self._closed(exc) from exc
+            await ws.send(text)
 
     async def send_text(self, text: str, *, turn_complete: bool = True) -> None:
         """Send a user text turn as ``clientContent`` (the seed's flow)."""
@@ -439,9 +492,18 @@ class Session:
 
     # ------------------------------------------------------------- receiving
 
-    def _closed(self, exc: ConnectionClosed) -> ConnectionClosedError:
-        if self._closed_error is not None:
-            return self._closed_error
+    @property
+    def _buffer_full(self) -> bool:
+        return len(self._buffer) >= 10_000
+
+    @property
+    def _handing_over(self) -> bool:
+        return self._reconnecting or self._handover_task is not None
+
+    def _close_error(
+        self, exc: ConnectionClosed, *, during_setup: bool = False
+    ) -> ConnectionClosedError:
+        """Build the error for a close (no side effects)."""
         rcvd, sent = exc.rcvd, exc.sent
         if rcvd is not None:
             code, reason, by = rcvd.code, rcvd.reason, "server"
@@ -458,7 +520,11 @@ class Session:
         else:
             shown = f"{reason!r}" + (" (cut at 123 bytes)" if info.truncated else "")
             text = f"connection closed by {who} with {code} {shown}"
-        error_class = SetupRejectedError if self.setup_complete is None else ConnectionClosedError
+        error_class: type[ConnectionClosedError] = ConnectionClosedError
+        if during_setup or self.setup_complete is None:
+            error_class = SetupRejectedError
+            if code == 1008 and "session not found" in reason.lower():
+                error_class = HandleRefusedError
         error = error_class(
             f"{text}: {info.title}: {info.meaning}",
             code=code,
@@ -468,29 +534,283 @@ class Session:
             truncated=info.truncated,
             by_server=None if dropped else by == "server",
         )
-        self._closed_error = error
-        self.state.on_close()
-        for observer in self._observers:
-            observer.on_close(self._conn, code, reason, by, dropped)
+        error.dropped = dropped  # type: ignore[attr-defined]
         return error
 
-    async def _recv_frame(self) -> ServerMessage:
-        try:
-            data = await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise self._closed(exc) from exc
+    def _finish(self, error: ConnectionClosedError) -> ConnectionClosedError:
+        """The session is over: remember why and tell the observers once."""
+        if self._closed_error is None:
+            self._closed_error = error
+            self.state.on_close()
+            by = None if error.by_server is None else ("server" if error.by_server else "client")
+            dropped = bool(getattr(error, "dropped", False))
+            for observer in self._observers:
+                observer.on_close(self._conn, error.code, error.reason, by, dropped)
+            self._cancel_background()
+        return self._closed_error
+
+    def _cancel_background(self) -> None:
+        for task in (self._handover_task, self._reconnect_task):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+
+    async def _recv_frame(self) -> ServerMessage | Reconnected:
+        while True:
+            if self._buffer:
+                return self._buffer.popleft()
+            ws = self._ws
+            try:
+                return await self._read_wire(ws)
+            except ConnectionClosed as exc:
+                if ws is not self._ws:
+                    continue  # a handover swapped the connection: read the new one
+                error = self._close_error(exc)
+                if self._policy is None or self._closed_by_us:
+                    raise self._finish(error) from exc
+                if not (error.retryable or self._handing_over):
+                    raise self._finish(error) from exc
+                self._observe_close(self._conn, error)
+                try:
+                    await self._start_reconnect(error)
+                except LiveError as failure:
+                    if isinstance(failure, ConnectionClosedError):
+                        raise self._finish(failure) from exc
+                    self._finish(error)
+                    raise
+                # loop: the Reconnected event is now in the buffer
+
+    async def _read_wire(self, ws: ClientConnection) -> ServerMessage:
+        """Read, observe, decode and account for one frame of ``ws``."""
+        data = await ws.recv()
         for observer in self._observers:
             observer.on_frame(self._conn, "server", data)
         message = decode_server(data)
+        self._on_server_message(message)
+        return message
+
+    def _observe_close(self, conn: int, error: ConnectionClosedError) -> None:
+        by = None if error.by_server is None else ("server" if error.by_server else "client")
+        dropped = bool(getattr(error, "dropped", False))
+        for observer in self._observers:
+            observer.on_close(conn, error.code, error.reason, by, dropped)
+
+    def _on_server_message(self, message: ServerMessage) -> None:
         self.state.on_receive(message)
+        sc = message.server_content
+        if sc is not None:
+            if sc.model_turn is not None or sc.output_transcription is not None:
+                self._turn_open = True
+            if sc.turn_complete:
+                self._turn_open = False
+                self._ledger.mark_turn_end()
+        sru = message.session_resumption_update
+        if sru is not None and sru.resumable and sru.new_handle:
+            self._ledger.on_resumable_handle(sru.last_consumed_client_message_index)
         if message.go_away is not None:
             left = message.go_away.time_left_seconds
             if left is not None:
                 self._go_away_at = time.monotonic() + left
-        return message
+                if self._policy is not None and self._handover_task is None:
+                    self._handover_task = asyncio.ensure_future(self._handover(left))
 
-    async def receive(self) -> ServerMessage:
-        """Return the next server message.
+    # ----------------------------------------------------------- reconnecting
+
+    def _start_reconnect(self, cause: ConnectionClosedError | None) -> asyncio.Task[Reconnected]:
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.ensure_future(self._reconnect(cause))
+        return self._reconnect_task
+
+    async def _handover(self, time_left: float) -> None:
+        """After a goAway: move to a new connection before the deadline."""
+        policy = self._policy
+        assert policy is not None
+        # Never wait for an idle moment past this point (scaled for short goAways).
+        deadline = time.monotonic() + time_left - min(policy.min_margin, time_left / 10)
+        await asyncio.sleep(policy.handover_delay(time_left))
+        # Wait for an idle moment (the turn finished, tool calls answered) while
+        # there is time: a handover mid-turn cuts the model off mid-sentence.
+        # The handle for a finished turn arrives just after turnComplete: wait for
+        # it too, or the turn's input would be sent again and answered twice.
+        while time.monotonic() < deadline and (
+            self._turn_open
+            or self._ledger.awaiting_handle
+            or (policy.wait_for_tool_calls and self.state.pending_calls)
+        ):
+            if self._reading or self._buffer_full:
+                await asyncio.sleep(0.02)
+                continue
+            # Nobody is reading: read for the user, into the buffer they drain next.
+            ws = self._ws
+            with self._reader():
+                try:
+                    message = await asyncio.wait_for(
+                        self._read_wire(ws),
+                        max(0.01, deadline - policy.min_margin - time.monotonic()),
+                    )
+                except (asyncio.TimeoutError, ConnectionClosed, LiveError):
+                    break
+            self._buffer.append(message)
+        if self.closed:
+            return
+        task = self._start_reconnect(None)
+        try:
+            await task
+        except LiveError:
+            return  # the reader sees the failure when it next reads
+        finally:
+            self._handover_task = None
+
+    async def _reconnect(self, cause: ConnectionClosedError | None) -> Reconnected:
+        """Open a new connection with the latest handle and continue the session.
+
+        Raises:
+            ResumptionError: there is no handle, or the service refused it.
+            ConnectionClosedError: a close a retry cannot help, or the attempts
+                or the time budget ran out.
+        """
+        policy = self._policy
+        assert policy is not None
+        self._reconnecting = True
+        old_ws, old_conn = self._ws, self._conn
+        try:
+            handle = self.state.handle
+            if handle is None:
+                raise ResumptionError(
+                    "cannot reconnect: the service has not sent a resumable handle yet"
+                    + (f" (the connection ended: {cause})" if cause is not None else "")
+                )
+            started = time.monotonic()
+            attempts = 0
+            last_error: LiveError | None = cause
+            ws: ClientConnection | None = None
+            for delay in policy.delays():
+                if attempts >= policy.max_attempts or (
+                    attempts and time.monotonic() - started + delay > policy.budget
+                ):
+                    break
+                await asyncio.sleep(delay)
+                attempts += 1
+                try:
+                    ws = await self._open_resumed(handle, old_conn + attempts)
+                    break
+                except HandleRefusedError:
+                    raise
+                except ConnectionClosedError as exc:
+                    if not exc.retryable:
+                        raise
+                    last_error = exc
+                except SetupTimeoutError as exc:
+                    last_error = exc
+            if ws is None:
+                raise ConnectionClosedError(
+                    f"gave up reconnecting after {attempts} attempts in "
+                    f"{time.monotonic() - started:.1f} s: {last_error}",
+                    code=getattr(last_error, "code", 1006),
+                    reason=getattr(last_error, "reason", ""),
+                    explanation="the service could not be reached again within the budget",
+                    retryable=False,
+                )
+            new_conn = old_conn + attempts
+            self._ws, self._conn = ws, new_conn
+            if old_ws.state is not State.CLOSED:
+                closing = asyncio.ensure_future(self._close_quietly(old_ws, old_conn))
+                self._background.add(closing)
+                closing.add_done_callback(self._background.discard)
+            # Re-send what the service had not consumed, then what was queued.
+            self._ledger.new_connection()
+            resent = self._ledger.take_unconsumed()
+            queued, self._outbox = self._outbox, []
+            for entry in resent:
+                self.state.on_send(entry.message)
+                self._ledger.record(entry.message, entry.frame)
+                await self._write(ws, entry.frame)
+            for envelope, frame in queued:
+                self.state.on_send(envelope)
+                self._ledger.record(envelope, frame)
+                await self._write(ws, frame)
+            if cause is None:
+                kind, code, reason = "goAway", None, ""
+            else:
+                kind = "drop" if getattr(cause, "dropped", False) else "close"
+                code, reason = cause.code, cause.reason
+            event = Reconnected(
+                cause=kind,
+                code=code,
+                reason=reason,
+                connection=new_conn,
+                attempts=attempts,
+                resent=len(resent),
+                queued=len(queued),
+                handle=handle,
+            )
+            self.reconnects.append(event)
+            self._buffer.append(event)  # the reader yields it in the message stream
+            self._go_away_at = None
+            logger.info("reconnected: %s", event)
+            return event
+        finally:
+            self._reconnecting = False
+
+    async def _close_quietly(self, ws: ClientConnection, conn: int) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(1000, "handover to a new connection")
+        for observer in self._observers:
+            observer.on_close(conn, 1000, "handover to a new connection", "client", False)
+
+    async def _open_resumed(self, handle: str, conn: int) -> ClientConnection:
+        """Dial, send the setup with ``handle``, wait for setupComplete; return the socket."""
+        assert self._dial is not None
+        ws = await self._dial()
+        for observer in self._observers:
+            observer.on_open(conn, self.endpoint, self.setup.model)
+        resumption = self.setup.session_resumption or SessionResumptionConfig()
+        setup = dataclasses.replace(
+            self.setup, session_resumption=dataclasses.replace(resumption, handle=handle)
+        )
+        envelope = ClientMessage(setup=setup)
+        try:
+            await self._handshake_on(ws, envelope, conn)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await ws.close()
+            raise
+        self.state.reset_connection()
+        self.state.on_send(envelope)
+        self.state.on_receive(ServerMessage(setup_complete=SetupComplete()))
+        return ws
+
+    async def _handshake_on(self, ws: ClientConnection, envelope: ClientMessage, conn: int) -> None:
+        data = encode(envelope).decode("utf-8")
+        for observer in self._observers:
+            observer.on_frame(conn, "client", data)
+
+        async def wait() -> None:
+            await ws.send(data)
+            while True:
+                try:
+                    frame = await ws.recv()
+                except ConnectionClosed as exc:
+                    error = self._close_error(exc, during_setup=True)
+                    self._observe_close(conn, error)
+                    raise error from exc
+                for observer in self._observers:
+                    observer.on_frame(conn, "server", frame)
+                message = decode_server(frame)
+                if message.setup_complete is not None:
+                    return
+                logger.debug("ignoring %s before setupComplete", message.kinds)
+
+        try:
+            await asyncio.wait_for(wait(), self._setup_timeout)
+        except asyncio.TimeoutError:
+            raise SetupTimeoutError(
+                f"no setupComplete within {self._setup_timeout} s after sending setup "
+                f"for {self.setup.model}"
+            ) from None
+
+    async def receive(self) -> ServerMessage | Reconnected:
+        """Return the next server message (or a :class:`Reconnected` event when a
+        reconnect policy moved the session to a new connection).
 
         Raises:
             ConnectionClosedError: the connection closed (code, reason and
@@ -524,10 +844,10 @@ class Session:
                 self._buffer.append(message)
             return self.state.handle
 
-    async def _receive_one(self) -> ServerMessage:
-        if self._buffer:
-            return self._buffer.popleft()
+    async def _receive_one(self) -> ServerMessage | Reconnected:
         message = await self._recv_frame()
+        if isinstance(message, Reconnected):
+            return message
         if message.tool_call is not None and self._tool_handler is not None:
             await self._answer_tool_calls(message.tool_call.function_calls or ())
         return message
@@ -544,19 +864,8 @@ class Session:
         finally:
             self._reading = False
 
-    def __aiter__(self) -> AsyncIterator[ServerMessage]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[ServerMessage]:
-        with self._reader():
-            while True:
-                try:
-                    message = await self._receive_one()
-                except ConnectionClosedError as exc:
-                    if self._closed_by_us or (exc.code == 1000 and exc.by_server is False):
-                        return
-                    raise
-                yield message
+    def __aiter__(self) -> AsyncIterator[ServerMessage | Reconnected]:
+        return _MessageIterator(self)
 
     async def receive_turn(
         self,
@@ -610,6 +919,8 @@ class Session:
                 except ConnectionClosedError as exc:
                     exc.partial_turn = assembler.build()  # type: ignore[attr-defined]
                     raise
+                if isinstance(message, Reconnected):
+                    continue  # the turn (and its WAV) continues on the new connection
                 if wav is not None and writer is None:
                     for blob in message.audio_chunks():
                         from rawlive.audio.pcm import parse_pcm_mime
@@ -649,6 +960,7 @@ class Session:
         if self._closed_by_us or self._closed_error is not None:
             return
         self._closed_by_us = True
+        self._cancel_background()
         await self._ws.close(code, reason)
         self.state.on_close()
         for observer in self._observers:
@@ -662,24 +974,47 @@ class Session:
 
     # ---------------------------------------------------------------- setup
 
-    async def _handshake(self, timeout: float | None) -> None:
-        await self.send(self.setup)
-
-        async def wait() -> None:
-            while True:
-                message = await self._recv_frame()
-                if message.setup_complete is not None:
-                    self.setup_complete = message.setup_complete
-                    return
-                logger.debug("ignoring %s before setupComplete", message.kinds)
-
+    async def _handshake(self) -> None:
+        envelope = ClientMessage(setup=self.setup)
+        if self._lint:
+            check_message(envelope, LintContext())
         try:
-            await asyncio.wait_for(wait(), timeout)
-        except asyncio.TimeoutError:
-            await self._ws.close(1000, "setup timeout")
-            raise SetupTimeoutError(
-                f"no setupComplete within {timeout} s after sending setup for {self.setup.model}"
-            ) from None
+            await self._handshake_on(self._ws, envelope, self._conn)
+        except SetupTimeoutError:
+            with contextlib.suppress(Exception):
+                await self._ws.close(1000, "setup timeout")
+            raise
+        self.state.on_send(envelope)
+        self.setup_complete = SetupComplete()
+        self.state.on_receive(ServerMessage(setup_complete=self.setup_complete))
+
+
+class _MessageIterator:
+    """``async for message in session``: every message, across turns and reconnects.
+
+    The reader slot is taken per message, not for the whole loop, so breaking
+    out of the loop frees it at once (an async generator would hold it until
+    it is garbage-collected). Iteration ends when the session is closed by
+    this client; any other close raises :class:`ConnectionClosedError`.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def __aiter__(self) -> _MessageIterator:
+        return self
+
+    async def __anext__(self) -> ServerMessage | Reconnected:
+        session = self._session
+        if session._closed_by_us:
+            raise StopAsyncIteration
+        with session._reader():
+            try:
+                return await session._receive_one()
+            except ConnectionClosedError as exc:
+                if session._closed_by_us or (exc.code == 1000 and exc.by_server is False):
+                    raise StopAsyncIteration from None
+                raise
 
 
 class connect:
@@ -718,6 +1053,12 @@ class connect:
         record: a capture file path to record every frame to (see
             docs/capture-format.md), or a :class:`FrameObserver`.
         observers: more frame observers (e.g. a printer for ``--frames``).
+        reconnect: ``True`` or a :class:`~rawlive.resilience.ReconnectPolicy`
+            to keep the conversation going across connections: a goAway hands
+            over to a new connection before the deadline, drops and transient
+            closes reconnect with backoff, unconsumed messages are sent again.
+            A reconnect shows up as a :class:`~rawlive.resilience.Reconnected`
+            event in the message stream. It turns session resumption on.
         lint: check every outgoing frame for what the service would reject
             with 1007/1008 and raise :class:`~rawlive.errors.LintError` instead
             of sending it (see :mod:`rawlive.protocol.lint`). Default True.
@@ -754,8 +1095,14 @@ class connect:
         record: str | os.PathLike[str] | FrameObserver | None = None,
         observers: Sequence[FrameObserver] = (),
         lint: bool = True,
+        reconnect: bool | ReconnectPolicy = False,
     ) -> None:
         self._lint = lint
+        self._policy = (
+            ReconnectPolicy() if reconnect is True else (reconnect if reconnect else None)
+        )
+        if self._policy is not None and session_resumption is None and setup is None:
+            session_resumption = True  # reconnecting needs handles
         self._setup = build_setup(
             model,
             setup=setup,
@@ -815,11 +1162,11 @@ class connect:
     def _secrets(self) -> tuple[str, ...]:
         return (self._credentials.secret,) if self._credentials is not None else ()
 
-    async def _open(self) -> Session:
+    async def _dial(self) -> ClientConnection:
         headers = self._credentials.headers() if self._credentials is not None else {}
         shown_url = redact_url(self._url)
         try:
-            ws = await websockets.connect(
+            return await websockets.connect(
                 self._url,
                 additional_headers=headers,
                 proxy=None,
@@ -844,6 +1191,10 @@ class connect:
                 explanation="the server could not be reached",
                 retryable=True,
             ) from None
+
+    async def _open(self) -> Session:
+        shown_url = redact_url(self._url)
+        ws = await self._dial()
         for observer in self._observers:
             observer.on_open(1, shown_url, self._setup.model)
         session = Session(
@@ -854,9 +1205,12 @@ class connect:
             tool_handler=self._tool_handler,
             observers=self._observers,
             lint=self._lint,
+            reconnect=self._policy,
+            dial=self._dial,
+            setup_timeout=self._setup_timeout,
         )
         try:
-            await session._handshake(self._setup_timeout)
+            await session._handshake()
         except BaseException:
             with contextlib.suppress(Exception):
                 await ws.close()

@@ -10,12 +10,15 @@ sent something wrong or ended the conversation::
     │   ├── ConfigurationError      bad argument to connect() and friends
     │   │   └── MissingAPIKeyError  no key in arguments, environment or .env
     │   ├── ConcurrentReadError     a second reader on one session
+    │   ├── QueueFullError          too many messages queued during a reconnect
     │   └── LintError               an outgoing frame the service would reject
     ├── AudioFormatError            bad MIME type, odd PCM, non-16-bit WAV
     │                               (also a ValueError)
     ├── RemoteProtocolError         the peer sent a frame we cannot decode
     ├── ConnectionClosedError       the WebSocket closed; carries code and reason
     │   └── SetupRejectedError      closed before setupComplete
+    │       └── HandleRefusedError  ...because the resumption handle was refused
+    │                               (also a ResumptionError)
     ├── SetupTimeoutError           no setupComplete in time (also a TimeoutError)
     ├── ResumptionError             a handle was refused or resumption is impossible
     └── ReplayMismatchError         a replayed client frame did not match the capture
@@ -31,10 +34,12 @@ __all__ = [
     "ConcurrentReadError",
     "ConfigurationError",
     "ConnectionClosedError",
+    "HandleRefusedError",
     "LintError",
     "LiveError",
     "LocalProtocolError",
     "MissingAPIKeyError",
+    "QueueFullError",
     "RemoteProtocolError",
     "ReplayMismatchError",
     "ResumptionError",
@@ -81,6 +86,10 @@ class MissingAPIKeyError(ConfigurationError):
 
 class ConcurrentReadError(LocalProtocolError, RuntimeError):
     """A second task tried to read from a session that already has a reader."""
+
+
+class QueueFullError(LocalProtocolError):
+    """More messages were sent during a reconnect than the queue holds."""
 
 
 class LintError(LocalProtocolError, ValueError):
@@ -160,12 +169,16 @@ class SetupRejectedError(ConnectionClosedError):
     """The connection closed before ``setupComplete`` arrived (bad setup, key or model)."""
 
 
-class SetupTimeoutError(LiveError, TimeoutError):
-    """No ``setupComplete`` arrived within the open timeout."""
-
-
 class ResumptionError(LiveError):
     """A resumption handle was refused, or there is no handle to resume with."""
+
+
+class HandleRefusedError(SetupRejectedError, ResumptionError):
+    """The service refused the resumption handle (1008 "session not found")."""
+
+
+class SetupTimeoutError(LiveError, TimeoutError):
+    """No ``setupComplete`` arrived within the open timeout."""
 
 
 class ReplayMismatchError(LiveError):

@@ -1,0 +1,354 @@
+"""Reconnects: goAway handover, drops, refused handles, nothing lost, long sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import rawlive
+from rawlive import (
+    ClientContent,
+    ClientMessage,
+    ConnectionClosedError,
+    HandleRefusedError,
+    QueueFullError,
+    Reconnected,
+    ReconnectPolicy,
+    ResumptionError,
+)
+from rawlive.protocol.ledger import Ledger
+from rawlive.testing import FakeConnection, FakeLiveServer
+
+FAST = ReconnectPolicy(handover_margin=0.3, backoff_initial=0.05, budget=5.0)
+
+
+def messages_of(record: Any, kind: str) -> list[Any]:
+    return [m for m in record.received if kind in m.kinds]
+
+
+def user_texts(server: FakeLiveServer) -> list[str]:
+    texts = []
+    for record in server.connections:
+        for message in record.received:
+            cc = message.client_content
+            if cc is not None:
+                texts.extend(t.text for t in cc.turns or ())
+    return texts
+
+
+async def test_go_away_then_close_hands_over_and_the_next_turn_answers() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            assert await session.wait_for_handle(2.0)
+            await server.go_away("0.8s", close_after=0.8)
+            events = []
+            async for event in session:
+                events.append(event)
+                if isinstance(event, Reconnected):
+                    break
+            (reconnected,) = [e for e in events if isinstance(e, Reconnected)]
+            assert reconnected.cause == "goAway" and reconnected.connection == 2
+            await session.send_text("What is the capital of Brazil?")
+            turn = await session.receive_turn()
+            await session.send_text("what was the last question I asked?")
+            recall = await session.receive_turn()
+            assert session.usage.turns == 3
+    assert "Brasília" in turn.text
+    assert recall.text == 'The last question you asked was: "What is the capital of Brazil?"'
+    assert len(server.connections) == 2
+    # every user turn reached the service exactly once
+    assert user_texts(server) == [
+        "Hello",
+        "What is the capital of Brazil?",
+        "what was the last question I asked?",
+    ]
+    first = server.connections[0]
+    assert first.closed_by == "client" and first.close_code == 1000
+
+
+class DropDuringAudio(FakeConnection):
+    """Aborts the TCP connection (no close frame) at the 10th audio chunk, once."""
+
+    dropped: ClassVar[bool] = False
+
+    async def on_audio(self, blob: Any) -> None:
+        await super().on_audio(blob)
+        audio = sum(1 for m in self.record.received if m.realtime_input and m.realtime_input.audio)
+        if audio == 10 and not DropDuringAudio.dropped:
+            DropDuringAudio.dropped = True
+            self.ws.transport.abort()
+
+
+async def test_drop_while_streaming_audio_resends_the_unconsumed_part() -> None:
+    DropDuringAudio.dropped = False
+    chunk = b"\x20\x00\xe0\xff" * 800  # 100 ms at 16 kHz
+    async with FakeLiveServer(connection_class=DropDuringAudio, vad_silence=5.0) as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            input_audio_transcription=True,
+            reconnect=FAST,
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            await session.wait_for_handle(2.0)
+            for _ in range(20):
+                await session.send_audio(chunk)
+                await asyncio.sleep(0.01)
+            await session.send_audio_stream_end()
+            events = []
+            while True:
+                event = await session.receive()
+                events.append(event)
+                sc = getattr(event, "server_content", None)
+                if sc is not None and sc.turn_complete:
+                    break
+    reconnects = [e for e in events if isinstance(e, Reconnected)]
+    assert len(reconnects) == 1 and reconnects[0].cause == "drop" and reconnects[0].code == 1006
+    transcript = "".join(
+        e.server_content.input_transcription.text
+        for e in events
+        if not isinstance(e, Reconnected)
+        and e.server_content
+        and e.server_content.input_transcription
+    )
+    # the resumed session heard exactly 2.0 s: nothing lost, nothing twice
+    assert transcript == "(2.0 s of audio)"
+    second = server.connections[1]
+    assert len(messages_of(second, "realtimeInput")) == 21  # 20 chunks (10 re-sent) + stream end
+    assert reconnects[0].resent >= 10
+
+
+async def test_policy_violation_is_not_retried() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            await session.wait_for_handle(2.0)
+            await server.open_connections[0].close(
+                1008, "Operation is not implemented, or supported, or enabled."
+            )
+            with pytest.raises(ConnectionClosedError) as info:
+                async for _ in session:
+                    pass
+    assert info.value.code == 1008 and not info.value.retryable
+    assert "feature not supported" in str(info.value)
+    assert len(server.connections) == 1
+
+
+async def test_refused_handle_is_a_clear_error_without_a_loop() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            handle = await session.wait_for_handle(2.0)
+            assert handle
+            server.forget_handle(handle)
+            server.open_connections[0].ws.transport.abort()
+            with pytest.raises(HandleRefusedError) as info:
+                async for _ in session:
+                    pass
+    assert isinstance(info.value, ResumptionError)
+    assert info.value.code == 1008
+    assert len(server.connections) == 2  # one attempt, no retry loop
+
+
+async def test_no_handle_yet_cannot_reconnect() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
+        ) as session:
+            server.open_connections[0].ws.transport.abort()
+            with pytest.raises(ResumptionError, match="has not sent a resumable handle"):
+                await session.receive()
+
+
+class SlowResume(FakeConnection):
+    """Delays setupComplete of resumed connections by 0.5 s."""
+
+    async def accept_setup(self, setup: Any) -> bool:
+        if setup.session_resumption is not None and setup.session_resumption.handle:
+            await asyncio.sleep(0.5)
+        return await super().accept_setup(setup)
+
+
+async def test_messages_sent_while_reconnecting_are_queued_and_bounded() -> None:
+    policy = ReconnectPolicy(backoff_initial=0.05, queue_limit=2)
+    async with FakeLiveServer(connection_class=SlowResume) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=policy
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            await session.wait_for_handle(2.0)
+            server.open_connections[0].ws.transport.abort()
+
+            async def until_reconnected() -> Reconnected:
+                while True:
+                    event = await session.receive()
+                    if isinstance(event, Reconnected):
+                        return event
+
+            reader = asyncio.ensure_future(until_reconnected())
+            await asyncio.sleep(0.2)  # the reader is now reconnecting
+            await session.send_realtime_text("What is the capital of Brazil?")
+            await session.send_audio_stream_end()
+            with pytest.raises(QueueFullError):
+                await session.send_realtime_text("one too many")
+            event = await reader
+            assert isinstance(event, Reconnected) and event.queued == 2
+            turn = await session.receive_turn()
+    assert "Brasília" in turn.text
+    second = server.connections[1]
+    assert [m.kinds[0] for m in second.received] == ["setup", "realtimeInput", "realtimeInput"]
+    assert second.received[1].realtime_input.text == "What is the capital of Brazil?"
+
+
+class DropMidReply(FakeConnection):
+    """Aborts the first connection after 10 audio chunks of its second reply."""
+
+    done: ClassVar[bool] = False
+
+    async def send_frame(self, frame: bytes | str) -> None:
+        await super().send_frame(frame)
+        data = frame.encode() if isinstance(frame, str) else frame
+        turns_done = sum(1 for f in self.record.sent if b'"turnComplete":true' in f)
+        if turns_done == 1 and b"inlineData" in data and not DropMidReply.done:
+            first_end = next(
+                i for i, f in enumerate(self.record.sent) if b'"turnComplete":true' in f
+            )
+            second = self.record.sent[first_end:]
+            if sum(1 for f in second if b"inlineData" in f) == 10:
+                DropMidReply.done = True
+                self.ws.transport.abort()
+
+
+async def test_audio_continues_in_the_same_wav_across_a_reconnect(tmp_path: Path) -> None:
+    DropMidReply.done = False
+    out = tmp_path / "reply.wav"
+    async with FakeLiveServer(connection_class=DropMidReply) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["AUDIO"], reconnect=FAST
+        ) as session:
+            await session.send_text("Hello")
+            first = await session.receive_turn()
+            await session.wait_for_handle(2.0)
+            assert first.audio_bytes > 0
+            await session.send_text("Can you tell me a joke?")
+            turn = await session.receive_turn(wav=out)
+    assert turn.turn_complete and len(session.reconnects) == 1
+    with wave.open(str(out), "rb") as w:
+        assert w.getnframes() * 2 == turn.audio_bytes
+    # the partial reply from the first connection plus the full reply from the second
+    assert turn.audio_bytes > first.audio_bytes
+    assert user_texts(server).count("Can you tell me a joke?") == 2  # re-sent once after the drop
+    assert [t for t in user_texts(server) if t == "Hello"] == ["Hello"]
+
+
+async def test_handover_waits_for_an_outstanding_tool_call() -> None:
+    lights = {
+        "functionDeclarations": [
+            {"name": "turn_on_the_lights", "description": "Turn on the lights."}
+        ]
+    }
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            tools=[lights],
+            reconnect=ReconnectPolicy(handover_margin=1.0),
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            await session.wait_for_handle(2.0)
+            await session.send_text("Turn on the lights")
+            call_turn = None
+            async for message in session:
+                if not isinstance(message, Reconnected) and message.tool_call is not None:
+                    call_turn = message.tool_call
+                    break
+            assert call_turn is not None
+            await server.go_away("1.5s", close_after=1.5)  # handover would start after 0.75 s
+            await asyncio.sleep(1.0)  # answer late: the handover must wait for it
+            assert len(server.connections) == 1
+            call = (call_turn.function_calls or ())[0]
+            await session.send_tool_response(
+                rawlive.FunctionResponse(id=call.id, name=call.name, response={"output": "ok"})
+            )
+            answer = await session.receive_turn()
+            if not answer.text:  # the end of the tool-call turn itself came first
+                answer = await session.receive_turn()
+            assert "lights" in answer.text.lower()
+            async for message in session:
+                if isinstance(message, Reconnected):
+                    break
+    assert len(server.connections) == 2
+    assert len(messages_of(server.connections[0], "toolResponse")) == 1
+    assert not messages_of(server.connections[1], "toolResponse")
+
+
+async def test_long_session_through_several_handovers() -> None:
+    """Simulated ~10-minute connections, time compressed: every 0.6 s a goAway."""
+    questions = [f"Question number {i}?" for i in range(12)]
+    answers = []
+    async with FakeLiveServer() as server:
+
+        async def lifetimes() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                await server.go_away("0.4s", close_after=0.4)
+
+        expiry = asyncio.ensure_future(lifetimes())
+        try:
+            async with rawlive.connect(
+                "m",
+                endpoint=server.url,
+                response_modalities=["TEXT"],
+                reconnect=ReconnectPolicy(handover_margin=0.2, backoff_initial=0.05),
+            ) as session:
+                for question in questions:
+                    await session.send_text(question)
+                    turn = await session.receive_turn(timeout=10)
+                    answers.append(turn.text)
+                    await asyncio.sleep(0.25)
+                await session.send_text("what was the last question I asked?")
+                recall = await session.receive_turn(timeout=10)
+                totals = session.usage
+        finally:
+            expiry.cancel()
+    assert len(server.connections) >= 3
+    assert all(question in answer for question, answer in zip(questions, answers, strict=True))
+    assert recall.text == 'The last question you asked was: "Question number 11?"'
+    assert totals.turns == len(questions) + 1
+    # each question reached the service once: handovers waited for each turn's handle
+    assert user_texts(server) == [*questions, "what was the last question I asked?"]
+
+
+def test_ledger_drops_what_a_handle_covers() -> None:
+    ledger = Ledger()
+    msg = ClientMessage(client_content=ClientContent(turn_complete=True))
+    for _ in range(3):
+        ledger.record(msg, b"x")
+    ledger.mark_turn_end()
+    ledger.record(msg, b"after")
+    assert ledger.on_resumable_handle() == 3
+    assert [e.frame for e in ledger.take_unconsumed()] == [b"after"]
+    ledger.new_connection()
+    for _ in range(5):
+        ledger.record(msg, b"y")
+    assert ledger.on_resumable_handle(last_consumed_index=3) == 3
+    assert [e.index for e in ledger.take_unconsumed()] == [4, 5]
