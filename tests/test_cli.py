@@ -152,3 +152,52 @@ def test_key_never_printed(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout + result.stderr
     assert secret not in (tmp_path / "k.jsonl").read_text()
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def test_lint_a_clean_capture(tmp_path: Path) -> None:
+    result = run("lint", str(FIXTURES / "seed_resumable_session.jsonl"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 problems found"
+
+
+def test_lint_finds_what_the_service_would_reject(tmp_path: Path) -> None:
+    from rawlive.capture.format import CaptureWriter
+
+    path = tmp_path / "bad.jsonl"
+    with CaptureWriter(path) as writer:
+        writer.frame(1, "client", '{"setup":{"model":"models/m"}}')
+        writer.frame(1, "server", b'{"setupComplete":{}}')
+        writer.frame(
+            1,
+            "client",
+            '{"realtime_input":{"media_chunks":[{"mime_type":"audio/pcm","data":"AAAA"}]}}',
+        )
+        writer.frame(1, "client", '{"realtimeInput":{"activityStart":{}}}')
+        writer.frame(
+            1, "server", b'{"toolCall":{"functionCalls":[{"id":"a","name":"f","args":{}}]}}'
+        )
+        writer.frame(
+            1,
+            "client",
+            '{"toolResponse":{"functionResponses":[{"id":"a","name":"f","response":{}}]}}',
+        )
+        writer.frame(
+            1,
+            "client",
+            '{"toolResponse":{"functionResponses":[{"id":"a","name":"f","response":{}}]}}',
+        )
+        writer.frame(1, "client", '{"setup":{"model":"models/m"}}')
+    result = run("lint", str(path), cwd=tmp_path)
+    assert result.returncode == 1
+    rules = [line.split("[")[1].split("]")[0] for line in result.stdout.splitlines() if "[" in line]
+    assert rules == ["media-chunks", "activity-with-vad", "tool-response-id", "second-setup"]
+    assert result.stdout.strip().endswith("4 problems found")
+
+
+def test_lint_flags_the_real_setup_without_a_model(tmp_path: Path) -> None:
+    result = run("lint", str(FIXTURES / "real_messages.jsonl"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "[setup-model]" in result.stdout

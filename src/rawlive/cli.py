@@ -4,6 +4,7 @@ Commands:
     say      one turn: print the reply text (or write it to a WAV), usage and handle
     chat     several turns in one session, each audio reply to its own numbered WAV
     explain  what a close code and reason usually mean
+    lint     check a capture's client frames for what the service would reject
 
 With no API key found, ``say`` and ``chat`` run against the bundled fake
 server (``--server demo``), so a first run works offline.
@@ -218,6 +219,15 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from rawlive.capture.format import read_capture
+    from rawlive.capture.lint import format_findings, lint_capture
+
+    findings = lint_capture(read_capture(args.capture))
+    print(format_findings(findings))
+    return 1 if findings else 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -277,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("code", type=int)
     explain.add_argument("reason", nargs="*")
     explain.set_defaults(run=_explain, is_async=False)
+
+    lint = sub.add_parser(
+        "lint", help="check a capture's client frames for what the service would reject"
+    )
+    lint.add_argument("capture")
+    lint.set_defaults(run=_lint, is_async=False)
     return parser
 
 
