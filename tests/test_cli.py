@@ -201,3 +201,53 @@ def test_lint_flags_the_real_setup_without_a_model(tmp_path: Path) -> None:
     result = run("lint", str(FIXTURES / "real_messages.jsonl"), cwd=tmp_path)
     assert result.returncode == 1
     assert "[setup-model]" in result.stdout
+
+
+def test_show_wav_and_diff_commands(tmp_path: Path) -> None:
+    show = run("show", str(FIXTURES / "close_goaway.jsonl"), cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    assert "goAway" in show.stdout and "1011" in show.stdout
+    wav_result = run("wav", str(FIXTURES / "seed_audio_turns.jsonl"), "out.wav", cwd=tmp_path)
+    assert wav_result.returncode == 0, wav_result.stderr
+    with wave.open(str(tmp_path / "out.wav"), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnframes() == 3 * 10 * 960
+    no_input = run(
+        "wav", str(FIXTURES / "seed_audio_turns.jsonl"), "in.wav", "--input", cwd=tmp_path
+    )
+    assert no_input.returncode == 1 and "rawlive: error:" in no_input.stderr
+    same = run(
+        "diff",
+        str(FIXTURES / "seed_text_session.jsonl"),
+        str(FIXTURES / "seed_text_session.jsonl"),
+        cwd=tmp_path,
+    )
+    assert same.returncode == 0, same.stderr
+    drift = run(
+        "diff",
+        str(FIXTURES / "seed_text_session.jsonl"),
+        str(FIXTURES / "seed_audio_turns.jsonl"),
+        cwd=tmp_path,
+    )
+    assert drift.returncode == 1
+    assert "+ server serverContent.modelTurn.parts[].inlineData.mimeType" in drift.stdout
+
+
+def test_record_then_show_a_demo_session(tmp_path: Path) -> None:
+    said = run(
+        "say",
+        "Hello",
+        "--server",
+        "demo",
+        "--modality",
+        "audio",
+        "--record",
+        "demo.jsonl",
+        "--redact-audio",
+        cwd=tmp_path,
+    )
+    assert said.returncode == 0, said.stderr
+    capture_text = (tmp_path / "demo.jsonl").read_text()
+    assert "<redacted" in capture_text
+    shown = run("show", "demo.jsonl", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "turn 1" in shown.stdout and "last resumable handle" in shown.stdout

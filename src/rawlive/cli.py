@@ -5,6 +5,9 @@ Commands:
     chat     several turns in one session, each audio reply to its own numbered WAV
     explain  what a close code and reason usually mean
     lint     check a capture's client frames for what the service would reject
+    show     a capture's timeline: frames, turn boundaries, latency, token usage
+    wav      the model's (or with --input the user's) audio from a capture
+    diff     what differs in shape between two captures (protocol drift)
 
 With no API key found, ``say`` and ``chat`` run against the bundled fake
 server (``--server demo``), so a first run works offline.
@@ -219,6 +222,50 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(args: argparse.Namespace) -> int:
+    import shutil
+
+    from rawlive.capture.format import read_capture
+    from rawlive.capture.tools import format_timeline
+
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else 0
+    text = format_timeline(read_capture(args.capture), color=tty, width=width, verbose=args.verbose)
+    print(text, end="")
+    return 0
+
+
+def _wav(args: argparse.Namespace) -> int:
+    from rawlive.capture.format import read_capture
+    from rawlive.capture.tools import extract_wav
+
+    info = extract_wav(
+        read_capture(args.capture), args.out, direction="client" if args.input else "server"
+    )
+    line = (
+        f"wrote {info.path}: {info.duration:.2f} s of {info.rate} Hz audio from "
+        f"{info.chunks} chunks"
+    )
+    if info.redacted_chunks:
+        line += f" ({info.redacted_chunks} redacted chunks written as silence)"
+    print(line)
+    if info.skipped_frames:
+        print(
+            f"rawlive: warning: {info.skipped_frames} frames could not be decoded and were skipped",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from rawlive.capture.format import read_capture
+    from rawlive.capture.tools import diff_captures, format_diff
+
+    diff = diff_captures(read_capture(args.a), read_capture(args.b), a_name=args.a, b_name=args.b)
+    print(format_diff(diff), end="" if format_diff(diff).endswith("\n") else "\n")
+    return 0 if diff.same else 1
+
+
 def _lint(args: argparse.Namespace) -> int:
     from rawlive.capture.format import read_capture
     from rawlive.capture.lint import format_findings, lint_capture
@@ -293,6 +340,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("capture")
     lint.set_defaults(run=_lint, is_async=False)
+
+    show = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
+    show.add_argument("capture")
+    show.add_argument(
+        "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
+    )
+    show.set_defaults(run=_show, is_async=False)
+
+    wav = sub.add_parser("wav", help="write a capture's audio to a WAV file")
+    wav.add_argument("capture")
+    wav.add_argument("out", metavar="OUT.wav")
+    wav.add_argument("--input", action="store_true", help="the user's audio instead of the model's")
+    wav.set_defaults(run=_wav, is_async=False)
+
+    diff = sub.add_parser("diff", help="what differs in shape between two captures")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.set_defaults(run=_diff, is_async=False)
     return parser
 
 
