@@ -352,3 +352,34 @@ def test_ledger_drops_what_a_handle_covers() -> None:
         ledger.record(msg, b"y")
     assert ledger.on_resumable_handle(last_consumed_index=3) == 3
     assert [e.index for e in ledger.take_unconsumed()] == [4, 5]
+
+
+async def test_a_recording_spans_the_reconnect(tmp_path: Path) -> None:
+    from rawlive.capture.format import read_capture
+
+    path = tmp_path / "handover.jsonl"
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            reconnect=FAST,
+            record=path,
+            api_key="AIza-secret-in-test",
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            await session.wait_for_handle(2.0)
+            server.open_connections[0].ws.transport.abort()
+            async for event in session:
+                if isinstance(event, Reconnected):
+                    break
+            await session.send_text("What is the capital of Brazil?")
+            await session.receive_turn()
+    capture = read_capture(path)
+    assert capture.connections() == (1, 2)
+    (dropped,) = [c for c in capture.closes() if c.conn == 1]
+    assert dropped.dropped and dropped.code == 1006
+    second_setup = next(f for f in capture.frames(conn=2) if f.dir == "client")
+    assert '"handle"' in second_setup.text
+    assert "AIza-secret-in-test" not in path.read_text()
