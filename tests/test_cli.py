@@ -251,3 +251,35 @@ def test_record_then_show_a_demo_session(tmp_path: Path) -> None:
     shown = run("show", "demo.jsonl", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "turn 1" in shown.stdout and "last resumable handle" in shown.stdout
+
+
+async def test_serve_replays_a_capture_to_a_client(tmp_path: Path) -> None:
+    import asyncio
+
+    import rawlive
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    env["PYTHONPATH"] = str(SRC)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rawlive", "serve", str(FIXTURES / "seed_resumable_session.jsonl"), "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+        assert url.startswith("ws://127.0.0.1:")
+        async with rawlive.connect(
+            "gemini-2.0-flash-live-001",
+            endpoint=url,
+            response_modalities=["TEXT"],
+            session_resumption=True,
+        ) as session:
+            await session.send_text("Hello")
+            first = await session.receive_turn()
+            await session.send_text("What is the capital of Brazil?")
+            second = await session.receive_turn()
+        assert first.text == "Hello there! How can I help you today?\n"
+        assert second.text == "The capital of Brazil is **Brasília**.\n"
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -8,6 +8,7 @@ Commands:
     show     a capture's timeline: frames, turn boundaries, latency, token usage
     wav      the model's (or with --input the user's) audio from a capture
     diff     what differs in shape between two captures (protocol drift)
+    serve    replay a capture as a Live API server (ws:// or wss://)
 
 With no API key found, ``say`` and ``chat`` run against the bundled fake
 server (``--server demo``), so a first run works offline.
@@ -266,6 +267,34 @@ def _diff(args: argparse.Namespace) -> int:
     return 0 if diff.same else 1
 
 
+async def _serve(args: argparse.Namespace) -> int:
+    from rawlive.capture.replay import serve_capture_forever
+    from rawlive.errors import ReplayMismatchError
+
+    def ready(url: str) -> None:
+        print(url, flush=True)
+        print(
+            f"rawlive: replaying {args.capture} at {url} (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def mismatch(error: ReplayMismatchError) -> None:
+        print(f"rawlive: replay mismatch: {error}", file=sys.stderr, flush=True)
+
+    await serve_capture_forever(
+        args.capture,
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        pace=args.pace,
+        on_ready=ready,
+        on_mismatch=mismatch,
+    )
+    return 0
+
+
 def _lint(args: argparse.Namespace) -> int:
     from rawlive.capture.format import read_capture
     from rawlive.capture.lint import format_findings, lint_capture
@@ -340,6 +369,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("capture")
     lint.set_defaults(run=_lint, is_async=False)
+
+    serve = sub.add_parser("serve", help="replay a capture as a Live API server, for any client")
+    serve.add_argument("capture")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)"
+    )
+    serve.add_argument(
+        "--tls-cert", metavar="C", help="PEM certificate: serve wss:// (needs --tls-key)"
+    )
+    serve.add_argument("--tls-key", metavar="K", help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--pace",
+        choices=("original", "fast"),
+        default="fast",
+        help="fast: send server frames at once (default); original: keep the recorded gaps",
+    )
+    serve.set_defaults(run=_serve, is_async=True)
 
     show = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
     show.add_argument("capture")

@@ -2,10 +2,17 @@
 
 The capture file format (JSON Lines, one record per line) and its pure
 reader and writer live in :mod:`rawlive.capture.format`; see
-``docs/capture-format.md`` for the specification.
+``docs/capture-format.md`` for the specification. The recorder
+(:mod:`~rawlive.capture.recorder`), the replay server
+(:mod:`~rawlive.capture.replay`), the debugging tools
+(:mod:`~rawlive.capture.tools`) and the capture lint
+(:mod:`~rawlive.capture.lint`) are imported on first use, so importing this
+package loads neither asyncio nor websockets.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from rawlive.capture.format import (
     FORMAT_NAME,
@@ -33,7 +40,46 @@ from rawlive.capture.format import (
     write_capture,
 )
 
+if TYPE_CHECKING:
+    from rawlive.capture.recorder import Recorder
+    from rawlive.capture.replay import (
+        BackgroundReplayServer,
+        FrameShape,
+        ReplayServer,
+        client_frame_shape,
+        replay_server,
+        serve_capture_forever,
+    )
+
+_LAZY = {
+    **{
+        name: "rawlive.capture.replay"
+        for name in (
+            "BackgroundReplayServer",
+            "FrameShape",
+            "ReplayServer",
+            "client_frame_shape",
+            "replay_server",
+            "serve_capture_forever",
+        )
+    },
+    "Recorder": "rawlive.capture.recorder",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rawlive.capture' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "BackgroundReplayServer",
     "Capture",
     "CaptureFormatError",
     "CaptureMeta",
@@ -45,16 +91,22 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "FrameRecord",
+    "FrameShape",
     "FrameType",
     "JSONObject",
     "JSONValue",
     "OpenRecord",
+    "Recorder",
+    "ReplayServer",
     "UnknownRecord",
+    "client_frame_shape",
     "iter_capture",
     "parse_redaction_marker",
     "read_capture",
     "record_from_json",
     "redact_endpoint",
     "redaction_marker",
+    "replay_server",
+    "serve_capture_forever",
     "write_capture",
 ]
