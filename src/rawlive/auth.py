@@ -6,10 +6,13 @@ Nothing else in rawlive reads environment variables or ``.env`` files.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rawlive.errors import ConfigurationError, MissingAPIKeyError
@@ -20,6 +23,7 @@ __all__ = [
     "ENV_VARIABLES",
     "EPHEMERAL_PREFIX",
     "Credentials",
+    "RedactingLogger",
     "check_endpoint",
     "find_env_file",
     "is_loopback_host",
@@ -202,3 +206,37 @@ def redact_url(url: str) -> str:
         else:
             pairs.append(pair)
     return parts._replace(query="&".join(pairs)).geturl()
+
+
+_SECRET_QUERY_RE = re.compile(r"([?&;])(key|access_token)=[^&;#\s]*", re.IGNORECASE)
+_SECRET_HEADER_RE = re.compile(r"(?im)^([<>] (?:x-goog-api-key|authorization): ).*$")
+
+if TYPE_CHECKING:
+    _Adapter = logging.LoggerAdapter[logging.Logger]
+else:
+    _Adapter = logging.LoggerAdapter
+
+
+class RedactingLogger(_Adapter):
+    """A logger for websockets that never writes a key.
+
+    websockets logs every handshake header and the request line at DEBUG
+    level; this adapter formats each record, then replaces ``key=`` and
+    ``access_token=`` query values, the ``x-goog-api-key`` and
+    ``Authorization`` header values and the given secrets with ``REDACTED``
+    before any handler sees it. Client and servers both use it.
+    """
+
+    def __init__(self, base: logging.Logger, secrets: Iterable[str] = ()) -> None:
+        super().__init__(base, {})
+        self.secrets = tuple(s for s in secrets if s)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        text = _SECRET_QUERY_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}=REDACTED", text)
+        text = _SECRET_HEADER_RE.sub(lambda m: f"{m.group(1)}REDACTED", text)
+        text = redact(text, *self.secrets)
+        kwargs.pop("extra", None)
+        self.logger.log(level, "%s", text, **kwargs)

@@ -36,6 +36,7 @@ from rawlive.audio.pcm import INPUT_RATE, pcm_mime
 from rawlive.audio.wav import WavWriter, read_wav_chunks
 from rawlive.auth import (
     Credentials,
+    RedactingLogger,
     check_endpoint,
     live_url,
     normalize_model,
@@ -124,26 +125,6 @@ class FrameObserver(Protocol):
     def on_close(
         self, conn: int, code: int, reason: str, by: str | None, dropped: bool
     ) -> None: ...
-
-
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Hands websockets a logger that never writes the API key.
-
-    websockets logs every handshake header at DEBUG level, the
-    ``x-goog-api-key`` header included; this adapter formats each record and
-    replaces the secrets before it reaches any handler.
-    """
-
-    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...]) -> None:
-        super().__init__(logger, {})
-        self._secrets = secrets
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if not self.isEnabledFor(level):
-            return
-        text = str(msg) % args if args else str(msg)
-        kwargs.pop("extra", None)
-        self.logger.log(level, "%s", redact(text, *self._secrets), **kwargs)
 
 
 def build_setup(
@@ -1170,7 +1151,7 @@ class connect:
                 self._url,
                 additional_headers=headers,
                 proxy=None,
-                logger=_RedactingLogger(logging.getLogger("websockets.client"), self._secrets()),
+                logger=RedactingLogger(logging.getLogger("websockets.client"), self._secrets()),
                 **self._ws_options,
             )
         except InvalidURI:
