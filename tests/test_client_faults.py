@@ -326,3 +326,33 @@ def test_missing_key_without_endpoint(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     with pytest.raises(rawlive.MissingAPIKeyError, match="GEMINI_API_KEY"):
         rawlive.connect("m", env_file=tmp_path / "absent.env")
+
+
+async def test_streaming_a_long_reply_to_wav_keeps_memory_flat(
+    scripted_server: Any, tmp_path: Path
+) -> None:
+    import tracemalloc
+
+    chunk = audio_frame(b"\x01\x02" * 960)  # 40 ms
+
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(SETUP_COMPLETE)
+        await ws.recv()
+        for _ in range(1500):  # 60 s of audio, 2.9 MB of PCM
+            await ws.send(chunk)
+        await ws.send(b'{"serverContent":{"turnComplete":true}}')
+        await ws.wait_closed()
+
+    out = tmp_path / "long.wav"
+    async with scripted_server(handler) as url:
+        async with rawlive.connect("m", endpoint=url) as session:
+            await session.send_text("a long story")
+            tracemalloc.start()
+            turn = await session.receive_turn(wav=out)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    assert turn.audio_bytes == 1500 * 1920 and turn.messages == ()
+    assert peak < 1_000_000, f"peak {peak} bytes while streaming 2.9 MB to a WAV"
+    with wave.open(str(out), "rb") as w:
+        assert w.getnframes() == 1500 * 960

@@ -853,7 +853,7 @@ class Session:
         *,
         wav: WavWriter | str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-        keep_messages: bool = True,
+        keep_messages: bool | None = None,
     ) -> Turn:
         """Receive messages until ``turnComplete`` and return them as a :class:`Turn`.
 
@@ -865,16 +865,19 @@ class Session:
                 still valid).
             timeout: seconds to wait for the whole turn.
             keep_messages: keep every decoded message in ``Turn.messages``.
+                Default: yes, except when ``wav`` is given, since the messages
+                hold the audio and would undo the constant memory of a WAV.
 
         Raises:
             ConnectionClosedError: the connection closed before ``turnComplete``;
                 ``exc.partial_turn`` holds what arrived.
             TimeoutError: the turn did not complete in ``timeout`` seconds.
         """
+        keep = wav is None if keep_messages is None else keep_messages
         with self._reader():
             if timeout is None:
-                return await self._receive_turn(wav, keep_messages)
-            return await asyncio.wait_for(self._receive_turn(wav, keep_messages), timeout)
+                return await self._receive_turn(wav, keep)
+            return await asyncio.wait_for(self._receive_turn(wav, keep), timeout)
 
     async def _receive_turn(
         self, wav: WavWriter | str | os.PathLike[str] | None, keep_messages: bool
