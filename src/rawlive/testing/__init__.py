@@ -8,8 +8,15 @@ network or an API key::
         ...  # connect any Live API client to server.url
 
 :class:`FakeModel` decides what the fake service answers; subclass it and pass
-``FakeLiveServer(model=...)`` to script other replies. Unlike the pure layers,
-this package imports asyncio and websockets.
+``FakeLiveServer(model=...)`` to script other replies.
+
+:mod:`rawlive.testing.faults` describes what the service does when things go
+wrong, as frozen records a test injects in one line::
+
+    async with FakeLiveServer(faults=[DropConnection(after_chunks=3)]) as server:
+        ...
+
+Unlike the pure layers, this package imports asyncio and websockets.
 """
 
 from __future__ import annotations
@@ -33,6 +40,24 @@ from rawlive.testing.fake_server import (
     FakeLiveServer,
     fake_server,
 )
+from rawlive.testing.faults import (
+    ArmedFault,
+    BundleFields,
+    CancelToolCall,
+    CloseWith,
+    DelayTurnComplete,
+    DropConnection,
+    Fault,
+    FaultyConnection,
+    GoAwayThenClose,
+    InterruptedWithAudio,
+    NeverCompleteTurn,
+    NotResumableUpdates,
+    SlowPongs,
+    TextFrames,
+    UnknownTopLevelKeys,
+    with_faults,
+)
 
 __all__ = [
     "API_KEY_INVALID",
@@ -43,11 +68,27 @@ __all__ = [
     "LIVE_PATH",
     "MEDIA_CHUNKS_DEPRECATED",
     "SESSION_NOT_FOUND",
+    "ArmedFault",
+    "BundleFields",
+    "CancelToolCall",
+    "CloseWith",
     "ConnectionRecord",
+    "DelayTurnComplete",
+    "DropConnection",
     "FakeConnection",
     "FakeLiveServer",
     "FakeModel",
+    "Fault",
+    "FaultyConnection",
+    "GoAwayThenClose",
+    "InterruptedWithAudio",
+    "NeverCompleteTurn",
+    "NotResumableUpdates",
+    "SlowPongs",
+    "TextFrames",
+    "UnknownTopLevelKeys",
     "fake_server",
     "split_text",
     "synthesize_speech",
+    "with_faults",
 ]

@@ -35,8 +35,10 @@ while audio streams; the reader interrupts it cooperatively (an event checked
 between frames), then the reply task itself sends ``interrupted`` and
 ``turnComplete``, so frames of one turn never interleave with the next.
 
-Fault injection: subclass :class:`FakeConnection` and pass it as
-``FakeLiveServer(connection_class=...)``. Every outgoing frame goes through
+Fault injection: describe faults declaratively with the records of
+:mod:`rawlive.testing.faults` (``FakeLiveServer(faults=[...])`` or
+:meth:`FakeLiveServer.inject`), or subclass :class:`FakeConnection` and pass it
+as ``FakeLiveServer(connection_class=...)``. Every outgoing frame goes through
 :meth:`FakeConnection.send_frame`, every incoming one through
 :meth:`FakeConnection.receive`, and each protocol step is its own method.
 The open connections are listed in :attr:`FakeLiveServer.open_connections`.
@@ -94,6 +96,9 @@ from rawlive.protocol.messages import (
     UsageMetadata,
 )
 from rawlive.testing.fake_model import FakeModel, split_text
+
+if TYPE_CHECKING:
+    from rawlive.testing.faults import ArmedFault, Fault
 
 __all__ = [
     "API_KEY_INVALID",
@@ -656,11 +661,7 @@ class FakeConnection:
         """
         async with self._turn_lock:
             await self._stop_reply(interrupt=True)
-            if self.pending_calls:
-                ids = tuple(self.pending_calls)
-                self._cancelled_calls.update(ids)
-                self.pending_calls.clear()
-                await self.send(ToolCallCancellation(ids=ids))
+            await self.cancel_calls()
             turns = self.conversation.turns
             if content is not None:
                 self.remember(content, tokens or self.content_tokens(content))
@@ -683,6 +684,24 @@ class FakeConnection:
                 input_transcript=input_transcript,
             )
             self._start(turn)
+
+    async def cancel_calls(self, ids: Iterable[str] | None = None) -> tuple[str, ...]:
+        """Cancel pending function calls and send ``toolCallCancellation`` for them.
+
+        A later response for a cancelled call is ignored, as the service does.
+
+        Args:
+            ids: the calls to cancel; None cancels every pending call.
+
+        Returns:
+            The ids cancelled (nothing is sent when there are none).
+        """
+        wanted = tuple(self.pending_calls) if ids is None else tuple(ids)
+        cancelled = tuple(i for i in wanted if self.pending_calls.pop(i, None) is not None)
+        if cancelled:
+            self._cancelled_calls.update(cancelled)
+            await self.send(ToolCallCancellation(ids=cancelled))
+        return cancelled
 
     def _start(self, turn: _Turn) -> None:
         self._turn = turn
@@ -1038,7 +1057,10 @@ class FakeLiveServer:
             "... is not found for API version ...".
         seed: seed for handles and call ids, for reproducible runs.
         connection_class: the :class:`FakeConnection` subclass serving each
-            connection (the fault-injection seam).
+            connection (the fault-injection seam); the server mixes
+            :class:`~rawlive.testing.faults.FaultyConnection` in front of it.
+        faults: faults to inject from the start (see :mod:`rawlive.testing.faults`);
+            :attr:`faults` lists them armed, with where each fired.
     """
 
     def __init__(
@@ -1056,6 +1078,7 @@ class FakeLiveServer:
         known_models: Iterable[str] | None = None,
         seed: int | None = None,
         connection_class: type[FakeConnection] = FakeConnection,
+        faults: Iterable[Fault] = (),
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
@@ -1071,6 +1094,9 @@ class FakeLiveServer:
         self.connection_class = connection_class
         self.connections: list[ConnectionRecord] = []
         self.open_connections: list[FakeConnection] = []
+        self.faults: list[ArmedFault] = []
+        for fault in faults:
+            self.inject(fault)
         self._requested_port = port
         self._port: int | None = None
         self._server: Server | None = None
@@ -1193,6 +1219,22 @@ class FakeLiveServer:
                 await connection.go_away(time_left, close_after=close_after)
         return len(targets)
 
+    def inject(self, fault: Fault) -> ArmedFault:
+        """Arm ``fault`` on this server, from now on (open connections included).
+
+        Triggers count per connection from its start, so a fault injected
+        mid-session with ``on_turn=2`` acts in the second turn of the
+        connections that have not reached it yet.
+
+        Returns:
+            The armed fault: its ``fired`` list says where it acted.
+        """
+        from rawlive.testing.faults import ArmedFault
+
+        armed = ArmedFault(fault)
+        self.faults.append(armed)
+        return armed
+
     # ------------------------------------------------------------ identity
 
     def new_handle(self) -> Handle:
@@ -1208,8 +1250,10 @@ class FakeLiveServer:
     # ------------------------------------------------------------- handler
 
     async def _handle(self, ws: ServerConnection) -> None:
+        from rawlive.testing.faults import with_faults
+
         record = self._new_record(ws)
-        connection = self.connection_class(self, ws, record)
+        connection = with_faults(self.connection_class)(self, ws, record)
         self.connections.append(record)
         self.open_connections.append(connection)
         try:
@@ -1267,6 +1311,7 @@ async def fake_server(
     known_models: Iterable[str] | None = None,
     seed: int | None = None,
     connection_class: type[FakeConnection] = FakeConnection,
+    faults: Iterable[Fault] = (),
 ) -> AsyncIterator[FakeLiveServer]:
     """Run a :class:`FakeLiveServer` for the duration of an ``async with`` block.
 
@@ -1286,6 +1331,7 @@ async def fake_server(
         known_models=known_models,
         seed=seed,
         connection_class=connection_class,
+        faults=faults,
     )
     async with server:
         yield server
