@@ -143,11 +143,6 @@ async def test_go_away_mid_reply_hands_over_once_the_turn_is_done() -> None:
     assert second.resumed_from == first.handles[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug: the goAway handover task survives a reconnect caused by an early "
-    "close and moves the session again, off a healthy connection",
-)
 async def test_go_away_followed_by_an_early_close_reconnects_once() -> None:
     fault = GoAwayThenClose("1s", close_after=0.1, after_turn=1)
     async with FakeLiveServer(faults=[fault]) as server:
@@ -192,7 +187,7 @@ async def test_close_mid_reply_is_an_error_with_the_partial_turn(
     assert (error.code, error.reason, error.by_server) == (code, reason, True)
     assert error.retryable is retryable and not error.truncated
     assert title in str(error)
-    partial = error.partial_turn  # type: ignore[attr-defined]
+    partial = error.partial_turn
     assert partial.text == "".join(split_text(HELLO)[:2]) and not partial.turn_complete
 
 
@@ -242,9 +237,9 @@ async def test_drop_mid_reply_is_1006_and_the_partial_wav_is_valid(tmp_path: Pat
                 await session.receive_turn(wav=out)
     error = info.value
     assert (error.code, error.reason, error.by_server) == (1006, "", None)
-    assert error.retryable and error.dropped  # type: ignore[attr-defined]
+    assert error.retryable and error.dropped
     assert "connection dropped with no close frame" in str(error)
-    partial = error.partial_turn  # type: ignore[attr-defined]
+    partial = error.partial_turn
     assert partial.audio_bytes == 3 * CHUNK and not partial.turn_complete
     with wave.open(str(out), "rb") as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
@@ -507,3 +502,28 @@ async def test_faults_act_only_where_their_trigger_says() -> None:
     assert server.faults[0].fired == [(2, 1)]
     assert [e.connection for e in events if isinstance(e, Reconnected)] == [2, 3]
     assert "Brasília" in "".join(m.text for m in events if not isinstance(m, Reconnected))
+
+
+async def test_setup_complete_is_kept_losslessly(scripted_server: Any) -> None:
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(b'{"setupComplete":{"sessionId":"abc-123","futureField":1}}')
+        await ws.wait_closed()
+
+    async with scripted_server(handler) as url:
+        async with rawlive.connect("m", endpoint=url) as session:
+            assert session.setup_complete is not None
+            assert session.setup_complete.session_id == "abc-123"
+            assert session.setup_complete.extra == {"futureField": 1}
+
+
+async def test_turn_timeout_is_a_timeout_error_with_the_partial_turn() -> None:
+    async with FakeLiveServer(faults=[NeverCompleteTurn()]) as server:
+        async with text_session(server) as session:
+            await session.send_text("Hello")
+            with pytest.raises(rawlive.TurnTimeoutError) as info:
+                await session.receive_turn(timeout=0.3)
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.partial_turn is not None
+    assert info.value.partial_turn.generation_complete
+    assert info.value.partial_turn.text == "Hello there! How can I help you today?"

@@ -25,6 +25,7 @@ from rawlive.errors import (
     ResumptionError,
     SetupRejectedError,
     SetupTimeoutError,
+    TurnTimeoutError,
 )
 from rawlive.protocol import (
     AudioTranscriptionConfig,
@@ -166,6 +167,7 @@ __all__ = [
     "ToolsUpdate",
     "Transcription",
     "Turn",
+    "TurnTimeoutError",
     "UsageMetadata",
     "VoiceActivity",
     "VoiceActivityDetectionSignal",

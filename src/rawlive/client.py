@@ -58,6 +58,7 @@ from rawlive.errors import (
     ResumptionError,
     SetupRejectedError,
     SetupTimeoutError,
+    TurnTimeoutError,
 )
 from rawlive.protocol.codec import decode_client, decode_server, encode
 from rawlive.protocol.ledger import Ledger
@@ -255,6 +256,8 @@ class Session:
         self._reconnect_task: asyncio.Task[Reconnected] | None = None
         self._handover_task: asyncio.Task[None] | None = None
         self._turn_open = False
+        self._turn_handle_pending = False
+        self._early: list[ServerMessage] = []
         self._background: set[asyncio.Task[None]] = set()
         self.reconnects: list[Reconnected] = []
         self.setup = setup
@@ -514,8 +517,8 @@ class Session:
             retryable=info.retryable,
             truncated=info.truncated,
             by_server=None if dropped else by == "server",
+            dropped=dropped,
         )
-        error.dropped = dropped  # type: ignore[attr-defined]
         return error
 
     def _finish(self, error: ConnectionClosedError) -> ConnectionClosedError:
@@ -524,7 +527,7 @@ class Session:
             self._closed_error = error
             self.state.on_close()
             by = None if error.by_server is None else ("server" if error.by_server else "client")
-            dropped = bool(getattr(error, "dropped", False))
+            dropped = bool(error.dropped)
             for observer in self._observers:
                 observer.on_close(self._conn, error.code, error.reason, by, dropped)
             self._cancel_background()
@@ -552,7 +555,7 @@ class Session:
                     raise self._finish(error) from exc
                 self._observe_close(self._conn, error)
                 try:
-                    await self._start_reconnect(error)
+                    await asyncio.shield(self._start_reconnect(error))
                 except LiveError as failure:
                     if isinstance(failure, ConnectionClosedError):
                         raise self._finish(failure) from exc
@@ -571,7 +574,7 @@ class Session:
 
     def _observe_close(self, conn: int, error: ConnectionClosedError) -> None:
         by = None if error.by_server is None else ("server" if error.by_server else "client")
-        dropped = bool(getattr(error, "dropped", False))
+        dropped = bool(error.dropped)
         for observer in self._observers:
             observer.on_close(conn, error.code, error.reason, by, dropped)
 
@@ -583,16 +586,20 @@ class Session:
                 self._turn_open = True
             if sc.turn_complete:
                 self._turn_open = False
+                self._turn_handle_pending = True
                 self._ledger.mark_turn_end()
         sru = message.session_resumption_update
         if sru is not None and sru.resumable and sru.new_handle:
+            self._turn_handle_pending = False
             self._ledger.on_resumable_handle(sru.last_consumed_client_message_index)
         if message.go_away is not None:
             left = message.go_away.time_left_seconds
             if left is not None:
                 self._go_away_at = time.monotonic() + left
-                if self._policy is not None and self._handover_task is None:
-                    self._handover_task = asyncio.ensure_future(self._handover(left))
+                if self._policy is not None:
+                    if self._handover_task is not None:
+                        self._handover_task.cancel()  # a newer goAway supersedes it
+                    self._handover_task = asyncio.ensure_future(self._handover(self._ws, left))
 
     # ----------------------------------------------------------- reconnecting
 
@@ -601,8 +608,15 @@ class Session:
             self._reconnect_task = asyncio.ensure_future(self._reconnect(cause))
         return self._reconnect_task
 
-    async def _handover(self, time_left: float) -> None:
-        """After a goAway: move to a new connection before the deadline."""
+    async def _handover(self, ws: ClientConnection, time_left: float) -> None:
+        """After a goAway on ``ws``: move to a new connection before the deadline."""
+        try:
+            await self._handover_steps(ws, time_left)
+        finally:
+            if self._handover_task is asyncio.current_task():
+                self._handover_task = None
+
+    async def _handover_steps(self, ws: ClientConnection, time_left: float) -> None:
         policy = self._policy
         assert policy is not None
         # Never wait for an idle moment past this point (scaled for short goAways).
@@ -612,34 +626,31 @@ class Session:
         # there is time: a handover mid-turn cuts the model off mid-sentence.
         # The handle for a finished turn arrives just after turnComplete: wait for
         # it too, or the turn's input would be sent again and answered twice.
-        while time.monotonic() < deadline and (
-            self._turn_open
-            or self._ledger.awaiting_handle
-            or (policy.wait_for_tool_calls and self.state.pending_calls)
+        while (
+            self._ws is ws
+            and time.monotonic() < deadline
+            and (
+                self._turn_open
+                or self._ledger.awaiting_handle
+                or (policy.wait_for_tool_calls and self.state.pending_calls)
+            )
         ):
             if self._reading or self._buffer_full:
                 await asyncio.sleep(0.02)
                 continue
             # Nobody is reading: read for the user, into the buffer they drain next.
-            ws = self._ws
             with self._reader():
                 try:
                     message = await asyncio.wait_for(
-                        self._read_wire(ws),
-                        max(0.01, deadline - policy.min_margin - time.monotonic()),
+                        self._read_wire(ws), max(0.01, deadline - time.monotonic())
                     )
                 except (asyncio.TimeoutError, ConnectionClosed, LiveError):
                     break
             self._buffer.append(message)
-        if self.closed:
-            return
-        task = self._start_reconnect(None)
-        try:
-            await task
-        except LiveError:
-            return  # the reader sees the failure when it next reads
-        finally:
-            self._handover_task = None
+        if self.closed or self._ws is not ws:
+            return  # closed, or already moved on (a drop or close came first)
+        with contextlib.suppress(LiveError):  # the reader sees a failure when it next reads
+            await asyncio.shield(self._start_reconnect(None))
 
     async def _reconnect(self, cause: ConnectionClosedError | None) -> Reconnected:
         """Open a new connection with the latest handle and continue the session.
@@ -693,6 +704,10 @@ class Session:
                 )
             new_conn = old_conn + attempts
             self._ws, self._conn = ws, new_conn
+            for message in self._early:
+                self._on_server_message(message)
+                self._buffer.append(message)
+            self._early = []
             if old_ws.state is not State.CLOSED:
                 closing = asyncio.ensure_future(self._close_quietly(old_ws, old_conn))
                 self._background.add(closing)
@@ -712,7 +727,7 @@ class Session:
             if cause is None:
                 kind, code, reason = "goAway", None, ""
             else:
-                kind = "drop" if getattr(cause, "dropped", False) else "close"
+                kind = "drop" if cause.dropped else "close"
                 code, reason = cause.code, cause.reason
             event = Reconnected(
                 cause=kind,
@@ -750,22 +765,30 @@ class Session:
         )
         envelope = ClientMessage(setup=setup)
         try:
-            await self._handshake_on(ws, envelope, conn)
+            complete = await self._handshake_on(ws, envelope, conn)
         except BaseException:
             with contextlib.suppress(Exception):
                 await ws.close()
             raise
         self.state.reset_connection()
         self.state.on_send(envelope)
-        self.state.on_receive(ServerMessage(setup_complete=SetupComplete()))
+        self.state.on_receive(complete)
+        self.setup_complete = complete.setup_complete
         return ws
 
-    async def _handshake_on(self, ws: ClientConnection, envelope: ClientMessage, conn: int) -> None:
+    async def _handshake_on(
+        self, ws: ClientConnection, envelope: ClientMessage, conn: int
+    ) -> ServerMessage:
+        """Send ``envelope`` (a setup) on ``ws`` and return the setupComplete frame.
+
+        Frames that arrive before setupComplete are kept in the read buffer.
+        """
         data = encode(envelope).decode("utf-8")
         for observer in self._observers:
             observer.on_frame(conn, "client", data)
+        early: list[ServerMessage] = []
 
-        async def wait() -> None:
+        async def wait() -> ServerMessage:
             await ws.send(data)
             while True:
                 try:
@@ -778,16 +801,19 @@ class Session:
                     observer.on_frame(conn, "server", frame)
                 message = decode_server(frame)
                 if message.setup_complete is not None:
-                    return
-                logger.debug("ignoring %s before setupComplete", message.kinds)
+                    return message
+                logger.debug("%s arrived before setupComplete", message.kinds)
+                early.append(message)
 
         try:
-            await asyncio.wait_for(wait(), self._setup_timeout)
+            complete = await asyncio.wait_for(wait(), self._setup_timeout)
         except asyncio.TimeoutError:
             raise SetupTimeoutError(
                 f"no setupComplete within {self._setup_timeout} s after sending setup "
                 f"for {self.setup.model}"
             ) from None
+        self._early = early
+        return complete
 
     async def receive(self) -> ServerMessage | Reconnected:
         """Return the next server message (or a :class:`Reconnected` event when a
@@ -803,18 +829,18 @@ class Session:
             return await self._receive_one()
 
     async def wait_for_handle(self, timeout: float = 5.0) -> str | None:
-        """Wait for a resumable handle newer than the current one; return the latest handle.
+        """Wait for the resumable handle of the last completed turn; return the latest handle.
 
-        The service sends the handle for a turn just after ``turnComplete``, so
-        call this after :meth:`receive_turn` when you want to store it. Messages
-        that arrive meanwhile are not lost: the next reads return them first.
+        The service sends the handle for a turn just after ``turnComplete`` (or
+        bundled with it), so call this after :meth:`receive_turn` when you want
+        to store it. It returns at once when that handle already arrived.
+        Messages read meanwhile are not lost: the next reads return them first.
         Returns the current handle (possibly None) when none arrives in time.
         """
         with self._reader():
-            before = self.state.handle
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
-            while self.state.handle == before:
+            while self._turn_handle_pending or self.state.handle is None:
                 left = deadline - loop.time()
                 if left <= 0:
                     break
@@ -871,16 +897,19 @@ class Session:
         Raises:
             ConnectionClosedError: the connection closed before ``turnComplete``;
                 ``exc.partial_turn`` holds what arrived.
-            TimeoutError: the turn did not complete in ``timeout`` seconds.
+            TurnTimeoutError: the turn did not complete in ``timeout`` seconds
+                (a ``TimeoutError`` on every Python version); ``exc.partial_turn``
+                holds what arrived.
         """
         keep = wav is None if keep_messages is None else keep_messages
         with self._reader():
-            if timeout is None:
-                return await self._receive_turn(wav, keep)
-            return await asyncio.wait_for(self._receive_turn(wav, keep), timeout)
+            return await self._receive_turn(wav, keep, timeout)
 
     async def _receive_turn(
-        self, wav: WavWriter | str | os.PathLike[str] | None, keep_messages: bool
+        self,
+        wav: WavWriter | str | os.PathLike[str] | None,
+        keep_messages: bool,
+        timeout: float | None,
     ) -> Turn:
         writer: WavWriter | None = wav if isinstance(wav, WavWriter) else None
         own_writer = wav is not None and writer is None
@@ -892,6 +921,8 @@ class Session:
                 writer = WavWriter(wav, rate=assembler_rate[0])
             writer.write(pcm)
 
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         assembler_rate = [24000]
         assembler = TurnAssembler(
             audio_sink=sink if wav is not None else None, keep_messages=keep_messages
@@ -899,10 +930,20 @@ class Session:
         try:
             while True:
                 try:
-                    message = await self._receive_one()
+                    if deadline is None:
+                        message = await self._receive_one()
+                    else:
+                        message = await asyncio.wait_for(
+                            self._receive_one(), max(0.0, deadline - loop.time())
+                        )
                 except ConnectionClosedError as exc:
-                    exc.partial_turn = assembler.build()  # type: ignore[attr-defined]
+                    exc.partial_turn = assembler.build()
                     raise
+                except asyncio.TimeoutError:
+                    raise TurnTimeoutError(
+                        f"the turn did not complete within {timeout} s",
+                        partial_turn=assembler.build(),
+                    ) from None
                 if isinstance(message, Reconnected):
                     continue  # the turn (and its WAV) continues on the new connection
                 if wav is not None and writer is None:
@@ -963,14 +1004,18 @@ class Session:
         if self._lint:
             check_message(envelope, LintContext())
         try:
-            await self._handshake_on(self._ws, envelope, self._conn)
+            complete = await self._handshake_on(self._ws, envelope, self._conn)
         except SetupTimeoutError:
             with contextlib.suppress(Exception):
                 await self._ws.close(1000, "setup timeout")
             raise
         self.state.on_send(envelope)
-        self.setup_complete = SetupComplete()
-        self.state.on_receive(ServerMessage(setup_complete=self.setup_complete))
+        self.setup_complete = complete.setup_complete
+        self.state.on_receive(complete)
+        for message in self._early:
+            self._on_server_message(message)
+            self._buffer.append(message)
+        self._early = []
 
 
 class _MessageIterator:

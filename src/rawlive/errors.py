@@ -20,6 +20,7 @@ sent something wrong or ended the conversation::
     │       └── HandleRefusedError  ...because the resumption handle was refused
     │                               (also a ResumptionError)
     ├── SetupTimeoutError           no setupComplete in time (also a TimeoutError)
+    ├── TurnTimeoutError            a turn did not complete in time (also a TimeoutError)
     ├── ResumptionError             a handle was refused or resumption is impossible
     └── ReplayMismatchError         a replayed client frame did not match the capture
 
@@ -28,6 +29,11 @@ an API key: callers pass keys to :func:`redact` before formatting.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rawlive.protocol.session import Turn
 
 __all__ = [
     "AudioFormatError",
@@ -45,6 +51,7 @@ __all__ = [
     "ResumptionError",
     "SetupRejectedError",
     "SetupTimeoutError",
+    "TurnTimeoutError",
     "shorten",
 ]
 
@@ -143,6 +150,8 @@ class ConnectionClosedError(LiveError):
         truncated: whether the reason looks cut at the 123-byte protocol limit.
         by_server: True when the server sent the close frame, False when we did,
             None when the connection dropped.
+        dropped: the TCP connection was lost with no close frame.
+        partial_turn: when raised by ``receive_turn``, what arrived of the turn.
     """
 
     def __init__(
@@ -155,8 +164,11 @@ class ConnectionClosedError(LiveError):
         retryable: bool = False,
         truncated: bool = False,
         by_server: bool | None = None,
+        dropped: bool = False,
     ) -> None:
         super().__init__(message)
+        self.dropped = dropped
+        self.partial_turn: Turn | None = None
         self.code = code
         self.reason = reason
         self.explanation = explanation
@@ -167,6 +179,18 @@ class ConnectionClosedError(LiveError):
 
 class SetupRejectedError(ConnectionClosedError):
     """The connection closed before ``setupComplete`` arrived (bad setup, key or model)."""
+
+
+class TurnTimeoutError(LiveError, TimeoutError):
+    """A turn did not complete within the timeout given to ``receive_turn``.
+
+    Attributes:
+        partial_turn: what arrived of the turn before the timeout.
+    """
+
+    def __init__(self, message: str, *, partial_turn: Turn | None = None) -> None:
+        super().__init__(message)
+        self.partial_turn = partial_turn
 
 
 class ResumptionError(LiveError):
