@@ -21,7 +21,7 @@ No I/O happens here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rawlive.errors import LocalProtocolError
@@ -29,6 +29,7 @@ from rawlive.protocol.messages import (
     ClientMessage,
     FunctionCall,
     GoAway,
+    Part,
     ServerMessage,
     Setup,
     UsageMetadata,
@@ -72,6 +73,10 @@ TRANSITIONS: dict[tuple[ConnectionState, str], ConnectionState] = {
     (_S.GOING_AWAY, "recv:goAway"): _S.GOING_AWAY,
     (_S.GOING_AWAY, "close"): _S.CLOSED,
 }
+
+
+# States that "recv:other" leaves unchanged (read off the table, not restated).
+_STAY_ON_RECV = tuple(s for (s, e), nxt in TRANSITIONS.items() if e == "recv:other" and nxt is s)
 
 
 @dataclass(slots=True)
@@ -195,6 +200,21 @@ class TurnAssembler:
         """Take one server message; return True when it ends the turn."""
         if self._keep:
             self._messages.append(message)
+        # Fast path for the commonest frame, a model-turn chunk and nothing
+        # else: unset fields are absent from the instance dicts, so one length
+        # check replaces a dozen lookups of fields that are None.
+        attrs = message.__dict__
+        if len(attrs) == 1 and "server_content" in attrs:
+            sc = attrs["server_content"]
+            if len(sc.__dict__) == 1:
+                mt = sc.model_turn
+                if mt is not None:
+                    if mt.parts:
+                        self._take_parts(mt.parts)
+                    return False
+        return self._feed_all(message)
+
+    def _feed_all(self, message: ServerMessage) -> bool:
         usage = message.usage_metadata
         if usage is not None:
             self._usage = usage
@@ -209,20 +229,7 @@ class TurnAssembler:
             return False
         mt = sc.model_turn
         if mt is not None and mt.parts:
-            for part in mt.parts:
-                blob = part.inline_data
-                if blob is not None and blob.data is not None:
-                    mime = blob.mime_type
-                    if mime is None or mime.startswith("audio/"):
-                        if self._rate is None:
-                            self._rate = _rate_of(mime)
-                        self._audio_bytes += len(blob.data)
-                        if self._sink is not None:
-                            self._sink(blob.data)
-                        else:
-                            self._audio.append(blob.data)
-                if part.text is not None:
-                    (self._thoughts if part.thought else self._text).append(part.text)
+            self._take_parts(mt.parts)
         if sc.input_transcription is not None and sc.input_transcription.text:
             self._in.append(sc.input_transcription.text)
         if sc.output_transcription is not None and sc.output_transcription.text:
@@ -239,6 +246,22 @@ class TurnAssembler:
             self._turn_complete = True
             return True
         return False
+
+    def _take_parts(self, parts: Sequence[Part]) -> None:
+        for part in parts:
+            blob = part.inline_data
+            if blob is not None and blob.data is not None:
+                mime = blob.mime_type
+                if mime is None or mime.startswith("audio/"):
+                    if self._rate is None:
+                        self._rate = _rate_of(mime)
+                    self._audio_bytes += len(blob.data)
+                    if self._sink is not None:
+                        self._sink(blob.data)
+                    else:
+                        self._audio.append(blob.data)
+            if part.text is not None:
+                (self._thoughts if part.thought else self._text).append(part.text)
 
     def build(self) -> Turn:
         """Return the turn gathered so far."""
@@ -321,6 +344,9 @@ class SessionState:
 
     def on_receive(self, message: ServerMessage) -> None:
         """Update the state from one server message."""
+        attrs = message.__dict__
+        if len(attrs) == 1 and "server_content" in attrs and self.state in _STAY_ON_RECV:
+            return  # serverContent alone changes nothing here (the commonest frame)
         if message.setup_complete is not None:
             self._move("recv:setupComplete")
         elif message.go_away is not None:

@@ -1,0 +1,65 @@
+"""The benchmark scripts still run: each one, in its tiny ``--quick`` mode.
+
+These are not timings (benchmarks are scripts, never timed tests): they only
+check that every script exits 0 and prints the result lines a reader of
+docs/benchmarks.md looks for, so the scripts cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+# script -> lines (by prefix) its --quick run must print
+EXPECTED = {
+    "bench_codec.py": [
+        "RATIO codec audio fast path rawlive/floor:",
+        "RATIO codec audio generic path rawlive/floor:",
+        "RATIO codec text + unknown key rawlive/floor:",
+    ],
+    "bench_receive.py": [
+        "RATIO receive ws rawlive/floor:",
+        "RATIO receive ws rawlive-wav/floor:",
+    ],
+    "bench_import.py": ["IMPORT rawlive:"],
+    "bench_memory.py": [
+        "RATIO memory default peak RSS",
+        "RATIO memory keep_messages=False peak RSS",
+    ],
+    "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
+}
+
+
+def run_quick(script: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    src = str(SCRIPTS.parent / "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_benchmark_script_runs_in_quick_mode(script: str) -> None:
+    done = run_quick(script)
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
+    lines = done.stdout.splitlines()
+    for prefix in EXPECTED[script]:
+        assert any(line.startswith(prefix) for line in lines), (
+            f"{script} printed no line starting with {prefix!r}:\n{done.stdout}"
+        )
+    # Every RATIO line carries a min and a median figure.
+    for line in lines:
+        if line.startswith("RATIO "):
+            assert " min " in line and " median " in line, line
