@@ -12,9 +12,10 @@ and reports its peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) and its RSS
 just before the turn started. Two modes run per length:
 
 default
-    ``receive_turn(wav=path)``, as a user would call it.
-keep_messages=False
-    ``receive_turn(wav=path, keep_messages=False)``.
+    ``receive_turn(wav=path)``, as a user would call it (it keeps no messages).
+keep_messages=True
+    ``receive_turn(wav=path, keep_messages=True)``: every decoded message,
+    with its audio, stays in ``Turn.messages``; for comparison only.
 
 Memory is flat when the peak does not grow with the length: the ``RATIO``
 lines print peak(longest)/peak(shortest) for both modes; flat is close to 1.
@@ -47,7 +48,9 @@ from _bench_common import (
 FLAT = 1.2  # peak(longest) / peak(shortest) at most this counts as flat
 
 
-async def stream_reply(url: str, seconds: float, path: Path, keep: bool) -> dict[str, float]:
+async def stream_reply(
+    url: str, seconds: float, path: Path, keep: bool | None
+) -> dict[str, float]:
     import rawlive
 
     async with rawlive.connect(
@@ -58,7 +61,10 @@ async def stream_reply(url: str, seconds: float, path: Path, keep: bool) -> dict
     ) as session:
         before = current_rss_mb()
         await session.send_text("talk for a while")
-        turn = await session.receive_turn(wav=path, keep_messages=keep)
+        if keep is None:
+            turn = await session.receive_turn(wav=path)
+        else:
+            turn = await session.receive_turn(wav=path, keep_messages=keep)
         peak = peak_rss_mb()
         nbytes = turn.audio_bytes
         del turn
@@ -67,7 +73,7 @@ async def stream_reply(url: str, seconds: float, path: Path, keep: bool) -> dict
     return {"before": before, "peak": peak, "bytes": nbytes, "wav_frames": frames_in_file}
 
 
-def client_main(url: str, seconds: float, keep: bool) -> int:
+def client_main(url: str, seconds: float, keep: bool | None) -> int:
     ensure_rawlive()
     with tempfile.TemporaryDirectory() as tmp:
         out = asyncio.run(stream_reply(url, seconds, Path(tmp) / "reply.wav", keep))
@@ -82,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--keep", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=int, default=-1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
-        return client_main(args.url, args.seconds, bool(args.keep))
+        return client_main(args.url, args.seconds, None if args.keep < 0 else bool(args.keep))
     minutes = [float(m) for m in args.minutes.split(",") if m.strip()]
     if args.quick:
         minutes = [0.1, 0.3]
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         f"bench_memory: one reply of {', '.join(f'{m:g}' for m in minutes)} minute(s) "
         f"of 24 kHz audio per fresh client process, streamed to a WAV; {machine_line()}"
     )
-    modes = {"default": 1, "keep_messages=False": 0}
+    modes = {"default": -1, "keep_messages=True": 1}
     peaks: dict[str, Series] = {mode: Series(mode) for mode in modes}
     rows = []
     with ServerProcess(seconds=60) as server:

@@ -544,7 +544,7 @@ class Session:
                 return self._buffer.popleft()
             ws = self._ws
             try:
-                return await self._read_wire(ws)
+                data = await ws.recv()
             except ConnectionClosed as exc:
                 if ws is not self._ws:
                     continue  # a handover swapped the connection: read the new one
@@ -561,11 +561,15 @@ class Session:
                         raise self._finish(failure) from exc
                     self._finish(error)
                     raise
-                # loop: the Reconnected event is now in the buffer
+                continue  # the Reconnected event is now in the buffer
+            return self._accept_frame(data)
 
     async def _read_wire(self, ws: ClientConnection) -> ServerMessage:
-        """Read, observe, decode and account for one frame of ``ws``."""
-        data = await ws.recv()
+        """Read and accept one frame of ``ws`` (no reconnect handling)."""
+        return self._accept_frame(await ws.recv())
+
+    def _accept_frame(self, data: str | bytes) -> ServerMessage:
+        """Observe, decode and account for one received frame."""
         for observer in self._observers:
             observer.on_frame(self._conn, "server", data)
         message = decode_server(data)
@@ -931,10 +935,10 @@ class Session:
             while True:
                 try:
                     if deadline is None:
-                        message = await self._receive_one()
+                        message = await self._recv_frame()
                     else:
                         message = await asyncio.wait_for(
-                            self._receive_one(), max(0.0, deadline - loop.time())
+                            self._recv_frame(), max(0.0, deadline - loop.time())
                         )
                 except ConnectionClosedError as exc:
                     exc.partial_turn = assembler.build()
@@ -946,6 +950,8 @@ class Session:
                     ) from None
                 if isinstance(message, Reconnected):
                     continue  # the turn (and its WAV) continues on the new connection
+                if message.tool_call is not None and self._tool_handler is not None:
+                    await self._answer_tool_calls(message.tool_call.function_calls or ())
                 if wav is not None and writer is None:
                     for blob in message.audio_chunks():
                         from rawlive.audio.pcm import parse_pcm_mime
