@@ -30,7 +30,7 @@ EXPECTED = {
     "bench_import.py": ["IMPORT rawlive:"],
     "bench_memory.py": [
         "RATIO memory default peak RSS",
-        "RATIO memory keep_messages=False peak RSS",
+        "RATIO memory keep_messages=True peak RSS",
     ],
     "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
 }

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CLOSE_REASON_LIMIT", "CloseExplanation", "explain_close", "reason_is_truncated"]
+__all__ = [
+    "CLOSE_REASON_LIMIT",
+    "CloseExplanation",
+    "cut_reason",
+    "explain_close",
+    "reason_is_truncated",
+]
 
 CLOSE_REASON_LIMIT = 123
 """A close reason is at most 123 bytes (125-byte payload minus the 2-byte code)."""
@@ -123,6 +129,14 @@ _CODE_RULES: dict[int, tuple[str, str, bool, bool]] = {
     1013: ("try again later", "the service is overloaded; retry with backoff", True, False),
     1014: ("bad gateway", "a proxy got a bad answer upstream; retry", True, False),
 }  # fmt: skip
+
+
+def cut_reason(reason: str, limit: int = CLOSE_REASON_LIMIT) -> str:
+    """Return ``reason`` cut to ``limit`` bytes of UTF-8 without splitting a character."""
+    data = reason.encode("utf-8")
+    if len(data) <= limit:
+        return reason
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def reason_is_truncated(reason: str) -> bool:

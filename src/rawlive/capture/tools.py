@@ -75,6 +75,7 @@ from rawlive.protocol import (
     decode_json,
     decode_server,
 )
+from rawlive.protocol._schema import camel, json_type
 
 __all__ = [
     "CaptureDiff",
@@ -1338,27 +1339,6 @@ _SERVER_ORDER = (
 _NOT_JSON = "(not a JSON object)"
 
 
-def _camel(key: str) -> str:
-    if "_" not in key.strip("_"):
-        return key
-    head, *rest = key.split("_")
-    return head + "".join(p[:1].upper() + p[1:] for p in rest)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 @dataclass(frozen=True, slots=True)
 class _FieldInfo:
     key: str  # camelCase wire name
@@ -1373,7 +1353,7 @@ def _fields_of(cls: Any) -> Mapping[str, _FieldInfo]:
     for f in dataclasses.fields(cls):
         if f.name == "extra":
             continue
-        key = f.metadata.get("wire") or _camel(f.name)
+        key = f.metadata.get("wire") or camel(f.name)
         info = _FieldInfo(key, str(f.metadata.get("kind", "json")), f.metadata.get("sub"))
         table[key] = info
         table.setdefault(f.name, info)
@@ -1397,7 +1377,7 @@ class _ShapeAcc:
         kinds: list[str] = []
         for raw_key, item in value.items():
             info = table.get(raw_key)
-            key = info.key if info is not None else _camel(raw_key)
+            key = info.key if info is not None else camel(raw_key)
             kinds.append(key)
             self.kinds[(direction, key)] += 1
             self._walk(direction, key, key, raw_key, item, info)
@@ -1412,14 +1392,14 @@ class _ShapeAcc:
         value: Any,
         info: _FieldInfo | None,
     ) -> None:
-        key = info.key if info is not None else _camel(raw_key)
+        key = info.key if info is not None else camel(raw_key)
         if raw_key != key:
             self.spellings.setdefault(direction, set()).add(f"{path} as {raw_key}")
         if isinstance(value, list):
             path += "[]"
-            types = {_json_type(v) for v in value} or {"empty array"}
+            types = {json_type(v) for v in value} or {"empty array"}
         else:
-            types = {_json_type(value)}
+            types = {json_type(value)}
         self.paths.setdefault(direction, {}).setdefault(kind, set()).add(path)
         self.types.setdefault(direction, {}).setdefault(path, set()).update(types)
         if key in _OPAQUE_KEYS or (info is not None and info.kind == "object"):
@@ -1450,7 +1430,7 @@ def _looks_like_enum(text: str) -> bool:
 
 def _child_key(table: Mapping[str, _FieldInfo], raw_key: str) -> str:
     info = table.get(raw_key)
-    return info.key if info is not None else _camel(raw_key)
+    return info.key if info is not None else camel(raw_key)
 
 
 def _frame_label(direction: str, value: Mapping[str, Any]) -> tuple[str, bool]:
@@ -1537,7 +1517,7 @@ class _TurnPatterns:
         sc = None
         if value is not None:
             for raw, inner in value.items():
-                if _camel(raw) == "serverContent" and isinstance(inner, dict):
+                if camel(raw) == "serverContent" and isinstance(inner, dict):
                     sc = inner
         if sc is not None and (sc.get("turnComplete") or sc.get("turn_complete")):
             self._tail[conn] = self._open.pop(conn)

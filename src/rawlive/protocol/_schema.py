@@ -53,8 +53,10 @@ __all__ = [
     "WireMessage",
     "EMPTY",
     "DecodeFailure",
+    "camel",
     "decode_object",
     "encode_object",
+    "json_type",
     "parse_duration",
     "wire_field",
     "wire_message",
@@ -105,12 +107,16 @@ class DecodeFailure(Exception):
         return out
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """Return the lowerCamelCase form of a snake_case name (``model_turn`` -> ``modelTurn``)."""
+    if "_" not in name.strip("_"):
+        return name
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """Return the JSON type name of a decoded value (``object``, ``array``, ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -127,7 +133,7 @@ def _json_type(value: object) -> str:
 
 
 def _expect(what: str, value: object) -> DecodeFailure:
-    return DecodeFailure(f"expected {what}, got {_json_type(value)}")
+    return DecodeFailure(f"expected {what}, got {json_type(value)}")
 
 
 # ---------------------------------------------------------------- converters
@@ -476,7 +482,7 @@ def wire_message(cls: type[T]) -> type[T]:
         kind = f.metadata["kind"]
         if kind in ("strlist", "messages"):
             seqs.add(f.name)
-        key = f.metadata["wire"] or _camel(f.name)
+        key = f.metadata["wire"] or camel(f.name)
         entry = (f.name, _DECODERS[kind], f.metadata["sub"])
         dec[key] = entry
         dec.setdefault(f.name, entry)

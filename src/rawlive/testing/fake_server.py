@@ -59,14 +59,17 @@ from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime, pcm_mime
+from rawlive.auth import RedactingLogger
+from rawlive.closecodes import cut_reason
 from rawlive.errors import AudioFormatError, RemoteProtocolError
+from rawlive.protocol._schema import camel
 from rawlive.protocol.codec import decode_client, decode_server, encode
 from rawlive.protocol.messages import (
     Blob,
@@ -132,10 +135,7 @@ DEADLINE_EXPIRED = "Deadline expired before operation could complete."
 _REDACTED = "REDACTED"  # the marker rawlive.capture uses too
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 _SECRET_PARAMS = frozenset({"key", "access_token"})
-_SECRET_QUERY_RE = re.compile(r"([?&;])(key|access_token)=[^&;#\s]*", re.IGNORECASE)
-_SECRET_HEADER_RE = re.compile(r"(?im)^([<>] (?:x-goog-api-key|authorization): ).*$")
 _API_VERSION_RE = re.compile(r"\.(v\d+(?:alpha|beta)\d*)\.")
-_CLOSE_REASON_LIMIT = 123
 _SPEECH_PEAK = 1000  # |sample| above this in a chunk counts as speech (barge-in)
 _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -199,17 +199,12 @@ class ConnectionRecord:
 
 def _has_kind(message: ClientMessage, kind: str) -> bool:
     top, _, sub = kind.partition(".")
-    top = _camel(top)
+    top = camel(top)
     for payload in message.payloads:
         if top != payload.ENVELOPE:
             continue
-        return not sub or _camel(sub) in payload.to_wire()
+        return not sub or camel(sub) in payload.to_wire()
     return top in message.extra
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(w[:1].upper() + w[1:] for w in rest)
 
 
 # ----------------------------------------------------------- conversation
@@ -375,7 +370,7 @@ class FakeConnection:
         if self._closing:
             return
         self._closing = True
-        reason = _cut_reason(reason)
+        reason = cut_reason(reason)
         self.record.close_code, self.record.close_reason = code, reason
         self.record.closed_by = "server"
         logger.debug("connection %d: closing %d %s", self.record.index, code, reason)
@@ -998,37 +993,7 @@ def _has_speech(pcm: bytes) -> bool:
     return max(max(view), -min(view)) > _SPEECH_PEAK
 
 
-def _cut_reason(reason: str) -> str:
-    data = reason.encode()
-    if len(data) <= _CLOSE_REASON_LIMIT:
-        return reason
-    return data[:_CLOSE_REASON_LIMIT].decode("utf-8", "ignore")
-
-
 # ------------------------------------------------------------------ server
-
-if TYPE_CHECKING:
-    _Adapter = logging.LoggerAdapter[logging.Logger]
-else:
-    _Adapter = logging.LoggerAdapter
-
-
-class _RedactingLogger(_Adapter):
-    """Log through websockets without ever writing a key: redacts query and auth headers."""
-
-    def __init__(self, base: logging.Logger, secrets: Iterable[str]) -> None:
-        super().__init__(base, {})
-        self.secrets = tuple(s for s in secrets if s)
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if not self.isEnabledFor(level):
-            return
-        text = str(msg) % args if args else str(msg)
-        text = _SECRET_QUERY_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}={_REDACTED}", text)
-        text = _SECRET_HEADER_RE.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
-        for secret in self.secrets:
-            text = text.replace(secret, _REDACTED)
-        self.logger.log(level, "%s", text, **kwargs)
 
 
 class FakeLiveServer:
@@ -1102,7 +1067,7 @@ class FakeLiveServer:
         self._server: Server | None = None
         self._sessions: dict[Handle, _Snapshot] = {}
         self._rng = random.Random(seed)
-        self._ws_logger = _RedactingLogger(
+        self._ws_logger = RedactingLogger(
             logging.getLogger("rawlive.testing.websockets"), [api_key or ""]
         )
 

@@ -77,6 +77,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
+from rawlive.closecodes import cut_reason
 from rawlive.protocol.codec import to_wire
 from rawlive.protocol.messages import (
     GoAway,
@@ -90,7 +91,6 @@ from rawlive.testing.fake_server import (
     ConnectionRecord,
     FakeConnection,
     FakeLiveServer,
-    _cut_reason,
     _Turn,
 )
 
@@ -286,7 +286,7 @@ class CloseWith(_PointFault):
     @property
     def wire_reason(self) -> str:
         """The reason as it travels: at most 123 bytes of UTF-8."""
-        return _cut_reason(self.reason)
+        return cut_reason(self.reason)
 
     async def strike(self, connection: FaultyConnection) -> None:
         await connection.close(self.code, self.reason)
