@@ -283,3 +283,15 @@ async def test_serve_replays_a_capture_to_a_client(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_default_modality_is_audio_printed_through_its_transcript(tmp_path: Path) -> None:
+    result = run("say", "Hello", "--server", "demo", "--frames", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Hello there! How can I help you today?"
+    setup_line = next(line for line in result.stderr.splitlines() if line.startswith('-> {"setup"'))
+    assert (
+        '"responseModalities":["AUDIO"]' in setup_line
+        and '"outputAudioTranscription":{}' in setup_line
+    )
+    assert "of audio not saved: pass --audio OUT.wav" in result.stderr

@@ -119,12 +119,10 @@ def _connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
     return options
 
 
-def _audio_mode(args: argparse.Namespace, wants_wav: bool) -> bool:
-    if args.modality == "audio":
-        return True
-    if args.modality == "text":
-        return False
-    return wants_wav
+def _audio_mode(args: argparse.Namespace) -> bool:
+    # AUDIO is the default: every current Live model accepts it (native-audio
+    # models refuse TEXT), and the output transcription gives the text.
+    return bool(args.modality == "audio")
 
 
 async def _print_turn_footer(session: Any, out: TextIO) -> None:
@@ -142,7 +140,7 @@ async def _print_turn_footer(session: Any, out: TextIO) -> None:
 async def _say(args: argparse.Namespace) -> int:
     import rawlive
 
-    audio = _audio_mode(args, args.audio is not None)
+    audio = _audio_mode(args)
     options = _connect_options(args, audio)
     async with _server(args) as target, rawlive.connect(**target, **options) as session:
         await session.send_text(args.text)
@@ -164,7 +162,7 @@ async def _say(args: argparse.Namespace) -> int:
 async def _chat(args: argparse.Namespace) -> int:
     import rawlive
 
-    audio = _audio_mode(args, args.audio_dir is not None)
+    audio = _audio_mode(args)
     options = _connect_options(args, audio)
     texts: Sequence[str] = args.texts
     interactive = not texts
@@ -318,9 +316,9 @@ def _add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="HANDLE", help="resume the session of this handle")
     p.add_argument(
         "--modality",
-        choices=("auto", "text", "audio"),
-        default="auto",
-        help="response modality (auto: AUDIO when saving audio, else TEXT)",
+        choices=("audio", "text"),
+        default="audio",
+        help="response modality (default audio, printed through its transcription)",
     )
     p.add_argument("--voice", help="prebuilt voice name, e.g. Puck")
     p.add_argument("--system", help="system instruction text")
