@@ -48,9 +48,7 @@ from _bench_common import (
 FLAT = 1.2  # peak(longest) / peak(shortest) at most this counts as flat
 
 
-async def stream_reply(
-    url: str, seconds: float, path: Path, keep: bool | None
-) -> dict[str, float]:
+async def stream_reply(url: str, seconds: float, path: Path, keep: bool | None) -> dict[str, float]:
     import rawlive
 
     async with rawlive.connect(
