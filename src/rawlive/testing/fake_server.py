@@ -55,8 +55,7 @@ import random
 import re
 import ssl
 from base64 import urlsafe_b64encode
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
@@ -1261,42 +1260,6 @@ class FakeLiveServer:
         return text.replace(self.api_key, _REDACTED) if self.api_key else text
 
 
-@asynccontextmanager
-async def fake_server(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    ssl_context: ssl.SSLContext | None = None,
-    api_key: str | None = None,
-    model: FakeModel | None = None,
-    chunk_ms: int = 40,
-    realtime: bool = False,
-    vad_silence: float = 0.3,
-    response_delay: float = 0.0,
-    known_models: Iterable[str] | None = None,
-    seed: int | None = None,
-    connection_class: type[FakeConnection] = FakeConnection,
-    faults: Iterable[Fault] = (),
-) -> AsyncIterator[FakeLiveServer]:
-    """Run a :class:`FakeLiveServer` for the duration of an ``async with`` block.
-
-    Takes the same keyword arguments as :class:`FakeLiveServer` and yields
-    the started server; it is closed when the block exits.
-    """
-    server = FakeLiveServer(
-        host=host,
-        port=port,
-        ssl_context=ssl_context,
-        api_key=api_key,
-        model=model,
-        chunk_ms=chunk_ms,
-        realtime=realtime,
-        vad_silence=vad_silence,
-        response_delay=response_delay,
-        known_models=known_models,
-        seed=seed,
-        connection_class=connection_class,
-        faults=faults,
-    )
-    async with server:
-        yield server
+fake_server = FakeLiveServer
+"""``async with fake_server(...) as server``: the server is its own async context
+manager, so this alias takes the same keyword arguments and yields it started."""
