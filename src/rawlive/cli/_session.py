@@ -1,0 +1,149 @@
+"""What ``say`` and ``chat`` share: session options, the server choice, frame printing."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from typing import Any, TextIO
+
+from rawlive.errors import MissingAPIKeyError
+
+DEFAULT_MODEL = "gemini-3.8-live"
+DEMO_MODEL = "rawlive-demo"
+
+
+class FramePrinter:
+    """Prints every frame both ways (``--frames``), audio payloads shortened."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
+        print(f"-- open #{conn} {endpoint} ({model})", file=self._out, flush=True)
+
+    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
+        from rawlive.capture.recorder import redact_audio_payloads
+
+        shown = redact_audio_payloads(payload)
+        if isinstance(shown, bytes):
+            shown = shown.decode("utf-8", "replace")
+        arrow = "->" if direction == "client" else "<-"
+        kind = "" if isinstance(payload, str) else " [binary]"
+        print(f"{arrow} {shown}{kind}", file=self._out, flush=True)
+
+    def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:
+        what = "dropped" if dropped else f"closed by {by}: {code} {reason!r}"
+        print(f"-- #{conn} {what}", file=self._out, flush=True)
+
+
+def _have_key(args: argparse.Namespace) -> bool:
+    from rawlive.auth import resolve_credentials
+
+    try:
+        resolve_credentials(args.api_key, env_file=args.env_file)
+    except MissingAPIKeyError:
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def server_target(args: argparse.Namespace) -> AsyncIterator[dict[str, Any]]:
+    """Yield connect() keyword arguments for the chosen server."""
+    server = args.server
+    if server == "auto":
+        if _have_key(args):
+            server = "google"
+        else:
+            print(
+                "rawlive: no API key found (GEMINI_API_KEY, GOOGLE_API_KEY or .env); "
+                "using the bundled fake server (--server demo)",
+                file=sys.stderr,
+            )
+            server = "demo"
+    if server == "google":
+        yield {"model": args.model or DEFAULT_MODEL}
+    elif server == "demo":
+        from rawlive.testing import FakeLiveServer
+
+        async with FakeLiveServer() as fake:
+            yield {"model": args.model or DEMO_MODEL, "endpoint": fake.url}
+    else:
+        yield {"model": args.model or DEFAULT_MODEL, "endpoint": server}
+
+
+def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
+    """The connect() keyword arguments the session options ask for."""
+    options: dict[str, Any] = {
+        "response_modalities": ["AUDIO" if audio else "TEXT"],
+        "session_resumption": args.resume or True,
+        "api_key": args.api_key,
+        "env_file": args.env_file,
+        "api_version": args.api_version,
+        "observers": [FramePrinter(sys.stderr)] if args.frames else [],
+    }
+    if audio:
+        options["output_audio_transcription"] = True
+    if args.voice:
+        options["voice"] = args.voice
+    if args.system:
+        options["system_instruction"] = args.system
+    if args.record:
+        from rawlive.capture.recorder import Recorder
+
+        options["record"] = Recorder(args.record, redact_audio=args.redact_audio)
+    return options
+
+
+def audio_mode(args: argparse.Namespace) -> bool:
+    """Whether the reply is asked for as AUDIO.
+
+    AUDIO is the default: every current Live model accepts it (native-audio
+    models refuse TEXT), and the output transcription gives the text.
+    """
+    return bool(args.modality == "audio")
+
+
+async def print_turn_footer(session: Any, out: TextIO) -> None:
+    """Print the session's usage and its latest resumption handle."""
+    await session.wait_for_handle(timeout=2.0)
+    usage = session.usage
+    print(
+        f"usage: prompt {usage.prompt_tokens}, response {usage.response_tokens}, "
+        f"total {usage.total_tokens} tokens",
+        file=out,
+    )
+    if session.handle:
+        print(f"resume handle: {session.handle}", file=out)
+
+
+def add_session_options(p: argparse.ArgumentParser) -> None:
+    """Declare the options every session command takes."""
+    p.add_argument("--model", help=f"model id (default {DEFAULT_MODEL}; demo: {DEMO_MODEL})")
+    p.add_argument(
+        "--server",
+        default="auto",
+        help="'demo' (the bundled fake server), 'google' (the real service), or a ws(s):// URL; "
+        "default: google when an API key is found, else demo",
+    )
+    p.add_argument("--resume", metavar="HANDLE", help="resume the session of this handle")
+    p.add_argument(
+        "--modality",
+        choices=("audio", "text"),
+        default="audio",
+        help="response modality (default audio, printed through its transcription)",
+    )
+    p.add_argument("--voice", help="prebuilt voice name, e.g. Puck")
+    p.add_argument("--system", help="system instruction text")
+    p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
+    p.add_argument("--record", metavar="FILE", help="record every frame to a capture file")
+    p.add_argument(
+        "--redact-audio",
+        action="store_true",
+        help="with --record: store audio length and hash only",
+    )
+    p.add_argument("--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)")
+    p.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
+    p.add_argument("--api-version", default="v1beta", help="v1beta (default) or v1alpha")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")

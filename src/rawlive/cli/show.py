@@ -1,0 +1,29 @@
+"""``rawlive show CAPTURE``: a capture's timeline of frames, turns, latency and usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
+    p.add_argument("capture")
+    p.add_argument(
+        "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
+    )
+    p.set_defaults(run=run, is_async=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    import shutil
+
+    from rawlive.capture.format import read_capture
+    from rawlive.capture.tools import format_timeline
+
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else 0
+    text = format_timeline(read_capture(args.capture), color=tty, width=width, verbose=args.verbose)
+    print(text, end="")
+    return 0
