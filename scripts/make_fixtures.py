@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Regenerate the capture fixtures in ``fixtures/`` from the shared material.
+"""Regenerate the capture fixtures in ``fixtures/`` from ``fixtures/sources/``.
 
 Usage::
 
-    python scripts/make_fixtures.py [--shared ../shared] [--out fixtures]
+    python scripts/make_fixtures.py [--sources fixtures/sources] [--out fixtures]
 
-Inputs (read-only, next to the repository by default):
+Inputs (committed in ``fixtures/sources/``; provenance in ``fixtures/README.md``):
 
-* ``seeds/000_*.txt``: the seed tutorial text; its ``Received message:`` lines
-  are real server frames and go into the fixtures byte for byte.
+* ``live_api_quickstart_output.txt``: the printed output of the Gemini
+  cookbook's Live API quickstart; its ``Received message:`` lines are real
+  server frames and go into the fixtures byte for byte.
 * ``real_messages.jsonl``: verbatim wire messages from public material.
 * ``sdk_repr_messages.jsonl``: real server messages as dumped by the Python
   SDK (snake_case field names), converted here to the camelCase wire form.
@@ -75,11 +76,14 @@ class Clock:
 # -- seed parsing ----------------------------------------------------------------------
 
 
-def seed_path(shared: Path) -> Path:
-    seeds = sorted((shared / "seeds").glob("000_*.txt"))
-    if len(seeds) != 1:
-        raise SystemExit(f"expected one seeds/000_*.txt under {shared}, found {len(seeds)}")
-    return seeds[0]
+SEED_FILE = "live_api_quickstart_output.txt"
+
+
+def seed_path(sources: Path) -> Path:
+    path = sources / SEED_FILE
+    if not path.is_file():
+        raise SystemExit(f"{SEED_FILE} not found under {sources}")
+    return path
 
 
 def seed_lines(path: Path) -> list[tuple[int, str]]:
@@ -177,14 +181,17 @@ def usage(prompt: list[tuple[str, int]], response: list[tuple[str, int]]) -> JSO
 
 
 def seed_ref(seed: Path, lineno: int, what: str = "") -> JSONObject:
-    text = f"seeds/{seed.name} line {lineno}"
+    text = f"{seed.name} line {lineno}"
     return {"source": f"{text} ({what})" if what else text}
 
 
 # -- fixtures --------------------------------------------------------------------------
 
 
-SEED_SECTION = "the seed tutorial (Gemini Live API WebSocket tutorial output)"
+SEED_SECTION = (
+    "printed output of the Gemini cookbook's Live API quickstart (TypeScript; "
+    "github.com/google-gemini/cookbook, docs: ai.google.dev/gemini-api/docs/live)"
+)
 
 
 def make_seed_session(
@@ -205,7 +212,7 @@ def make_seed_session(
         out,
         created=CREATED,
         tool=TOOL,
-        source=f"{SEED_SECTION}: seeds/{seed.name}, section 'Working with resumable sessions'",
+        source=f"{SEED_SECTION}: {seed.name}, section 'Working with resumable sessions'",
         note=note,
     ) as cw:
         cw.open_conn(1, ENDPOINT, SEED_MODEL, clock.after(0))
@@ -249,7 +256,7 @@ def make_text_session(out: Path, seed: Path, lines: list[tuple[int, str]]) -> No
         created=CREATED,
         tool=TOOL,
         source=(
-            f"{SEED_SECTION}: seeds/{seed.name}, "
+            f"{SEED_SECTION}: {seed.name}, "
             f"first text-to-text run (lines {sent_line}-{pieces[-1][0]})"
         ),
         note=note,
@@ -325,7 +332,7 @@ def make_audio_turns(out: Path, seed: Path, lines: list[tuple[int, str]]) -> Non
         created=CREATED,
         tool=TOOL,
         source=(
-            f"{SEED_SECTION}: seeds/{seed.name}, "
+            f"{SEED_SECTION}: {seed.name}, "
             "section 'Towards Async Tasks' (three-turn text-to-audio loop)"
         ),
         note=note,
@@ -371,8 +378,8 @@ def load_jsonl(path: Path) -> list[JSONObject]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def make_real_messages(out: Path, shared: Path) -> None:
-    entries = load_jsonl(shared / "real_messages.jsonl")
+def make_real_messages(out: Path, sources: Path) -> None:
+    entries = load_jsonl(sources / "real_messages.jsonl")
     note = (
         "Every entry of real_messages.jsonl, in file order, as one frame record each. The "
         "messages come from many unrelated public sessions, so this is a message collection, "
@@ -477,8 +484,8 @@ def sdk_to_wire(value: JSONValue) -> JSONValue:
     return value
 
 
-def make_sdk_repr(out: Path, shared: Path) -> None:
-    entries = load_jsonl(shared / "sdk_repr_messages.jsonl")
+def make_sdk_repr(out: Path, sources: Path) -> None:
+    entries = load_jsonl(sources / "sdk_repr_messages.jsonl")
     note = (
         "Real server messages dumped by the google-genai Python SDK "
         "(LiveServerMessage.model_dump_json(exclude_none=True)), converted to WIRE form: every "
@@ -509,17 +516,17 @@ def make_sdk_repr(out: Path, shared: Path) -> None:
             )
 
 
-def make_close_goaway(out: Path, shared: Path) -> None:
+def make_close_goaway(out: Path, sources: Path) -> None:
     goaway = next(
         e
-        for e in load_jsonl(shared / "real_messages.jsonl")
+        for e in load_jsonl(sources / "real_messages.jsonl")
         if isinstance(e["message"], dict) and "goAway" in e["message"]
     )
     if GOAWAY_SOURCE not in str(goaway["source"]):
         raise SystemExit("the goAway entry in real_messages.jsonl changed source")
     note = (
         "The goAway frame is verbatim from real_messages.jsonl and the close (server, 1011, "
-        "reason verbatim) from close_reasons.md, both reported in the same issue; frames with "
+        "reason verbatim) from the same public issue; frames with "
         "'source' are real. The setup, setupComplete, endpoint, model and all timestamps are "
         "reconstructed (a ~10 min connection; the close 50 s after goAway as timeLeft says)."
     )
@@ -549,22 +556,25 @@ def make_close_goaway(out: Path, shared: Path) -> None:
             DEADLINE_REASON,
             "server",
             t=clock.after(50_000),
-            extra={"source": f"{GOAWAY_SOURCE} (via close_reasons.md)"},
+            extra={"source": f"{GOAWAY_SOURCE} (close reason as reported)"},
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--shared", type=Path, default=ROOT.parent / "shared", help="shared material folder"
+        "--sources",
+        type=Path,
+        default=ROOT / "fixtures" / "sources",
+        help="folder of source material (default: fixtures/sources)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "fixtures", help="output folder")
     args = parser.parse_args(argv)
-    shared: Path = args.shared
+    sources: Path = args.sources
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    seed = seed_path(shared)
+    seed = seed_path(sources)
     lines = seed_lines(seed)
     first, resumed = resumable_runs(lines)
     last_handle = orjson.loads(first[-1][2])["sessionResumptionUpdate"]["newHandle"]
@@ -586,9 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     make_text_session(out / "seed_text_session.jsonl", seed, lines)
     make_audio_turns(out / "seed_audio_turns.jsonl", seed, lines)
-    make_real_messages(out / "real_messages.jsonl", shared)
-    make_sdk_repr(out / "sdk_repr_messages.jsonl", shared)
-    make_close_goaway(out / "close_goaway.jsonl", shared)
+    make_real_messages(out / "real_messages.jsonl", sources)
+    make_sdk_repr(out / "sdk_repr_messages.jsonl", sources)
+    make_close_goaway(out / "close_goaway.jsonl", sources)
     for path in sorted(out.glob("*.jsonl")):
         # Fixtures are public test data, unlike real captures (which stay 0o600).
         path.chmod(0o644)

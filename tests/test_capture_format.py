@@ -34,7 +34,7 @@ from rawlive.errors import LiveError, LocalProtocolError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEED = FIXTURES / "sources" / "live_api_quickstart_output.txt"
 
 FIXTURE_NAMES = (
     "close_goaway.jsonl",
@@ -108,11 +108,8 @@ def test_fixture_endpoints_carry_no_secrets(path: Path) -> None:
 
 
 def _seed_received_messages() -> list[str]:
-    seeds = sorted(SEEDS.glob("000_*.txt"))
-    if not seeds:
-        pytest.skip(f"seed tutorial not found under {SEEDS}")
     prefix = "Received message: "
-    text = seeds[0].read_text(encoding="utf-8")
+    text = SEED.read_text(encoding="utf-8")
     return [line[len(prefix) :] for line in text.split("\n") if line.startswith(prefix)]
 
 

@@ -55,7 +55,7 @@ FUTURE = {"someFutureKey": {"level": 3, "note": "from a newer API version"}}
 LIGHTS = {
     "functionDeclarations": [{"name": "turn_on_the_lights", "description": "Turn on the lights."}]
 }
-# The real overload reason (../shared/close_reasons.md) before the service cut it.
+# The real overload reason (as quoted in a public issue report) before the service cut it.
 OVERLOADED = (
     "Request trace id: 21d399562688c813, [ORIGINAL ERROR] extensible_stubs::"
     "OVERLOADED_TOO_MANY_RETRIES_PER_REQUEST: You are most likely sending too many requests."

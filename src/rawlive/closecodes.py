@@ -1,7 +1,8 @@
 """What WebSocket close codes and reasons from the Live API usually mean.
 
-One table, built from ../shared/close_reasons.md, shared by the client's
-errors, the reconnect policy and ``rawlive explain``. Classification looks at
+One table, built from the close reasons quoted in public reports (issues of
+the official SDKs, the Gemini cookbook and projects using the API), shared by
+the client's errors, the reconnect policy and ``rawlive explain``. Classification looks at
 the reason text first (1008 covers both "model not found" and "stale session";
 1011 covers both overload and exhausted quota) and falls back to the code.
 """

@@ -2,7 +2,7 @@
 
 :class:`FakeLiveServer` listens on ``127.0.0.1`` (port 0 by default), accepts
 WebSocket connections on any path and answers like the BidiGenerateContent
-service (../shared/PROTOCOL.md sections 2 to 4): binary frames of compact
+service (https://ai.google.dev/api/live): binary frames of compact
 camelCase JSON, close codes and reason texts copied from real traffic, turn
 output in the order the service uses, usage metadata that grows with the
 context, and session resumption that really restores the conversation.
@@ -121,7 +121,7 @@ logger = logging.getLogger("rawlive.testing")
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
-# Close reasons, verbatim from real traffic (../shared/close_reasons.md).
+# Close reasons, verbatim from real traffic (as quoted in public issue reports).
 INVALID_ARGUMENT = "Request contains an invalid argument."
 INTERNAL_ERROR = "Internal error encountered."
 API_KEY_INVALID = "API key not valid. Please pass a valid API key."

@@ -1,0 +1,36 @@
+"""The fixtures are rebuilt from fixtures/sources by scripts/make_fixtures.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+def test_make_fixtures_rebuilds_every_committed_fixture_byte_for_byte(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_fixtures.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    built = sorted(p.name for p in tmp_path.glob("*.jsonl"))
+    committed = sorted(p.name for p in FIXTURES.glob("*.jsonl"))
+    # A fixture the script does not build would have no provenance.
+    assert built == committed
+    for name in built:
+        assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), name
+
+
+def test_fixture_sources_are_in_the_repository() -> None:
+    sources = FIXTURES / "sources"
+    for name in (
+        "live_api_quickstart_output.txt",
+        "real_messages.jsonl",
+        "sdk_repr_messages.jsonl",
+    ):
+        assert (sources / name).stat().st_size > 0, name
