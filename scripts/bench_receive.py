@@ -65,8 +65,9 @@ from _bench_common import (
 
 TARGET_RAWLIVE = 1.2
 TARGET_SDK = 3.0
+# str, not bytes with text=True: send(text=) needs websockets 14, rawlive supports 13.
 TURN_REQUEST = (
-    b'{"clientContent":{"turns":[{"role":"user","parts":[{"text":"go"}]}],"turnComplete":true}}'
+    '{"clientContent":{"turns":[{"role":"user","parts":[{"text":"go"}]}],"turnComplete":true}}'
 )
 
 
@@ -92,11 +93,11 @@ async def run_floor(
     async with connect(
         url + "/ws", ssl=_client_ssl(url, cafile), compression=None, max_size=64 * 1024 * 1024
     ) as ws:
-        await ws.send(b'{"setup":{"model":"models/m"}}', text=True)
+        await ws.send('{"setup":{"model":"models/m"}}')
         await ws.recv()
         t0, w0 = time.process_time(), time.perf_counter()
         for i in range(turns):
-            await ws.send(TURN_REQUEST, text=True)
+            await ws.send(TURN_REQUEST)
             chunks: list[bytes] = []
             # floor-file: raw PCM appended to a file, the baseline for rawlive-wav
             out = open(Path(tmp.name) / f"turn{i}.pcm", "wb") if to_file else None  # noqa: SIM115

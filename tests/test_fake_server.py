@@ -123,7 +123,8 @@ async def close_of(ws: ClientConnection) -> tuple[int | None, str | None]:
     with pytest.raises(ConnectionClosed):
         while True:
             await asyncio.wait_for(ws.recv(), 5)
-    return ws.close_code, ws.close_reason
+    # ws.protocol: ClientConnection.close_code only exists since websockets 14.1.
+    return ws.protocol.close_code, ws.protocol.close_reason
 
 
 def sine_pcm(seconds: float, rate: int = 16000, freq: float = 300.0) -> bytes:

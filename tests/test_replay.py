@@ -419,7 +419,7 @@ async def test_capture_end_keeps_the_socket_open(tmp_path: Path) -> None:
         await ws.recv()
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(ws.recv(), 0.2)
-        assert ws.state is websockets.State.OPEN
+        assert ws.state is websockets.protocol.State.OPEN  # websockets.State: 14.2+
     assert server.mismatches == []
 
 

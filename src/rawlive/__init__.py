@@ -7,6 +7,11 @@ eagerly; the asyncio client is imported on first use of :func:`connect` or
 
 from __future__ import annotations
 
+# The one place the version is written: pyproject.toml reads it (hatch), the CLI,
+# the User-Agent and capture files use it. Defined before any import so that a
+# module imported by this package can read it.
+__version__ = "0.1.0"
+
 from typing import TYPE_CHECKING, Any
 
 from rawlive.errors import (
@@ -85,7 +90,6 @@ from rawlive.resilience import Reconnected, ReconnectPolicy
 if TYPE_CHECKING:
     from rawlive.client import Session, Turn, connect
 
-__version__ = "0.1.0"
 
 _LAZY = {
     "connect": "rawlive.client",

@@ -27,11 +27,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
+from rawlive import __version__
+from rawlive._compat import ws_connect
 from rawlive.audio.pcm import INPUT_RATE, pcm_mime
 from rawlive.audio.wav import WavWriter, read_wav_chunks
 from rawlive.auth import (
@@ -1175,7 +1176,7 @@ class connect:
             "max_size": max_size,
             "compression": compression,
             "open_timeout": open_timeout,
-            "user_agent_header": "rawlive/0.1.0",
+            "user_agent_header": f"rawlive/{__version__}",
         }
         if ssl is not None:
             self._ws_options["ssl"] = ssl
@@ -1201,10 +1202,9 @@ class connect:
         headers = self._credentials.headers() if self._credentials is not None else {}
         shown_url = redact_url(self._url)
         try:
-            return await websockets.connect(
+            return await ws_connect(
                 self._url,
-                additional_headers=headers,
-                proxy=None,
+                headers=headers,
                 logger=RedactingLogger(logging.getLogger("websockets.client"), self._secrets()),
                 **self._ws_options,
             )

@@ -219,7 +219,7 @@ class CaptureMeta:
     Attributes:
         version: the capture format version (only 1 exists).
         created: when the capture started, ISO 8601 UTC (``2026-11-24T18:00:00Z``).
-        tool: what wrote it, e.g. ``"rawlive 0.1.0"``.
+        tool: what wrote it, e.g. ``f"rawlive {rawlive.__version__}"``.
         source: free text provenance (where the traffic came from).
         note: free text remarks (what is verbatim, what is reconstructed).
         extra: keys this version does not know, kept and written back.

@@ -1,0 +1,107 @@
+"""The one place that knows how the supported dependency versions differ.
+
+rawlive declares ``websockets>=13.0``. The asyncio implementation it uses
+(``websockets.asyncio``) exists since 13.0, but its ``connect`` changed:
+
+* ``websockets.connect`` is the *legacy* client before 14.0 (its headers
+  keyword is ``extra_headers``), so rawlive always calls
+  ``websockets.asyncio.client.connect`` (``additional_headers``).
+* Before 14.1, a frame that arrived just before the close was dropped: the
+  close cleared the queue of received frames, so the last ``turnComplete``
+  or a ``goAway`` followed by a close was lost ("nothing lost" is rawlive's
+  promise). On those versions the connection's frame queue gets the 14.1
+  behaviour: complete messages received before the close are still returned.
+  The shim touches private attributes, which is safe only because it applies
+  to releases that no longer change (13.0 to 14.0), and CI runs the tests on
+  13.0.
+* ``proxy=`` exists since 15.0, which also started to read proxies from the
+  environment (``HTTPS_PROXY``...) by default. rawlive passes ``proxy=None``
+  there so every version connects directly, as 13.x and 14.x always do.
+
+``orjson>=3.9`` and ``python-dotenv>=1.0`` need no shims: the calls rawlive
+makes (``orjson.loads/dumps``, ``OPT_APPEND_NEWLINE``, ``dotenv_values``)
+exist unchanged in every supported version. When one does need a shim, put
+it here, next to a test run on the lowest declared versions (``.ci/run``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as _connect
+from websockets.asyncio.messages import Assembler
+from websockets.version import version as _websockets_version
+
+__all__ = ["WEBSOCKETS_VERSION", "ws_connect"]
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    major, _, rest = version.partition(".")
+    minor = "".join(ch for ch in rest.partition(".")[0] if ch.isdigit())
+    return int(major), int(minor or 0)
+
+
+WEBSOCKETS_VERSION = _major_minor(_websockets_version)
+"""``(major, minor)`` of the installed websockets."""
+
+_HAS_PROXY = WEBSOCKETS_VERSION >= (15, 0)
+_DROPS_FRAMES_ON_CLOSE = WEBSOCKETS_VERSION < (14, 1)
+
+_AssemblerBase: Any = Assembler
+
+
+class _KeepFramesAssembler(_AssemblerBase):  # type: ignore[misc]
+    """websockets 13.0 to 14.0: keep complete messages received before the close."""
+
+    closed: bool
+
+    def _complete_message_queued(self) -> bool:
+        return any(frame.fin for frame in self.frames.queue)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if not self._complete_message_queued():
+            super().close()  # nothing to keep: wake a waiting reader with EOFError
+            return
+        # No reader is waiting while frames are queued, so nothing needs waking;
+        # get() hands out the queued messages, then raises EOFError.
+        self.closed = True
+
+    async def get(self, decode: bool | None = None) -> Any:
+        if not (self.closed and self._complete_message_queued()):
+            return await super().get(decode)
+        # The whole message is queued, so the base get() returns it without
+        # suspending: nothing else runs while ``closed`` is briefly False.
+        self.closed = False
+        try:
+            return await super().get(decode)
+        finally:
+            self.closed = True
+
+
+class _KeepFramesConnection(ClientConnection):
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.recv_messages.__class__ = _KeepFramesAssembler
+
+
+async def ws_connect(uri: str, *, headers: Mapping[str, str], **options: Any) -> ClientConnection:
+    """Open a client connection with the new asyncio API on any supported websockets.
+
+    Args:
+        uri: The ws:// or wss:// URL.
+        headers: Extra HTTP headers for the handshake (the API key goes here).
+        **options: Any other keyword of ``websockets.asyncio.client.connect``
+            that exists since 13.0 (``ping_interval``, ``max_size``, ``ssl``...).
+
+    Returns:
+        The open connection.
+    """
+    if _HAS_PROXY:
+        options.setdefault("proxy", None)
+    if _DROPS_FRAMES_ON_CLOSE:
+        options.setdefault("create_connection", _KeepFramesConnection)
+    return await _connect(uri, additional_headers=dict(headers), **options)
