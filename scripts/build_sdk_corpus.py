@@ -3,7 +3,8 @@
 
 Usage::
 
-    python scripts/build_sdk_corpus.py [--js-repo PATH] [--no-generate] [--out PATH]
+    python scripts/build_sdk_corpus.py [--js-repo PATH] [--js-sdk PATH] [--no-generate]
+                                       [--out PATH]
 
 The corpus holds frames that nobody on this project wrote, to check that
 rawlive's codec gives back what the official SDKs send and receive. Sources,
@@ -28,6 +29,12 @@ python-genai send_* methods
     several configs and every ``send_*`` method (and the deprecated ``send``),
     pointed at a loopback wss:// server that records what arrives. Needs
     ``google-genai`` and ``cryptography``; ``--no-generate`` skips it.
+js-genai send* methods
+    Frames generated here with the published ``@google/genai`` package
+    (``--js-sdk``: a folder whose ``node_modules`` holds it, e.g. after
+    ``npm install @google/genai``; 2.32.0 when this was written), run by
+    ``node``: ``live.connect`` with several configs and every ``send*`` method,
+    pointed at a loopback ws:// server. Skipped without ``--js-sdk``.
 reconstructed
     Message kinds no SDK test contains (``toolCallCancellation``,
     ``voiceActivity``, ``interrupted``, ``urlContextMetadata``), built from the
@@ -530,6 +537,121 @@ def python_sdk_generated() -> list[dict[str, Any]]:
     return asyncio.run(asyncio.wait_for(_generate(), 120))
 
 
+# ---------------------------------------------------- js-genai send* methods
+
+_JS_DRIVER = r"""
+const {GoogleGenAI} = require('@google/genai');
+const port = process.argv[process.argv.length - 1];
+const ai = new GoogleGenAI({apiKey: 'corpus-key',
+  httpOptions: {baseUrl: `http://127.0.0.1:${port}`, apiVersion: 'v1beta'}});
+const pcm = Buffer.from([0xfb, 0xff, 0x00, 0x01, 0xff, 0xfe, 0xfb]).toString('base64');
+const fd = {name: 'get_weather', description: 'Weather for a city', parameters: {
+  type: 'OBJECT', properties: {city_name: {type: 'STRING'}}, required: ['city_name']}};
+const configs = [
+  ['{}', {}],
+  ['{responseModalities: [TEXT], sessionResumption: {}}',
+   {responseModalities: ['TEXT'], sessionResumption: {}}],
+  ["{contextWindowCompression: {triggerTokens: '1000', slidingWindow: {targetTokens: '10'}}}",
+   {contextWindowCompression: {triggerTokens: '1000', slidingWindow: {targetTokens: '10'}}}],
+  ['{speechConfig, transcription, realtimeInputConfig, systemInstruction, tools}', {
+    responseModalities: ['AUDIO'], temperature: 0.5, maxOutputTokens: 256,
+    speechConfig: {voiceConfig: {prebuiltVoiceConfig: {voiceName: 'Kore'}}},
+    inputAudioTranscription: {}, outputAudioTranscription: {},
+    realtimeInputConfig: {automaticActivityDetection: {disabled: true}},
+    systemInstruction: 'You are terse.',
+    tools: [{functionDeclarations: [fd]}, {googleSearch: {}}, {codeExecution: {}}]}],
+];
+const sends = [
+  ['sendClientContent({turns: text})', (s) => s.sendClientContent({turns: 'Hello'})],
+  ['sendClientContent({turns: [...], turnComplete: false})', (s) => s.sendClientContent({
+    turns: [{role: 'user', parts: [{text: 'Hi'}]}, {role: 'model', parts: [{text: 'Hello!'}]}],
+    turnComplete: false})],
+  ['sendClientContent({turns: inlineData})', (s) => s.sendClientContent({
+    turns: [{role: 'user', parts: [{inlineData: {data: pcm, mimeType: 'image/jpeg'}}]}]})],
+  ['sendRealtimeInput({audio})', (s) => s.sendRealtimeInput({
+    audio: {data: pcm, mimeType: 'audio/pcm;rate=16000'}})],
+  ['sendRealtimeInput({video})', (s) => s.sendRealtimeInput({
+    video: {data: pcm, mimeType: 'image/jpeg'}})],
+  ['sendRealtimeInput({media})', (s) => s.sendRealtimeInput({
+    media: {data: pcm, mimeType: 'audio/pcm'}})],
+  ['sendRealtimeInput({text})', (s) => s.sendRealtimeInput({text: 'Hi'})],
+  ['sendRealtimeInput({activityStart})', (s) => s.sendRealtimeInput({activityStart: {}})],
+  ['sendRealtimeInput({activityEnd})', (s) => s.sendRealtimeInput({activityEnd: {}})],
+  ['sendRealtimeInput({audioStreamEnd})', (s) => s.sendRealtimeInput({audioStreamEnd: true})],
+  ['sendToolResponse({functionResponses})', (s) => s.sendToolResponse({functionResponses: {
+    id: 'function-call-1', name: 'get_weather', response: {result: {temp_c: 21, sky: 'clear'}}}})],
+  ['sendToolResponse({functionResponses: [..., ...]})', (s) => s.sendToolResponse({
+    functionResponses: [{id: 'a', name: 'f', response: {output: [1, 2.5, null]}},
+                        {id: 'b', name: 'g', response: {}}]})],
+  ['sendContextUpdate({systemInstruction, tools})', (s) => s.sendContextUpdate({
+    systemInstruction: 'Answer in French.', tools: [{functionDeclarations: [fd]}]})],
+  ['sendContextUpdate({tools: []})', (s) => s.sendContextUpdate({tools: []})],
+];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+(async () => {
+  const labels = [];
+  for (const [label, config] of configs) {
+    const session = await ai.live.connect({model: 'gemini-2.0-flash-live-001', config,
+      callbacks: {onmessage: () => {}}});
+    labels.push('live.connect(config=' + label + ')');
+    await sleep(100);
+    if (label === '{}') {
+      for (const [sendLabel, call] of sends) {
+        try { call(session); labels.push('session.' + sendLabel); }
+        catch (e) { console.error('skip: ' + sendLabel + ': ' + e); }
+      }
+    }
+    await sleep(100);
+    session.close();
+    await sleep(100);
+  }
+  console.log(JSON.stringify(labels));
+  process.exit(0);
+})();
+"""
+
+
+async def _generate_js(js_sdk: Path) -> list[dict[str, Any]]:
+    import os
+
+    import websockets
+
+    received: list[str] = []
+
+    async def handler(ws: Any) -> None:
+        async for frame in ws:
+            text = frame if isinstance(frame, str) else frame.decode()
+            received.append(text)
+            if text.startswith('{"setup"'):
+                await ws.send(b'{"setupComplete": {}}')
+
+    package = json.loads(
+        (js_sdk / "node_modules" / "@google" / "genai" / "package.json").read_text("utf-8")
+    )
+    version = package["version"]
+    async with websockets.serve(handler, "127.0.0.1", 0) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        env = dict(os.environ, NODE_PATH=str(js_sdk / "node_modules"))
+        proc = await asyncio.create_subprocess_exec(
+            "node", "-e", _JS_DRIVER, str(port), env=env, stdout=asyncio.subprocess.PIPE
+        )
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
+    labels = json.loads(stdout.decode().strip().splitlines()[-1])
+    if len(labels) != len(received):
+        raise SystemExit(f"node sent {len(received)} frames for {len(labels)} calls")
+    return [
+        record("client", text, f"@google/genai {version} {label}", "js-generated")
+        for label, text in zip(labels, received, strict=True)
+    ]
+
+
+def js_sdk_generated(js_sdk: Path | None) -> list[dict[str, Any]]:
+    if js_sdk is None or not (js_sdk / "node_modules" / "@google" / "genai").is_dir():
+        print("skip: no --js-sdk folder with node_modules/@google/genai", file=sys.stderr)
+        return []
+    return asyncio.run(asyncio.wait_for(_generate_js(js_sdk), 120))
+
+
 # ------------------------------------------------------------- reconstructed
 
 _DOCS = "https://ai.google.dev/api/live"
@@ -590,6 +712,7 @@ def expectation(rec: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--js-repo", type=Path, default=DEFAULT_JS_REPO)
+    parser.add_argument("--js-sdk", type=Path, help="folder whose node_modules has @google/genai")
     parser.add_argument("--no-generate", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
@@ -603,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: no js-genai repository at {args.js_repo}", file=sys.stderr)
     if not args.no_generate:
         records += python_sdk_generated()
+        records += js_sdk_generated(args.js_sdk)
     records += reconstructed()
 
     seen: set[tuple[str, str]] = set()

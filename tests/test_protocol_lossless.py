@@ -277,3 +277,10 @@ def test_resumable_as_a_string_is_refused() -> None:
         with pytest.raises(RemoteProtocolError, match="expected a boolean") as info:
             decode_server(b'{"sessionResumptionUpdate":{"resumable":' + text + b"}}")
         assert info.value.path == "sessionResumptionUpdate.resumable"
+
+
+def test_standard_base64_with_stray_trailing_bits_comes_back_canonical() -> None:
+    # Documented in docs/capture-format.md: no encoder writes "AB==", and
+    # checking for it would cost the audio hot path.
+    frame = b'{"realtimeInput":{"audio":{"data":"AB=="}}}'
+    assert client_roundtrip(frame) == b'{"realtimeInput":{"audio":{"data":"AA=="}}}'

@@ -71,7 +71,7 @@ def _ids(record: dict[str, Any]) -> str:
 
 def test_the_corpus_covers_both_sdks_and_every_message_kind() -> None:
     origins = {r["origin"] for r in RECORDS}
-    assert {"python-test", "python-generated", "js-recording", "js-test"} <= origins
+    assert {"python-test", "python-generated", "js-recording", "js-test", "js-generated"} <= origins
     kinds: set[str] = set()
     for r in RECORDS:
         value = orjson.loads(r["data"])

@@ -48,7 +48,6 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -313,18 +312,10 @@ and 800 MB beyond what the JSON parser itself needs. Free-form JSON (function
 arguments, schemas) is not counted: it is kept as the parser built it.
 """
 
-_frame_state = threading.local()
-
 
 def _dec_message_list(v: Any, cls: Any) -> Any:
     if type(v) is not list:
         raise _expect("an array of objects", v)
-    state = _frame_state
-    state.items += len(v)
-    if state.items > MAX_ITEMS_PER_FRAME:
-        raise DecodeFailure(
-            f"too many items: more than {MAX_ITEMS_PER_FRAME} in this frame's repeated fields"
-        )
     try:
         return tuple([_decode(item, cls) for item in v])
     except DecodeFailure as exc:
@@ -356,15 +347,58 @@ _DECODERS: dict[str, Any] = {
 }
 
 
-def decode_object(cls: type[T], value: Any) -> T:
+def decode_object(cls: type[T], value: Any, *, size: int | None = None) -> T:
     """Build ``cls`` from its JSON object form.
 
+    Args:
+        size: the length of the frame ``value`` was parsed from. A frame
+            shorter than ``2 * MAX_ITEMS_PER_FRAME`` cannot hold more items
+            (each is at least ``{}``), so only longer ones (or an unknown
+            size) are counted first, and the hot path pays nothing.
+
     Raises:
-        DecodeFailure: ``value`` or a field in it has the wrong shape.
+        DecodeFailure: ``value`` or a field in it has the wrong shape, or
+            more than :data:`MAX_ITEMS_PER_FRAME` repeated items.
     """
-    _frame_state.items = 0
+    if (size is None or size >= 2 * MAX_ITEMS_PER_FRAME) and type(value) is dict:
+        _count_items(value, cls, MAX_ITEMS_PER_FRAME)
     result: T = _decode(value, cls)
     return result
+
+
+def _count_items(value: dict[str, Any], cls: Any, budget: int) -> int:
+    """Return ``budget`` minus the repeated items under ``value``; fail below zero.
+
+    Walks only the schema's message fields (never free-form JSON), so its
+    recursion is as deep as the schema, whatever the frame's nesting.
+    """
+    table = cls._DEC
+    for key, item in value.items():
+        entry = table.get(key)
+        if entry is None:
+            continue
+        conv, sub = entry[1], entry[2]
+        try:
+            if conv is _decode and type(item) is dict:
+                budget = _count_items(item, sub, budget)
+            elif conv is _dec_message_list and type(item) is list:
+                budget -= len(item)
+                if budget < 0:
+                    raise DecodeFailure(
+                        f"too many items: more than {MAX_ITEMS_PER_FRAME} in this frame's "
+                        "repeated fields"
+                    )
+                for i, element in enumerate(item):
+                    if type(element) is dict:
+                        try:
+                            budget = _count_items(element, sub, budget)
+                        except DecodeFailure as exc:
+                            exc.parts.append(f"[{i}]")
+                            raise
+        except DecodeFailure as exc:
+            exc.parts.append(key)
+            raise
+    return budget
 
 
 def _decode(value: Any, cls: Any) -> Any:
@@ -376,7 +410,6 @@ def _decode(value: Any, cls: Any) -> Any:
     # a prepared dict to __dict__; absent fields fall back to class defaults.
     attrs = obj.__dict__
     extra: dict[str, Any] | None = None
-    known_null = False
     for key, item in value.items():
         entry = table.get(key)
         if entry is None or item is None:
@@ -384,7 +417,6 @@ def _decode(value: Any, cls: Any) -> Any:
             if extra is None:
                 extra = attrs["extra"] = {}
             extra[key] = item
-            known_null = known_null or entry is not None
             continue
         name, conv, arg = entry
         try:
@@ -393,8 +425,12 @@ def _decode(value: Any, cls: Any) -> Any:
             exc.parts.append(key)
             raise
     # Each key either set one attribute or went into ``extra``; fewer means two
-    # spellings of one field met (the cheap check keeps the hot path fast).
-    if len(attrs) + (len(extra) - 1 if extra is not None else 0) != len(value) or known_null:
+    # spellings of one field met. A known key holding null is in ``extra`` and
+    # may hide a value under the other spelling. Cheap checks keep the hot path fast.
+    if extra is None:
+        if len(attrs) != len(value):
+            _check_spellings(value, table, attrs)
+    elif len(attrs) + len(extra) - 1 != len(value) or any(k in table for k in extra):
         _check_spellings(value, table, attrs)
     return obj
 

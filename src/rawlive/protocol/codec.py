@@ -174,7 +174,7 @@ def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     if fast is not None:
         return fast
     try:
-        return decode_object(ServerMessage, value)
+        return decode_object(ServerMessage, value, size=len(data))
     except DecodeFailure as exc:
         raise RemoteProtocolError(
             f"malformed server message: {exc.message}", frame=_frame(data), path=exc.path
@@ -189,7 +189,7 @@ def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
     """
     value = decode_json(data)
     try:
-        return decode_object(ClientMessage, value)
+        return decode_object(ClientMessage, value, size=len(data))
     except DecodeFailure as exc:
         raise RemoteProtocolError(
             f"malformed client message: {exc.message}", frame=_frame(data), path=exc.path
