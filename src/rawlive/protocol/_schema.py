@@ -64,10 +64,12 @@ else:
 __all__ = [
     "WireMessage",
     "EMPTY",
+    "COUNT_ITEMS_FROM",
     "MAX_ITEMS_PER_FRAME",
     "DecodeFailure",
     "WireInt",
     "camel",
+    "count_items",
     "decode_object",
     "encode_object",
     "json_type",
@@ -347,23 +349,31 @@ _DECODERS: dict[str, Any] = {
 }
 
 
-def decode_object(cls: type[T], value: Any, *, size: int | None = None) -> T:
+def decode_object(cls: type[T], value: Any) -> T:
     """Build ``cls`` from its JSON object form.
 
-    Args:
-        size: the length of the frame ``value`` was parsed from. A frame
-            shorter than ``2 * MAX_ITEMS_PER_FRAME`` cannot hold more items
-            (each is at least ``{}``), so only longer ones (or an unknown
-            size) are counted first, and the hot path pays nothing.
+    Call :func:`count_items` first for a frame that may be large.
 
     Raises:
-        DecodeFailure: ``value`` or a field in it has the wrong shape, or
-            more than :data:`MAX_ITEMS_PER_FRAME` repeated items.
+        DecodeFailure: ``value`` or a field in it has the wrong shape.
     """
-    if (size is None or size >= 2 * MAX_ITEMS_PER_FRAME) and type(value) is dict:
-        _count_items(value, cls, MAX_ITEMS_PER_FRAME)
     result: T = _decode(value, cls)
     return result
+
+
+COUNT_ITEMS_FROM = 2 * MAX_ITEMS_PER_FRAME
+"""Frames shorter than this (in bytes or characters) need no :func:`count_items`:
+every item is at least ``{}`` plus a comma, so they cannot hold too many."""
+
+
+def count_items(cls: type[Any], value: Any) -> None:
+    """Refuse ``value`` if it holds more than :data:`MAX_ITEMS_PER_FRAME` repeated items.
+
+    Raises:
+        DecodeFailure: too many items (the path names the list that overflowed).
+    """
+    if type(value) is dict:
+        _count_items(value, cls, MAX_ITEMS_PER_FRAME)
 
 
 def _count_items(value: dict[str, Any], cls: Any, budget: int) -> int:
@@ -410,6 +420,7 @@ def _decode(value: Any, cls: Any) -> Any:
     # a prepared dict to __dict__; absent fields fall back to class defaults.
     attrs = obj.__dict__
     extra: dict[str, Any] | None = None
+    known_null = False
     for key, item in value.items():
         entry = table.get(key)
         if entry is None or item is None:
@@ -417,6 +428,8 @@ def _decode(value: Any, cls: Any) -> Any:
             if extra is None:
                 extra = attrs["extra"] = {}
             extra[key] = item
+            if entry is not None:
+                known_null = True
             continue
         name, conv, arg = entry
         try:
@@ -430,7 +443,7 @@ def _decode(value: Any, cls: Any) -> Any:
     if extra is None:
         if len(attrs) != len(value):
             _check_spellings(value, table, attrs)
-    elif len(attrs) + len(extra) - 1 != len(value) or any(k in table for k in extra):
+    elif known_null or len(attrs) + len(extra) - 1 != len(value):
         _check_spellings(value, table, attrs)
     return obj
 

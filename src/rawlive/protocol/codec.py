@@ -34,7 +34,7 @@ from typing import Any
 
 from rawlive._b64 import b64decode_spelled
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
-from rawlive.protocol._schema import DecodeFailure, decode_object
+from rawlive.protocol._schema import COUNT_ITEMS_FROM, DecodeFailure, count_items, decode_object
 from rawlive.protocol.messages import (
     Blob,
     ClientMessage,
@@ -174,7 +174,9 @@ def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     if fast is not None:
         return fast
     try:
-        return decode_object(ServerMessage, value, size=len(data))
+        if len(data) >= COUNT_ITEMS_FROM:
+            count_items(ServerMessage, value)
+        return decode_object(ServerMessage, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
             f"malformed server message: {exc.message}", frame=_frame(data), path=exc.path
@@ -189,7 +191,9 @@ def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
     """
     value = decode_json(data)
     try:
-        return decode_object(ClientMessage, value, size=len(data))
+        if len(data) >= COUNT_ITEMS_FROM:
+            count_items(ClientMessage, value)
+        return decode_object(ClientMessage, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
             f"malformed client message: {exc.message}", frame=_frame(data), path=exc.path
