@@ -10,6 +10,8 @@ arguments, schemas, unknown keys) must be byte-equal, key order included.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,30 @@ def test_the_sdk_spellings_the_codec_must_keep_are_in_the_corpus() -> None:
         if r["origin"] == "python-generated" and ("-" in t or "_" in t) and '"data"' in t
     ]
     assert urlsafe
+
+
+def test_the_build_script_reproduces_the_python_sdk_test_frames(tmp_path: Path) -> None:
+    """Where the same google-genai is installed, the committed frames are what it holds."""
+    genai = pytest.importorskip("google.genai", reason="the official SDK is not installed")
+    label = f"google-genai {genai.__version__} google/genai/tests/live/"
+    committed = [r for r in RECORDS if r["origin"].startswith("python-") and label in r["source"]]
+    if not committed:
+        pytest.skip(f"the corpus was not built from google-genai {genai.__version__}")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "build_sdk_corpus.py"
+    out = tmp_path / "frames.jsonl"
+    subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--no-generate",
+            "--js-repo",
+            str(tmp_path),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    rebuilt = [orjson.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r for r in rebuilt if label in r["source"]] == committed
