@@ -19,7 +19,8 @@ python-genai test suite
     with ``json.dumps`` (its ``origin`` says ``python-literal``).
 js-genai recordings and unit tests
     A clone of github.com/googleapis/js-genai (``--js-repo``, a bare repository
-    or a checkout; read with ``git show HEAD:path``).
+    or a checkout; read with ``git show HEAD:path``; commit 6e9b35c4 when this
+    was written).
     ``test/system/recordings/live_*.websocket.log`` record each frame as
     ``>LEN text`` (sent) or ``<LEN text`` (received), LEN characters, verbatim.
     ``test/unit/live_test.ts``: JSON string literals verbatim, and object
@@ -33,8 +34,9 @@ js-genai send* methods
     Frames generated here with the published ``@google/genai`` package
     (``--js-sdk``: a folder whose ``node_modules`` holds it, e.g. after
     ``npm install @google/genai``; 2.32.0 when this was written), run by
-    ``node``: ``live.connect`` with several configs and every ``send*`` method,
-    pointed at a loopback ws:// server. Skipped without ``--js-sdk``.
+    ``node`` (``scripts/build_sdk_corpus_driver.js``): ``live.connect`` with
+    several configs and every ``send*`` method, pointed at a loopback ws://
+    server. Skipped without ``--js-sdk``.
 reconstructed
     Message kinds no SDK test contains (``toolCallCancellation``,
     ``voiceActivity``, ``interrupted``, ``urlContextMetadata``), built from the
@@ -61,7 +63,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "fixtures" / "sdk_corpus" / "frames.jsonl"
-DEFAULT_JS_REPO = Path("/work/.mirror/googleapis+js-genai/repo")
 
 CLIENT_KEYS = {
     "setup",
@@ -539,76 +540,7 @@ def python_sdk_generated() -> list[dict[str, Any]]:
 
 # ---------------------------------------------------- js-genai send* methods
 
-_JS_DRIVER = r"""
-const {GoogleGenAI} = require('@google/genai');
-const port = process.argv[process.argv.length - 1];
-const ai = new GoogleGenAI({apiKey: 'corpus-key',
-  httpOptions: {baseUrl: `http://127.0.0.1:${port}`, apiVersion: 'v1beta'}});
-const pcm = Buffer.from([0xfb, 0xff, 0x00, 0x01, 0xff, 0xfe, 0xfb]).toString('base64');
-const fd = {name: 'get_weather', description: 'Weather for a city', parameters: {
-  type: 'OBJECT', properties: {city_name: {type: 'STRING'}}, required: ['city_name']}};
-const configs = [
-  ['{}', {}],
-  ['{responseModalities: [TEXT], sessionResumption: {}}',
-   {responseModalities: ['TEXT'], sessionResumption: {}}],
-  ["{contextWindowCompression: {triggerTokens: '1000', slidingWindow: {targetTokens: '10'}}}",
-   {contextWindowCompression: {triggerTokens: '1000', slidingWindow: {targetTokens: '10'}}}],
-  ['{speechConfig, transcription, realtimeInputConfig, systemInstruction, tools}', {
-    responseModalities: ['AUDIO'], temperature: 0.5, maxOutputTokens: 256,
-    speechConfig: {voiceConfig: {prebuiltVoiceConfig: {voiceName: 'Kore'}}},
-    inputAudioTranscription: {}, outputAudioTranscription: {},
-    realtimeInputConfig: {automaticActivityDetection: {disabled: true}},
-    systemInstruction: 'You are terse.',
-    tools: [{functionDeclarations: [fd]}, {googleSearch: {}}, {codeExecution: {}}]}],
-];
-const sends = [
-  ['sendClientContent({turns: text})', (s) => s.sendClientContent({turns: 'Hello'})],
-  ['sendClientContent({turns: [...], turnComplete: false})', (s) => s.sendClientContent({
-    turns: [{role: 'user', parts: [{text: 'Hi'}]}, {role: 'model', parts: [{text: 'Hello!'}]}],
-    turnComplete: false})],
-  ['sendClientContent({turns: inlineData})', (s) => s.sendClientContent({
-    turns: [{role: 'user', parts: [{inlineData: {data: pcm, mimeType: 'image/jpeg'}}]}]})],
-  ['sendRealtimeInput({audio})', (s) => s.sendRealtimeInput({
-    audio: {data: pcm, mimeType: 'audio/pcm;rate=16000'}})],
-  ['sendRealtimeInput({video})', (s) => s.sendRealtimeInput({
-    video: {data: pcm, mimeType: 'image/jpeg'}})],
-  ['sendRealtimeInput({media})', (s) => s.sendRealtimeInput({
-    media: {data: pcm, mimeType: 'audio/pcm'}})],
-  ['sendRealtimeInput({text})', (s) => s.sendRealtimeInput({text: 'Hi'})],
-  ['sendRealtimeInput({activityStart})', (s) => s.sendRealtimeInput({activityStart: {}})],
-  ['sendRealtimeInput({activityEnd})', (s) => s.sendRealtimeInput({activityEnd: {}})],
-  ['sendRealtimeInput({audioStreamEnd})', (s) => s.sendRealtimeInput({audioStreamEnd: true})],
-  ['sendToolResponse({functionResponses})', (s) => s.sendToolResponse({functionResponses: {
-    id: 'function-call-1', name: 'get_weather', response: {result: {temp_c: 21, sky: 'clear'}}}})],
-  ['sendToolResponse({functionResponses: [..., ...]})', (s) => s.sendToolResponse({
-    functionResponses: [{id: 'a', name: 'f', response: {output: [1, 2.5, null]}},
-                        {id: 'b', name: 'g', response: {}}]})],
-  ['sendContextUpdate({systemInstruction, tools})', (s) => s.sendContextUpdate({
-    systemInstruction: 'Answer in French.', tools: [{functionDeclarations: [fd]}]})],
-  ['sendContextUpdate({tools: []})', (s) => s.sendContextUpdate({tools: []})],
-];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-(async () => {
-  const labels = [];
-  for (const [label, config] of configs) {
-    const session = await ai.live.connect({model: 'gemini-2.0-flash-live-001', config,
-      callbacks: {onmessage: () => {}}});
-    labels.push('live.connect(config=' + label + ')');
-    await sleep(100);
-    if (label === '{}') {
-      for (const [sendLabel, call] of sends) {
-        try { call(session); labels.push('session.' + sendLabel); }
-        catch (e) { console.error('skip: ' + sendLabel + ': ' + e); }
-      }
-    }
-    await sleep(100);
-    session.close();
-    await sleep(100);
-  }
-  console.log(JSON.stringify(labels));
-  process.exit(0);
-})();
-"""
+_JS_DRIVER = Path(__file__).with_name("build_sdk_corpus_driver.js")
 
 
 async def _generate_js(js_sdk: Path) -> list[dict[str, Any]]:
@@ -633,7 +565,7 @@ async def _generate_js(js_sdk: Path) -> list[dict[str, Any]]:
         port = srv.sockets[0].getsockname()[1]
         env = dict(os.environ, NODE_PATH=str(js_sdk / "node_modules"))
         proc = await asyncio.create_subprocess_exec(
-            "node", "-e", _JS_DRIVER, str(port), env=env, stdout=asyncio.subprocess.PIPE
+            "node", str(_JS_DRIVER), str(port), env=env, stdout=asyncio.subprocess.PIPE
         )
         stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
     labels = json.loads(stdout.decode().strip().splitlines()[-1])
@@ -711,17 +643,20 @@ def expectation(rec: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--js-repo", type=Path, default=DEFAULT_JS_REPO)
+    parser.add_argument(
+        "--js-repo", type=Path, help="a clone of googleapis/js-genai (bare is fine)"
+    )
     parser.add_argument("--js-sdk", type=Path, help="folder whose node_modules has @google/genai")
     parser.add_argument("--no-generate", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
     records = python_sdk_tests()
-    if (args.js_repo / "HEAD").exists() or (args.js_repo / ".git").exists():
-        commit, names = js_files(args.js_repo)
-        records += js_recordings(args.js_repo, commit, names)
-        records += js_unit_tests(args.js_repo, commit, names)
+    js_repo = args.js_repo
+    if js_repo is not None and ((js_repo / "HEAD").exists() or (js_repo / ".git").exists()):
+        commit, names = js_files(js_repo)
+        records += js_recordings(js_repo, commit, names)
+        records += js_unit_tests(js_repo, commit, names)
     else:
         print(f"skip: no js-genai repository at {args.js_repo}", file=sys.stderr)
     if not args.no_generate:

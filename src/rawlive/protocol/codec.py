@@ -6,7 +6,8 @@ sends binary frames) or ``str`` (text frames), in camelCase or snake_case.
 
 The lossless guarantee: for every frame that decodes, ``encode`` returns the
 same JSON value, except that keys come out camelCase and in declaration order
-(unknown keys after the known ones, in wire order). Every value keeps its JSON
+(unknown keys, and known keys holding an explicit null, come after the known
+ones as they were spelled, in wire order). Every value keeps its JSON
 type: an int64 sent as ``"1000"`` comes back as ``"1000"`` and one sent as
 ``5`` as ``5`` (the Python value is an ``int`` either way); base64 keeps its
 alphabet and padding (URL-safe stays URL-safe); free-form JSON (function
