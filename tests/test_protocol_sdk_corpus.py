@@ -178,3 +178,23 @@ def test_the_build_script_reproduces_the_python_sdk_test_frames(tmp_path: Path) 
     )
     rebuilt = [orjson.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r for r in rebuilt if label in r["source"]] == committed
+
+
+def _capture_frames() -> list[tuple[str, str, str]]:
+    out = []
+    for path in sorted(CORPUS.parent.parent.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = orjson.loads(line)
+            if record.get("kind") == "frame" and "data" in record:
+                out.append((path.name, record["dir"], record["data"]))
+    return out
+
+
+@pytest.mark.parametrize(("name", "direction", "data"), _capture_frames())
+def test_capture_fixture_frames_meet_the_same_guarantee(
+    name: str, direction: str, data: str
+) -> None:
+    client = direction == "client"
+    message = (decode_client if client else decode_server)(data)
+    again = orjson.loads(encode_message(message))
+    assert_same_wire(orjson.loads(data), again, ClientMessage if client else ServerMessage)
