@@ -21,8 +21,9 @@ configuration.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 __all__ = [
     "API_KEY_INVALID",
@@ -36,6 +37,8 @@ __all__ = [
     "SESSION_NOT_FOUND",
     "Rule",
     "live_path_version",
+    "offered_credentials",
+    "split_target",
 ]
 
 # Close reasons, verbatim from real sessions (see each rule's ``source``).
@@ -252,3 +255,38 @@ def live_path_version(path: str) -> tuple[str, str] | None:
     if match is None:
         return None
     return match.group("version"), match.group("method")
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """Split a request target (``/path?query``) into path and query.
+
+    Not ``urllib.parse.urlsplit``: it reads ``//ws/...`` (the SDKs' double
+    slash) as a host named ``ws`` and drops that segment from the path.
+    """
+    path, _, query = target.partition("?")
+    return path, query
+
+
+def offered_credentials(target: str, headers: Iterable[tuple[str, str]]) -> list[str]:
+    """Return the keys or tokens a Live request carries, wherever the service reads them.
+
+    That is the ``x-goog-api-key`` header, ``Authorization: Token`` (or
+    ``Bearer``), and the ``key`` and ``access_token`` query parameters.
+
+    Args:
+        target: the request target, path and query.
+        headers: the request headers as (name, value) pairs.
+    """
+    offered: list[str] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "x-goog-api-key":
+            offered.append(value.strip())
+        elif lname == "authorization":
+            scheme, _, credentials = value.strip().partition(" ")
+            if scheme.lower() in {"token", "bearer"}:
+                offered.append(credentials.strip())
+    for name, value in parse_qsl(split_target(target)[1], keep_blank_values=True):
+        if name in ("key", "access_token"):
+            offered.append(value)
+    return offered

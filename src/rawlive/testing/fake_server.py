@@ -116,6 +116,8 @@ from rawlive.protocol.rules import (
     RULES,
     SESSION_NOT_FOUND,
     live_path_version,
+    offered_credentials,
+    split_target,
 )
 from rawlive.testing.fake_model import FakeModel, split_text, words
 
@@ -520,15 +522,7 @@ class FakeConnection:
         request = self.ws.request
         if request is None:
             return []
-        offered = list(request.headers.get_all("x-goog-api-key"))
-        for value in request.headers.get_all("authorization"):
-            scheme, _, credentials = value.strip().partition(" ")
-            if scheme.lower() in {"token", "bearer"}:
-                offered.append(credentials.strip())
-        for name, value in parse_qsl(_split_target(request.path)[1], keep_blank_values=True):
-            if name in _SECRET_PARAMS:
-                offered.append(value)
-        return offered
+        return offered_credentials(request.path, request.headers.raw_items())
 
     async def accept_setup(self, setup: Setup) -> bool:
         """Validate ``setup``, restore a resumed session, then send ``setupComplete``.
@@ -1295,7 +1289,7 @@ class FakeLiveServer:
 
     def _new_record(self, ws: ServerConnection) -> ConnectionRecord:
         request = ws.request
-        path, query_text = _split_target(request.path if request is not None else "/")
+        path, query_text = split_target(request.path if request is not None else "/")
         query: dict[str, str] = {}
         pairs: list[str] = []
         for name, value in parse_qsl(query_text, keep_blank_values=True):
@@ -1325,16 +1319,6 @@ class FakeLiveServer:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.api_key, _REDACTED) if self.api_key else text
-
-
-def _split_target(target: str) -> tuple[str, str]:
-    """Split a request target into path and query.
-
-    Not ``urlsplit``: it reads ``//ws/...`` (the SDKs' double slash) as a
-    host named ``ws`` and drops that segment from the path.
-    """
-    path, _, query = target.partition("?")
-    return path, query
 
 
 fake_server = FakeLiveServer
