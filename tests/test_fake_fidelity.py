@@ -166,3 +166,21 @@ async def test_a_server_with_a_key_refuses_a_wrong_one() -> None:
         async with connect(server.url + "?key=the-right-key") as ws:
             await ws.send(setup(seeded=False))
             assert orjson.loads(await ws.recv()) == {"setupComplete": {}}
+
+
+def test_the_seed_then_nudge_example_of_the_docs_runs() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    (block,) = [b for b in text.split("```")[1::2] if "pipecat's nudge" in b and "rawlive" in b]
+    done = subprocess.run(
+        [sys.executable, "-c", block.split("\n", 1)[1]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "The capital of Brazil is **Brasília**.\n"

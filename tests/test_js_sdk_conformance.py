@@ -304,3 +304,22 @@ async def test_fake_sessions_replay_to_the_sdk(sdk_cache: Path, tmp_path: Path, 
         assert replayed == live
     else:
         assert (replayed["input"], replayed["output"]) == (live["input"], live["output"])
+
+
+async def test_the_js_snippet_of_the_docs_runs(sdk_cache: Path) -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    (block,) = [b for b in text.split("```")[1::2] if "// conformance: js-sdk" in b]
+    # In the cache folder, so that "@google/genai" resolves from its node_modules.
+    script = sdk_cache / "docs-snippet.mjs"
+    script.write_text(block.split("\n", 1)[1], encoding="utf-8")
+    async with FakeLiveServer() as server:
+        process = await asyncio.create_subprocess_exec(
+            "node",
+            str(script),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "FAKE_URL": base_url(server.url)},
+        )
+        out, err = await asyncio.wait_for(process.communicate(), SCRIPT_TIMEOUT)
+    assert process.returncode == 0, err.decode()
+    assert out.decode() == "Yes, I am here! How can I help you today?\n"

@@ -405,3 +405,25 @@ async def test_sdk_default_api_version_is_refused_as_the_service_does(
                 await next_turn(session)
     assert info.value.code == 1008
     assert "is not found for API version v1," in str(info.value)
+
+
+def doc_block(marker: str) -> str:
+    """The fenced block of docs/testing.md that contains ``marker``."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    (block,) = [b for b in text.split("```")[1::2] if marker in b]
+    return block.split("\n", 1)[1]
+
+
+def test_the_python_sdk_snippet_of_the_docs_runs() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", doc_block("# conformance: python-sdk")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Yes, I am here! How can I help you today?\n"
