@@ -214,3 +214,20 @@ def test_offered_credentials_reads_every_place_the_service_does() -> None:
         "k3",
         "t4",
     ]
+
+
+async def test_the_client_lint_and_the_fake_refuse_v1_alike() -> None:
+    import rawlive
+    from rawlive.errors import LintError, LiveError
+
+    async with FakeLiveServer() as server:
+        url = server.url.replace(".v1beta.", ".v1.")
+        with pytest.raises(LintError) as linted:
+            async with rawlive.connect("gemini-2.0-flash-live-001", endpoint=url):
+                pass
+        assert linted.value.rule == "api-version"
+        with pytest.raises(LiveError) as closed:
+            async with rawlive.connect("gemini-2.0-flash-live-001", endpoint=url, lint=False):
+                pass
+    assert "not found for API version v1" in str(closed.value)
+    assert server.connections[0].close_code == RULES["api-version"].code
