@@ -39,6 +39,9 @@ SETUP_NO_VAD = orjson.dumps(
         }
     }
 ).decode()
+TEXT_SETUP = orjson.dumps(
+    {"setup": {"model": MODEL, "generationConfig": {"responseModalities": ["TEXT"]}}}
+).decode()
 TEXT = '{"clientContent":{"turns":[{"role":"user","parts":[{"text":"Hi"}]}],"turnComplete":true}}'
 
 
@@ -231,3 +234,32 @@ async def test_the_client_lint_and_the_fake_refuse_v1_alike() -> None:
                 pass
     assert "not found for API version v1" in str(closed.value)
     assert server.connections[0].close_code == RULES["api-version"].code
+
+
+@pytest.mark.parametrize("rules", ["service", "lenient"])
+async def test_rawlive_serve_takes_the_rules(rules: str) -> None:
+    import sys
+
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "seed_text_session.jsonl"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rawlive", "serve", str(fixture), "--port", "0", "--rules", rules,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            url = (await process.stdout.readline()).decode().strip()
+            async with connect(url.replace(".v1beta.", ".v1.")) as ws:
+                await ws.send(TEXT_SETUP)  # the capture's own setup
+                first = b""
+                with contextlib.suppress(ConnectionClosed):
+                    first = await ws.recv()
+        if rules == "lenient":
+            assert orjson.loads(first) == {"setupComplete": {}}
+        else:
+            assert (ws.close_code, ws.close_reason) == expected_close(
+                RULES["api-version"], SCENARIOS["api-version"]
+            )
+    finally:
+        process.terminate()
+        await process.wait()
