@@ -84,7 +84,13 @@ from rawlive.errors import (
 from rawlive.protocol.codec import decode_client, decode_server
 from rawlive.protocol.lint import lint_message, lint_request
 from rawlive.protocol.messages import ClientMessage, RealtimeInput
-from rawlive.protocol.rules import RULES, live_path_version, offered_credentials
+from rawlive.protocol.rules import (
+    RULE_MODES,
+    RULES,
+    RuleMode,
+    live_path_version,
+    offered_credentials,
+)
 from rawlive.protocol.session import SessionState
 
 __all__ = [
@@ -105,8 +111,6 @@ logger = logging.getLogger("rawlive.replay")
 Pace: TypeAlias = Literal["fast", "original"]
 """``"fast"`` sends server frames at once; ``"original"`` keeps the recorded gaps."""
 
-Rules: TypeAlias = Literal["service", "lenient"]
-"""``"service"`` refuses what the service refuses; ``"lenient"`` only compares shapes."""
 
 MISMATCH_CLOSE_CODE = 1007
 """The close code sent when a client frame does not match the capture."""
@@ -117,7 +121,6 @@ LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGener
 _REASON_LIMIT = 123  # bytes in a close frame's reason
 _MARKER_IN_JSON = re.compile(r'"(<redacted \d+ bytes sha256=[0-9a-f]{64}>)"')
 _PACES: frozenset[str] = frozenset(("fast", "original"))
-_RULES: frozenset[str] = frozenset(("service", "lenient"))
 # Server frames that change what the rules check (setup state, pending calls).
 _STATE_KEYS: tuple[bytes, ...] = (b"setupComplete", b"setup_complete", b"toolCall", b"tool_call")
 # Realtime fields in their wire spelling, in the order they are described.
@@ -441,13 +444,13 @@ class ReplayServer:
         repeat: bool = False,
         on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
         record: str | os.PathLike[str] | None = None,
-        rules: Rules = "service",
+        rules: RuleMode = "service",
     ) -> None:
         if pace not in _PACES:
             raise ConfigurationError(f"pace must be 'fast' or 'original', got {pace!r}")
-        if rules not in _RULES:
+        if rules not in RULE_MODES:
             raise ConfigurationError(f"rules must be 'service' or 'lenient', got {rules!r}")
-        self.rules: Rules = rules
+        self.rules: RuleMode = rules
         if isinstance(capture, Capture):
             self.capture = capture
             self._name = "<capture>"
@@ -861,7 +864,7 @@ async def replay_server(
     repeat: bool = False,
     on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
     record: str | os.PathLike[str] | None = None,
-    rules: Rules = "service",
+    rules: RuleMode = "service",
 ) -> AsyncIterator[ReplayServer]:
     """Run a :class:`ReplayServer` for the duration of an ``async with`` block.
 
@@ -919,7 +922,7 @@ class BackgroundReplayServer:
         strict: bool = True,
         repeat: bool = False,
         record: str | os.PathLike[str] | None = None,
-        rules: Rules = "service",
+        rules: RuleMode = "service",
     ) -> None:
         self.server = ReplayServer(
             capture,
@@ -1033,7 +1036,7 @@ async def serve_capture_forever(
     strict: bool = True,
     on_ready: Callable[[str], None] | None = None,
     on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
-    rules: Rules = "service",
+    rules: RuleMode = "service",
 ) -> None:
     """Serve a capture until cancelled (the ``rawlive serve`` command).
 

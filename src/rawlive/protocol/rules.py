@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 from urllib.parse import parse_qsl
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "MODEL_NOT_FOUND",
     "RULES",
     "SESSION_NOT_FOUND",
+    "RULE_MODES",
     "Rule",
+    "RuleMode",
     "live_path_version",
     "offered_credentials",
     "split_target",
@@ -53,6 +56,12 @@ DEADLINE_EXPIRED = "Deadline expired before operation could complete."
 MODEL_NOT_FOUND = (
     "{model} is not found for API version {version}, or is not supported for bidiGenerateContent"
 )
+
+RuleMode: TypeAlias = Literal["service", "lenient"]
+"""How a server applies the table: ``"service"`` refuses what the service
+refuses; ``"lenient"`` lets the rules of the outgoing lint through."""
+
+RULE_MODES: frozenset[str] = frozenset(("service", "lenient"))
 
 GEMINI_LIVE_VERSIONS = frozenset({"v1beta", "v1alpha"})
 """The API versions on which the Gemini API serves the Live WebSocket (not ``v1``)."""

@@ -113,8 +113,10 @@ from rawlive.protocol.rules import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
     MEDIA_CHUNKS_DEPRECATED,
+    RULE_MODES,
     RULES,
     SESSION_NOT_FOUND,
+    RuleMode,
     live_path_version,
     offered_credentials,
     split_target,
@@ -142,9 +144,6 @@ logger = logging.getLogger("rawlive.testing")
 
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
-
-Rules = Literal["service", "lenient"]
-"""``"service"`` refuses what the service refuses; ``"lenient"`` lets it through."""
 
 _REDACTED = "REDACTED"  # the marker rawlive.capture uses too
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
@@ -1101,13 +1100,13 @@ class FakeLiveServer:
         seed: int | None = None,
         connection_class: type[FakeConnection] = FakeConnection,
         faults: Iterable[Fault] = (),
-        rules: Rules = "service",
+        rules: RuleMode = "service",
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
-        if rules not in ("service", "lenient"):
+        if rules not in RULE_MODES:
             raise ValueError(f"rules must be 'service' or 'lenient', got {rules!r}")
-        self.rules: Rules = rules
+        self.rules: RuleMode = rules
         self.host = host
         self.ssl_context = ssl_context
         self.api_key = api_key
