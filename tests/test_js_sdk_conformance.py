@@ -256,9 +256,18 @@ async def test_a_server_with_a_key_accepts_the_sdk_key(sdk_cache: Path) -> None:
 # ---------------------------------------------------------------- the replay
 
 
-async def test_text_to_text_against_the_replay(sdk_cache: Path) -> None:
-    async with ReplayServer(FIXTURES / "seed_text_session.jsonl") as server:
-        result = await run_js(sdk_cache, "text", base_url(server.url))
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+async def test_text_to_text_against_the_replay(sdk_cache: Path, tmp_path: Path, tls: bool) -> None:
+    env: dict[str, str] = {}
+    ssl_context = None
+    if tls:
+        with certificate(tmp_path) as cert:
+            ssl_context = cert.server_context()
+            env["NODE_EXTRA_CA_CERTS"] = str(cert.cert_file)
+    async with ReplayServer(
+        FIXTURES / "seed_text_session.jsonl", ssl_context=ssl_context
+    ) as server:
+        result = await run_js(sdk_cache, "text", base_url(server.url), **env)
     server.raise_for_mismatch()
     assert result == {"text": "Yes, I amhere! How can I help you today?"}
 
