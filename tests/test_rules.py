@@ -263,3 +263,16 @@ async def test_rawlive_serve_takes_the_rules(rules: str) -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+def test_the_docs_table_says_what_the_rules_table_says() -> None:
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    rows = re.findall(r"^\| `([a-z-]+)` \| .*? \| (\d{4}) `(.*?)` \|$", text, re.M)
+    documented = {rule: (int(code), reason) for rule, code, reason in rows}
+    assert set(documented) == {rule.id for rule in LINT_RULES}
+    for rule in LINT_RULES:
+        code, reason = documented[rule.id]
+        assert code == rule.code
+        assert reason == rule.close_reason(model="MODEL", version="v1")
