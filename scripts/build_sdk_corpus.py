@@ -33,7 +33,7 @@ python-genai send_* methods
 js-genai send* methods
     Frames generated here with the published ``@google/genai`` package
     (``--js-sdk``: a folder whose ``node_modules`` holds it, e.g. after
-    ``npm install @google/genai``; 2.32.0 when this was written), run by
+    ``npm install @google/genai@3.3.0``, the version .ci/run pins), run by
     ``node`` (``scripts/build_sdk_corpus_driver.js``): ``live.connect`` with
     several configs and every ``send*`` method, pointed at a loopback ws://
     server. Skipped without ``--js-sdk``.
