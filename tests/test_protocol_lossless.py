@@ -74,6 +74,8 @@ def test_int64_values_are_ints_equal_to_plain_ints() -> None:
     assert repr(sru) == "SessionResumptionUpdate(last_consumed_client_message_index=5)"
     again = pickle.loads(pickle.dumps(sru))
     assert encode(again) == b'{"sessionResumptionUpdate":{"lastConsumedClientMessageIndex":"5"}}'
+    odd = decode_client(b'{"setup":{"contextWindowCompression":{"triggerTokens":"007"}}}')
+    assert encode(pickle.loads(pickle.dumps(odd))) == encode(odd)
 
 
 def test_python_built_int64_use_the_proto3_default() -> None:
@@ -183,6 +185,7 @@ def test_base64_keeps_the_alphabet_and_padding_it_came_in(text: str) -> None:
     server = b'{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm",'
     server += b'"data":"' + text.encode() + b'"}}]}}}'  # the fast path
     assert server_roundtrip(server) == server
+    assert encode(pickle.loads(pickle.dumps(decode_server(server)))) == server
 
 
 def test_spelled_bytes_are_plain_bytes_to_the_user() -> None:
