@@ -19,7 +19,7 @@ so a failure names the block. The convention, for anyone writing docs:
 * ```` ```text ````: output shown for reading, nothing to run.
 * ``<!-- not run: REASON -->`` on the line right before the opening fence:
   the block is only parsed (python: ``ast.parse``; shell and console:
-  ``bash -n``). Use it for blocks that need a real key, a package install, a
+  ``bash -n``; JavaScript: ``node --check`` when node is installed). Use it for blocks that need a real key, a package install, a
   long-running server or the test command itself.
 
 Everything runs offline in a fresh temporary folder, with ``rawlive`` on
@@ -93,6 +93,8 @@ class Block:
             return "json"
         if self.lang in ("text", "txt", "output"):
             return "text"
+        if self.lang in ("js", "javascript", "mjs"):
+            return "js"
         if self.lang == "" and any(line.startswith("$ ") for line in self.text.splitlines()):
             return "console"
         return "unknown"
@@ -228,8 +230,16 @@ def check_not_run(block: Block, cwd: Path) -> None:
         ast.parse(block.text, filename=block.id)
     elif kind == "console":
         bash_syntax_ok("\n".join(cmd for cmd, _ in console_steps(block.text)), cwd)
-    elif kind in ("sh", "unknown"):
+    elif kind in ("sh", "unknown") and block.lang == "":
         bash_syntax_ok(block.text, cwd)
+    elif kind == "js":
+        node = shutil.which("node")
+        if node is None:
+            pytest.skip("node is not installed: the JavaScript block is not parsed")
+        script = cwd / "doc_block.mjs"
+        script.write_text(block.text, encoding="utf-8")
+        result = run([node, "--check", str(script)], cwd)
+        assert result.returncode == 0, f"not valid JavaScript: {result.stdout}"
     elif kind == "json":
         check_json(block)
 
@@ -317,9 +327,10 @@ def test_doc_block(block: Block, workdir: Path) -> None:
         check_not_run(block, workdir)
         return
     kind = block.kind
-    assert kind != "unknown", (
-        "untagged block without `$ ` commands: tag it (console, python, sh, json, text) "
-        "or put <!-- not run: REASON --> on the line before it"
+    assert kind not in ("unknown", "js"), (
+        f"a block tagged {block.lang!r} cannot run here, or an untagged block without `$ ` "
+        "commands: tag it (console, python, sh, json, text) or put <!-- not run: REASON --> "
+        "on the line before it"
     )
     if kind == "console":
         check_console(block, workdir)

@@ -1,11 +1,11 @@
 """Frozen dataclasses for every client and server message of BidiGenerateContent.
 
-Attribute names are the snake_case form of the camelCase wire names (see the
-WebSockets API reference, https://ai.google.dev/api/live, for each field).
-Every field defaults to ``None``, meaning "absent on the wire"; sequences
-decode to tuples. Each class keeps the keys it does not know in ``extra`` and
-emits them again, so decoding and re-encoding is lossless. Enum values are
-plain strings, so values newer than this library pass through.
+Attribute names are the snake_case form of the camelCase wire names (see
+https://ai.google.dev/api/live for each field). Every field defaults to ``None``,
+meaning "absent on the wire"; sequences decode to tuples. Each class keeps the
+keys it does not know in ``extra`` and emits them again, so decoding and
+re-encoding is lossless. Enum values are plain strings, so values newer than
+this library pass through.
 
 Top-level payloads (``Setup``, ``ServerContent``, ...) carry their envelope key
 in ``ENVELOPE``. :class:`ClientMessage` and :class:`ServerMessage` are the
