@@ -283,8 +283,35 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
     return _shape_of(message)
 
 
-def _close_reason(expected: str, got: str) -> str:
-    """Return ``replay mismatch: expected X, got Y`` in at most 123 UTF-8 bytes."""
+def _first_difference(expected: FrameShape, got: FrameShape) -> str:
+    """Say which setup field differs first and how to fix it ("" when not a setup mismatch).
+
+    A close reason is cut at 123 bytes, so this lead goes first: it names the
+    difference and the flag that fixes it, e.g. ``the capture expects model
+    rawlive-demo, got gemini-3.8-live: pass --model rawlive-demo``.
+    """
+    want = next((k for k in expected.key if k[0] == "setup"), None)
+    have = next((k for k in got.key if k[0] == "setup"), None)
+    if want is None or have is None:
+        return ""
+    (_, w_model, w_modalities, w_handle), (_, h_model, h_modalities, h_handle) = want, have
+    if w_model != h_model:
+        w_name, h_name = str(w_model).removeprefix("models/"), str(h_model).removeprefix("models/")
+        return f"the capture expects model {w_name}, got {h_name}: pass --model {w_name}"
+    if w_modalities != h_modalities:
+        w_mod, h_mod = "+".join(w_modalities), "+".join(h_modalities)  # type: ignore[arg-type]
+        return (
+            f"the capture expects modality {w_mod}, got {h_mod}: pass --modality {w_mod.lower()}"
+        )
+    if w_handle != h_handle:
+        if w_handle:
+            return "the capture resumes a session: pass --resume with a handle"
+        return "the capture starts a new session: do not pass --resume"
+    return ""
+
+
+def _close_reason(expected: str, got: str, lead: str = "") -> str:
+    """Return ``replay mismatch: [LEAD; ]expected X, got Y`` in at most 123 UTF-8 bytes."""
 
     def cut(text: str, limit: int) -> str:
         raw = text.encode("utf-8")
@@ -292,6 +319,8 @@ def _close_reason(expected: str, got: str) -> str:
             return text
         return raw[: limit - 3].decode("utf-8", "ignore") + "..."
 
+    if lead:  # the difference and its fix come first; the rest as room allows
+        return cut(f"replay mismatch: {lead}; expected {expected}, got {got}", _REASON_LIMIT)
     head = "replay mismatch: expected "
     mid = ", got "
     room = _REASON_LIMIT - len(head) - len(mid)
@@ -568,9 +597,12 @@ class ReplayServer:
             return self._scripts[index % len(self._scripts)]
         return self._scripts[index] if index < len(self._scripts) else None
 
-    def _mismatch(self, where: str, expected: str, got: str) -> ReplayMismatchError:
+    def _mismatch(
+        self, where: str, expected: str, got: str, lead: str = ""
+    ) -> ReplayMismatchError:
+        lead = f"{lead}; " if lead else ""
         error = ReplayMismatchError(
-            f"{where}: expected {expected}, got {got}", expected=expected, got=got
+            f"{where}: {lead}expected {expected}, got {got}", expected=expected, got=got
         )
         self.mismatches.append(error)
         logger.info("replay mismatch: %s", error)
@@ -745,11 +777,12 @@ class _Replayer:
             self._absorbing = True
         if matched:
             return True
-        self._server._mismatch(self._where(), expected.description, got.description)
+        lead = _first_difference(expected, got)
+        self._server._mismatch(self._where(), expected.description, got.description, lead)
         if not self._server.strict:
             self._absorbing = expected.audio
             return True
-        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got)))
+        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got), lead))
         return False
 
     async def _close_as_recorded(self, record: CloseRecord) -> None:

@@ -15,9 +15,9 @@ def add_parser(sub: Any) -> None:
         "--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)"
     )
     p.add_argument(
-        "--tls-cert", metavar="C", help="PEM certificate: serve wss:// (needs --tls-key)"
+        "--tls-cert", metavar="CERT.pem", help="PEM certificate: serve wss:// (needs --tls-key)"
     )
-    p.add_argument("--tls-key", metavar="K", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-key", metavar="KEY.pem", help="PEM private key of --tls-cert")
     p.add_argument(
         "--pace",
         choices=("original", "fast"),
@@ -31,6 +31,8 @@ async def run(args: argparse.Namespace) -> int:
     from rawlive.capture.replay import serve_capture_forever
     from rawlive.errors import ReplayMismatchError
 
+    expects = _expected_setup(args.capture)
+
     def ready(url: str) -> None:
         print(url, flush=True)
         print(
@@ -38,6 +40,8 @@ async def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if expects:
+            print(f"rawlive: {expects}", file=sys.stderr, flush=True)
 
     def mismatch(error: ReplayMismatchError) -> None:
         print(f"rawlive: replay mismatch: {error}", file=sys.stderr, flush=True)
@@ -53,3 +57,36 @@ async def run(args: argparse.Namespace) -> int:
         on_mismatch=mismatch,
     )
     return 0
+
+
+def _expected_setup(path: str) -> str:
+    """Say which model (and modality) the capture's first setup names, and the flags to match.
+
+    Replay is exact, so a client must send the recorded setup; this line tells
+    a ``rawlive say`` user what to pass. Empty when the capture has no setup.
+    """
+    from rawlive.capture.format import FrameRecord, OpenRecord, iter_capture
+    from rawlive.errors import LiveError
+    from rawlive.protocol.codec import decode_client
+
+    model: str | None = None
+    try:
+        for record in iter_capture(path):
+            if isinstance(record, OpenRecord) and model is None:
+                model = record.model
+            if isinstance(record, FrameRecord) and record.dir == "client":
+                setup = decode_client(record.text).setup
+                if setup is None:
+                    break
+                name = (setup.model or model or "").removeprefix("models/")
+                modality = "+".join(m.upper() for m in setup.response_modalities) or "AUDIO"
+                flags = f"--model {name}" + (
+                    f" --modality {modality.lower()}" if modality in ("AUDIO", "TEXT") else ""
+                )
+                return f"the capture expects model {name}, modality {modality}: pass {flags}"
+    except (LiveError, OSError, ValueError):
+        return ""  # serving reports the problem itself
+    if model:
+        name = model.removeprefix("models/")
+        return f"the capture expects model {name}: pass --model {name}"
+    return ""
