@@ -78,7 +78,7 @@ def downmix_to_mono(pcm: bytes, channels: int) -> bytes:
     if len(samples) % channels:
         raise AudioFormatError(f"{len(samples)} samples are not whole {channels}-channel frames")
     columns = [samples[c::channels] for c in range(channels)]
-    return _to_bytes([sum(frame) / channels for frame in zip(*columns)])
+    return _to_bytes([sum(frame) / channels for frame in zip(*columns, strict=True)])
 
 
 def _blackman(x: float) -> float:
@@ -142,7 +142,7 @@ class Resampler:
         return taps
 
     def _make(self, limit: int) -> bytes:
-        """Return output samples from ``_made`` up to ``limit`` (exclusive) that the buffer covers."""
+        """Return the output samples from ``_made`` up to ``limit`` that the buffer covers."""
         up, down, half = self._up, self._down, self._half
         buf, base = self._buf, self._base
         have = base + len(buf)  # input samples 0 .. have-1 are in (or before) the buffer

@@ -290,21 +290,25 @@ def _first_difference(expected: FrameShape, got: FrameShape) -> str:
     difference and the flag that fixes it, e.g. ``the capture expects model
     rawlive-demo, got gemini-3.8-live: pass --model rawlive-demo``.
     """
-    want = next((k for k in expected.key if k[0] == "setup"), None)
-    have = next((k for k in got.key if k[0] == "setup"), None)
+    # The setup key is ("setup", model, modalities, has_handle); see _shape_of.
+    keys = (
+        [cast("tuple[object, ...]", k) for k in expected.key],
+        [cast("tuple[object, ...]", k) for k in got.key],
+    )
+    want = next((k for k in keys[0] if k[0] == "setup"), None)
+    have = next((k for k in keys[1] if k[0] == "setup"), None)
     if want is None or have is None:
         return ""
-    (_, w_model, w_modalities, w_handle), (_, h_model, h_modalities, h_handle) = want, have
-    if w_model != h_model:
-        w_name, h_name = str(w_model).removeprefix("models/"), str(h_model).removeprefix("models/")
+    if want[1] != have[1]:
+        w_name, h_name = str(want[1]).removeprefix("models/"), str(have[1]).removeprefix("models/")
         return f"the capture expects model {w_name}, got {h_name}: pass --model {w_name}"
-    if w_modalities != h_modalities:
-        w_mod, h_mod = "+".join(w_modalities), "+".join(h_modalities)  # type: ignore[arg-type]
-        return (
-            f"the capture expects modality {w_mod}, got {h_mod}: pass --modality {w_mod.lower()}"
-        )
-    if w_handle != h_handle:
-        if w_handle:
+    if want[2] != have[2]:
+        w_mod = "+".join(str(m) for m in cast("tuple[str, ...]", want[2]))
+        h_mod = "+".join(str(m) for m in cast("tuple[str, ...]", have[2]))
+        lead = f"the capture expects modality {w_mod}, got {h_mod}"
+        return f"{lead}: pass --modality {w_mod.lower()}"
+    if want[3] != have[3]:
+        if want[3]:
             return "the capture resumes a session: pass --resume with a handle"
         return "the capture starts a new session: do not pass --resume"
     return ""
@@ -597,9 +601,7 @@ class ReplayServer:
             return self._scripts[index % len(self._scripts)]
         return self._scripts[index] if index < len(self._scripts) else None
 
-    def _mismatch(
-        self, where: str, expected: str, got: str, lead: str = ""
-    ) -> ReplayMismatchError:
+    def _mismatch(self, where: str, expected: str, got: str, lead: str = "") -> ReplayMismatchError:
         lead = f"{lead}; " if lead else ""
         error = ReplayMismatchError(
             f"{where}: {lead}expected {expected}, got {got}", expected=expected, got=got

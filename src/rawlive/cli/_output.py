@@ -20,6 +20,7 @@ of stdout, and stdout holds nothing else (notes go to stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -186,8 +187,10 @@ class TurnPrinter:
         if sc.model_turn is not None:
             for part in sc.model_turn.parts or ():
                 blob = part.inline_data
-                if blob is not None and blob.data and (blob.mime_type or "audio/").startswith(
-                    "audio/"
+                if (
+                    blob is not None
+                    and blob.data
+                    and (blob.mime_type or "audio/").startswith("audio/")
                 ):
                     self._audio_piece(len(blob.data), blob.mime_type)
                 if part.text and not part.thought:
@@ -235,10 +238,8 @@ class TurnPrinter:
         if self._audio_bytes == 0 and mime:
             from rawlive.audio.pcm import parse_pcm_mime
 
-            try:
+            with contextlib.suppress(LiveError):
                 self._audio_rate = parse_pcm_mime(mime)
-            except LiveError:
-                pass
         self._audio_bytes += size
         if not self._progress or self._in_open or (self._shared_tty and self._out_open):
             return

@@ -54,8 +54,6 @@ def add_parser(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from rawlive.errors import ConfigurationError
     from rawlive.testing import FakeLiveServer
 
@@ -105,11 +103,16 @@ async def _until_interrupted() -> None:
     import signal
 
     loop = asyncio.get_running_loop()
-    stop = loop.create_future()
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def done() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+            loop.add_signal_handler(signum, done)
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C cancels instead
             continue
         installed.append(signum)

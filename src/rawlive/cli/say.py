@@ -34,9 +34,7 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "text", nargs="?", metavar="TEXT", help="what to say (omit with --input-audio)"
-    )
+    p.add_argument("text", nargs="?", metavar="TEXT", help="what to say (omit with --input-audio)")
     p.add_argument("--audio", metavar="OUT.wav", help="ask for audio and write it to this WAV")
     add_input_audio_options(p, single=True)
     add_session_options(p)
