@@ -50,6 +50,21 @@ def check_session_args(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--env-file {args.env_file}: no such file")
     if args.ca_file is not None and not Path(args.ca_file).is_file():
         raise ConfigurationError(f"--ca-file {args.ca_file}: no such file")
+    server = getattr(args, "server", "")
+    if server.startswith("ws://") and not args.allow_insecure:
+        from urllib.parse import urlsplit
+
+        from rawlive.auth import is_loopback_host
+
+        try:
+            host = urlsplit(server).hostname
+        except ValueError:
+            host = None  # connect() says what is wrong with the URL
+        if host is not None and not is_loopback_host(host):
+            raise ConfigurationError(
+                f"refusing plain ws:// to {host}: the API key would travel in clear text; "
+                "use wss:// or pass --allow-insecure"
+            )
     for name in ("setup_timeout", "timeout"):
         value = getattr(args, name, None)
         if value is not None and not (math.isfinite(value) and value > 0):
