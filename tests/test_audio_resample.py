@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import subprocess
@@ -10,8 +11,8 @@ from array import array
 from pathlib import Path
 
 import pytest
-from cli_support import write_sine_wav
 
+from cli_support import write_sine_wav
 from rawlive.audio.resample import Resampler, downmix_to_mono, resample_pcm
 from rawlive.audio.wavinput import WavInput
 from rawlive.errors import AudioFormatError
@@ -19,7 +20,9 @@ from rawlive.errors import AudioFormatError
 
 def sine(freq: float, rate: int, seconds: float, amp: float = 10000.0) -> bytes:
     n = int(rate * seconds)
-    return array("h", (int(amp * math.sin(2 * math.pi * freq * i / rate)) for i in range(n))).tobytes()
+    return array(
+        "h", (int(amp * math.sin(2 * math.pi * freq * i / rate)) for i in range(n))
+    ).tobytes()
 
 
 def samples(pcm: bytes) -> array[int]:
@@ -46,7 +49,7 @@ def test_a_sine_keeps_its_frequency_and_the_length_ratio_is_exact(rate: int) -> 
     assert len(out) == 16000  # one second in, one second out
     middle = out[200:-200]  # away from the edges, where the filter sees silence
     assert power_at(middle, 1000, 16000) > 100 * power_at(middle, 1500, 16000)
-    crossings = sum(1 for a, b in zip(middle, middle[1:]) if (a < 0) != (b < 0))
+    crossings = sum(1 for a, b in itertools.pairwise(middle) if (a < 0) != (b < 0))
     assert abs(crossings / 2 / (len(middle) / 16000) - 1000) < 5
     assert 9500 < max(middle) < 10500  # the level is kept
 

@@ -6,8 +6,8 @@ import base64
 from pathlib import Path
 
 import orjson
-from cli_support import run_cli, write_sine_wav
 
+from cli_support import run_cli, write_sine_wav
 from rawlive.capture.format import read_capture
 
 

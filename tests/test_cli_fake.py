@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from cli_support import run_cli, start_cli
 
 HANDLE = re.compile(r"resume handle: (\S+)")
@@ -53,7 +54,13 @@ def test_resume_from_the_cli_alone(
 ) -> None:
     _, url = fake_cli
     first = run_cli(
-        "chat", "Hello", "What is the capital of Brazil?", "--modality", "text", "--server", url,
+        "chat",
+        "Hello",
+        "What is the capital of Brazil?",
+        "--modality",
+        "text",
+        "--server",
+        url,
         cwd=tmp_path,
     )
     assert first.returncode == 0, first.stderr

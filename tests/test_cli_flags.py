@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import websockets
-from cli_support import cli_env, run_cli
 
+from cli_support import cli_env, run_cli
 from rawlive.testing import FakeLiveServer
 
 
@@ -52,7 +52,7 @@ def test_a_key_of_only_spaces_is_not_a_key(tmp_path: Path) -> None:
 
 
 async def test_allow_insecure_is_needed_for_plain_ws_off_loopback(tmp_path: Path) -> None:
-    async with FakeLiveServer(host="0.0.0.0") as server:  # noqa: S104 - reached via 0.0.0.0
+    async with FakeLiveServer(host="0.0.0.0") as server:
         url = server.url  # ws://0.0.0.0:PORT/...: not a loopback name
         refused = await run_async("say", "Hi", "--modality", "text", "--server", url, cwd=tmp_path)
         assert refused[0] == 1

@@ -7,9 +7,9 @@ import wave
 from pathlib import Path
 
 import orjson
-from cli_support import run_cli, write_sine_wav
 
 import rawlive
+from cli_support import run_cli, write_sine_wav
 from rawlive.cli._output import TurnPrinter
 from rawlive.testing import FakeLiveServer
 

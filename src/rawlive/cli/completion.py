@@ -16,6 +16,9 @@ from typing import Any
 SHELLS = ("bash", "zsh", "fish")
 
 EPILOG = """\
+example:
+  rawlive completion bash > /tmp/rawlive.bash && source /tmp/rawlive.bash
+
 install (pick your shell):
   bash:  rawlive completion bash > ~/.local/share/bash-completion/completions/rawlive
          (or add: source <(rawlive completion bash)  to ~/.bashrc)

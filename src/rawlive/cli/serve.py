@@ -6,10 +6,27 @@ import argparse
 import sys
 from typing import Any
 
+_EPILOG = """\
+example:
+  rawlive say "Hello" --server demo --record rec.jsonl
+  rawlive serve rec.jsonl --port 8765 &      # stderr names the model the capture expects
+  rawlive say "Hello" --server ws://127.0.0.1:8765 --model rawlive-demo
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("serve", help="replay a capture as a Live API server, for any client")
-    p.add_argument("capture")
+    p = sub.add_parser(
+        "serve",
+        help="replay a capture as a Live API server, for any client",
+        description="Replay a capture as a Live API server until Ctrl-C. The first line on "
+        "stdout is its URL. Replay is exact: a client frame that differs from the capture "
+        "closes the connection with 1007 and says what differs.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "capture", metavar="CAPTURE", help="the capture file (.jsonl) to replay, e.g. from --record"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument(
         "--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)"
