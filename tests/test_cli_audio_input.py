@@ -91,3 +91,20 @@ def test_chat_sends_an_existing_wav_argument_as_audio(tmp_path: Path) -> None:
         'You said: "missing.wav".',  # no such file: it is text
     ]
     assert "> (1.0 s of audio)" in result.stderr.splitlines()
+
+
+def test_a_bad_wav_line_on_stdin_is_one_line_and_the_chat_goes_on(tmp_path: Path) -> None:
+    write_sine_wav(tmp_path / "bad.wav", rate=16000, sample_width=3, seconds=0.1)
+    write_sine_wav(tmp_path / "good.wav", rate=22050, channels=2, seconds=0.4)
+    result = run_cli(
+        "chat", "--server", "demo", "--modality", "text", "--fast",
+        cwd=tmp_path, stdin="bad.wav\ngood.wav\nHello\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        'You said: "(0.4 s of audio)".',
+        "Hello there! How can I help you today?",
+    ]
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("rawlive: error: bad.wav holds 24-bit")
+    assert "resume handle:" in result.stderr

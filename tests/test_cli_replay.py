@@ -37,6 +37,7 @@ def test_a_demo_recording_replays_to_the_cli_and_a_mismatch_names_the_fix(
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err  # Ctrl-C stops it cleanly
     # The server's own report has the whole story: the fix, then both setups in full.
     assert (
         "connection #1, client frame #1: the capture expects model rawlive-demo, got "

@@ -13,8 +13,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rawlive.audio.pcm import INPUT_RATE
-
 CHUNK_MS = 100
 
 
@@ -65,6 +63,8 @@ async def send_wav(session: Any, wav: Any, *, fast: bool) -> float:
         The seconds of audio sent.
     """
     import asyncio
+
+    from rawlive.audio.pcm import INPUT_RATE
 
     loop = asyncio.get_running_loop()
     start = loop.time()

@@ -25,10 +25,12 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from rawlive.errors import LiveError
 
+_DEMO_HANDLE = (
+    "the handle is from the in-process demo server: it dies with this process; "
+    "to resume later, run `rawlive fake` and pass --server URL"
+)
 # Erase the current terminal line: carriage return, then clear to its end.
 _ERASE = "\r\x1b[K"
 
@@ -123,12 +125,19 @@ class TurnPrinter:
                 "complete_s": since(self._t_done or time.monotonic()),
             },
         }
+        import orjson
+
         self._out.write(orjson.dumps(obj).decode() + "\n")
         self._out.flush()
 
     async def print_footer(self, session: Any) -> None:
-        """Print the session's usage totals and latest handle on stderr (not with --json)."""
+        """Print the session's usage totals and latest handle on stderr.
+
+        With ``--json`` they are in the turn objects; only the demo's warning is printed.
+        """
         if self._json:
+            if self.demo and session.handle:
+                self.note(f"rawlive: note: {_DEMO_HANDLE}")
             return
         await session.wait_for_handle(timeout=2.0)
         usage = session.usage
@@ -139,10 +148,7 @@ class TurnPrinter:
         if session.handle:
             line = f"resume handle: {session.handle}"
             if self.demo:
-                line += (
-                    " (from the in-process demo server: it dies with this process; "
-                    "to resume later, run `rawlive fake` and pass --server URL)"
-                )
+                line += f" ({_DEMO_HANDLE})"
             self.note(line)
 
     def note(self, text: str) -> None:

@@ -56,7 +56,7 @@ async def run(args: argparse.Namespace) -> int:
     import rawlive
     from rawlive.cli._input_audio import audio_turn, is_wav_turn, open_wav
     from rawlive.cli._output import TurnPrinter
-    from rawlive.errors import ConfigurationError
+    from rawlive.errors import ConfigurationError, LiveError
 
     audio = audio_mode(args)
     if args.audio_dir is not None and not audio:
@@ -90,7 +90,14 @@ async def run(args: argparse.Namespace) -> int:
                 continue
             wav = out_dir / f"audio_response_{index}.wav" if out_dir is not None else None
             try:
-                audio_in = wavs.get(text) or (open_wav(text.strip()) if is_wav_turn(text) else None)
+                audio_in = wavs.get(text)
+                if audio_in is None and is_wav_turn(text):  # a line on stdin
+                    try:
+                        audio_in = open_wav(text.strip())
+                    except LiveError as exc:  # one line; the session goes on
+                        printer.note(f"rawlive: error: {exc}")
+                        index += 1
+                        continue
                 if audio_in is None:
                     printer.begin_turn(prompt=text)
                     if not args.json:

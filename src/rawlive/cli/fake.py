@@ -54,6 +54,7 @@ def add_parser(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from rawlive.cli._interrupt import until_interrupted
     from rawlive.errors import ConfigurationError
     from rawlive.testing import FakeLiveServer
 
@@ -89,35 +90,9 @@ async def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        await _until_interrupted()
+        await until_interrupted()
     finally:
         await server.close()
         served = len(server.connections)
         print(f"rawlive: fake server stopped after {served} connection(s)", file=sys.stderr)
     return 0
-
-
-async def _until_interrupted() -> None:
-    """Wait for Ctrl-C (SIGINT) or SIGTERM; return normally so the exit is clean (0)."""
-    import asyncio
-    import signal
-
-    loop = asyncio.get_running_loop()
-    stop: asyncio.Future[None] = loop.create_future()
-
-    def done() -> None:
-        if not stop.done():
-            stop.set_result(None)
-
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, done)
-        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C cancels instead
-            continue
-        installed.append(signum)
-    try:
-        await stop
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)

@@ -46,6 +46,7 @@ def add_parser(sub: Any) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from rawlive.capture.replay import serve_capture_forever
+    from rawlive.cli._interrupt import serve_until_interrupted
     from rawlive.errors import ReplayMismatchError
 
     expects = _expected_setup(args.capture)
@@ -63,15 +64,17 @@ async def run(args: argparse.Namespace) -> int:
     def mismatch(error: ReplayMismatchError) -> None:
         print(f"rawlive: replay mismatch: {error}", file=sys.stderr, flush=True)
 
-    await serve_capture_forever(
-        args.capture,
-        host=args.host,
-        port=args.port,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        pace=args.pace,
-        on_ready=ready,
-        on_mismatch=mismatch,
+    await serve_until_interrupted(
+        serve_capture_forever(
+            args.capture,
+            host=args.host,
+            port=args.port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            pace=args.pace,
+            on_ready=ready,
+            on_mismatch=mismatch,
+        )
     )
     return 0
 
