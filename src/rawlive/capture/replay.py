@@ -30,7 +30,9 @@ A frame that does not match is a *mismatch*: the server records a
 :class:`~rawlive.errors.ReplayMismatchError` in :attr:`ReplayServer.mismatches`
 and, when ``strict`` (the default), closes the connection with code 1007
 (:data:`MISMATCH_CLOSE_CODE`) and the reason ``replay mismatch: expected X,
-got Y``. 1007 is what the real service sends for a payload it will not
+got Y``. When a setup differs, the reason leads with the first difference and
+its fix (``the capture expects model M, got N: pass --model M; expected
+...``), since close reasons are cut at 123 bytes. 1007 is what the real service sends for a payload it will not
 accept, so clients exercise the error path they need anyway, and it is never
 retryable: sending the same frames again cannot help.
 
