@@ -31,9 +31,9 @@ A frame that does not match is a *mismatch*: the server records a
 and, when ``strict`` (the default), closes the connection with code 1007
 (:data:`MISMATCH_CLOSE_CODE`) and the reason ``replay mismatch: expected X,
 got Y``. When a setup differs, the reason leads with the first difference and
-its fix (``the capture expects model M, got N: pass --model M; expected
-...``), since close reasons are cut at 123 bytes. 1007 is what the real service sends for a payload it will not
-accept, so clients exercise the error path they need anyway, and it is never
+its fix (``the capture expects model M: pass --model M; expected ...``), since
+close reasons are cut at 123 bytes. 1007 is what the real service sends for a
+payload it will not accept, so clients exercise the error path they need anyway, and it is never
 retryable: sending the same frames again cannot help.
 
 :class:`BackgroundReplayServer` runs a replay server on its own event loop in
@@ -285,12 +285,14 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
     return _shape_of(message)
 
 
-def _first_difference(expected: FrameShape, got: FrameShape) -> str:
+def _first_difference(expected: FrameShape, got: FrameShape, limit: int | None = None) -> str:
     """Say which setup field differs first and how to fix it ("" when not a setup mismatch).
 
     A close reason is cut at 123 bytes, so this lead goes first: it names the
     difference and the flag that fixes it, e.g. ``the capture expects model
-    rawlive-demo, got gemini-3.8-live: pass --model rawlive-demo``.
+    rawlive-demo, got gemini-3.8-live: pass --model rawlive-demo``. With
+    ``limit``, the longest wording of at most that many UTF-8 bytes is chosen
+    (the shortest, ``the capture expects --model M``, when none fits).
     """
     # The setup key is ("setup", model, modalities, has_handle); see _shape_of.
     keys = (
@@ -302,18 +304,27 @@ def _first_difference(expected: FrameShape, got: FrameShape) -> str:
     if want is None or have is None:
         return ""
     if want[1] != have[1]:
-        w_name, h_name = str(want[1]).removeprefix("models/"), str(have[1]).removeprefix("models/")
-        return f"the capture expects model {w_name}, got {h_name}: pass --model {w_name}"
-    if want[2] != have[2]:
-        w_mod = "+".join(str(m) for m in cast("tuple[str, ...]", want[2]))
-        h_mod = "+".join(str(m) for m in cast("tuple[str, ...]", have[2]))
-        lead = f"the capture expects modality {w_mod}, got {h_mod}"
-        return f"{lead}: pass --modality {w_mod.lower()}"
-    if want[3] != have[3]:
-        if want[3]:
-            return "the capture resumes a session: pass --resume with a handle"
-        return "the capture starts a new session: do not pass --resume"
-    return ""
+        w, h = str(want[1]).removeprefix("models/"), str(have[1]).removeprefix("models/")
+        wordings = [
+            f"the capture expects model {w}, got {h}: pass --model {w}",
+            f"the capture expects model {w}: pass --model {w}",
+            f"the capture expects --model {w}",
+        ]
+    elif want[2] != have[2]:
+        w = "+".join(str(m) for m in cast("tuple[str, ...]", want[2]))
+        h = "+".join(str(m) for m in cast("tuple[str, ...]", have[2]))
+        wordings = [f"the capture expects modality {w}, got {h}: pass --modality {w.lower()}"]
+    elif want[3] != have[3]:
+        wordings = [
+            "the capture resumes a session: pass --resume with a handle"
+            if want[3]
+            else "the capture starts a new session: do not pass --resume"
+        ]
+    else:
+        return ""
+    if limit is not None:
+        return next((t for t in wordings if len(t.encode("utf-8")) <= limit), wordings[-1])
+    return wordings[0]
 
 
 def _close_reason(expected: str, got: str, lead: str = "") -> str:
@@ -786,7 +797,8 @@ class _Replayer:
         if not self._server.strict:
             self._absorbing = expected.audio
             return True
-        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got), lead))
+        short = _first_difference(expected, got, _REASON_LIMIT - len("replay mismatch: "))
+        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got), short))
         return False
 
     async def _close_as_recorded(self, record: CloseRecord) -> None:
