@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,3 +141,15 @@ def test_fake_refuses_half_a_tls_pair(tmp_path: Path) -> None:
     result = run_cli("fake", "--tls-cert", "c.pem", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == "rawlive: error: give both --tls-cert and --tls-key, or neither"
+
+
+def test_fake_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("fake", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"rawlive: error: cannot listen on 127.0.0.1:{port}: ")
+    assert result.stdout == ""  # no URL was printed
