@@ -15,7 +15,7 @@ from typing import Any
 EPILOG = """\
 example:
   rawlive fake --port 8766 &                  # prints ws://127.0.0.1:8766/ws/...
-  rawlive say "Hello" --modality text --server ws://127.0.0.1:8766 --api-key test
+  rawlive say "Hello" --modality text --server ws://127.0.0.1:8766
   rawlive say "what was the last question I asked?" --modality text \\
       --server ws://127.0.0.1:8766 --resume HANDLE
 

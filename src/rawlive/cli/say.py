@@ -29,7 +29,7 @@ examples:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "say",
-        help="send one text turn and print or save the reply",
+        help="send one turn (text, or a WAV with --input-audio) and print or save the reply",
         description="Send one turn (TEXT, or a WAV file with --input-audio) and print the reply.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
