@@ -67,9 +67,11 @@ async def send_wav(session: Any, wav: Any, *, fast: bool) -> float:
     from rawlive.audio.pcm import INPUT_RATE
 
     loop = asyncio.get_running_loop()
-    start = loop.time()
+    start: float | None = None
     sent = 0.0
     for chunk in wav.chunks(CHUNK_MS):
+        if start is None:
+            start = loop.time()  # the clock starts with the first chunk, once the file is open
         await session.send_audio(chunk.data, rate=INPUT_RATE)
         sent += len(chunk.data) / (2 * INPUT_RATE)
         if not fast:
