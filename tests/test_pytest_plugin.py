@@ -624,3 +624,80 @@ def test_record_{n}(live_replay):
         assert f"Hi {n}" in str([f.data for f in capture.frames(dir="client")])
     result = pytester.runpytest_subprocess(*args, "-n", "2")
     result.assert_outcomes(passed=11)
+
+
+# -- bad input: one line each ---------------------------------------------------------
+
+
+def test_bad_markers_and_a_broken_capture_fail_in_one_line(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest, no_key: None
+) -> None:
+    (pytester.path / "broken.jsonl").write_text("this is not a capture\n")
+    pytester.makepyfile(
+        test_bad="""
+import pytest
+
+@pytest.mark.live_capture("broken.jsonl", stric=False)
+def test_typo(live_replay):
+    pass
+
+
+@pytest.mark.live_capture("broken.jsonl")
+def test_broken(live_replay):
+    live_replay.connect_kwargs()
+
+
+@pytest.mark.live_fake(fault=[])
+def test_fake_typo(live_fake):
+    pass
+"""
+    )
+    result = pytester.runpytest(*plugin_args(request))
+    result.assert_outcomes(failed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.live_capture takes (path=None, *, tls=False, pace=None, "
+            "strict=True); got stric",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*cannot replay broken.jsonl: *"])
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.live_fake: FakeLiveServer got an unexpected keyword argument 'fault'*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_recording_refuses_the_sdk_and_keeps_a_key_in_the_endpoint_out(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest, no_key: None, fake_endpoint: str
+) -> None:
+    endpoint = f"{fake_endpoint}?key={SECRET}"
+    pytester.makepyfile(
+        test_rec=f"PROMPT = 'Hello {SECRET}'\n"
+        + RECORDED
+        + """
+@pytest.mark.live_capture
+def test_sdk(live_replay):
+    with pytest.raises(rawlive.ConfigurationError, match="cannot record the official SDK"):
+        live_replay.sdk_http_options()
+    assert live_replay.mode == "record"
+"""
+    )
+    result = pytester.runpytest(
+        *plugin_args(request), "--live-record-mode=rewrite", "--live-endpoint", endpoint
+    )
+    result.assert_outcomes(passed=3)
+    greeting = pytester.path / "captures" / "test_rec" / "test_greeting.jsonl"
+    text = greeting.read_text()
+    assert SECRET not in text
+    assert "Hello REDACTED" in text  # scrubbed from the frame, not only from the URL
+    assert not (pytester.path / "captures" / "test_rec" / "test_sdk.jsonl").exists()
+    # The command a failure suggests never shows the key either.
+    (pytester.path / "captures" / "test_rec" / "test_sdk.jsonl").unlink(missing_ok=True)
+    result = pytester.runpytest(
+        *plugin_args(request), "--live-endpoint", endpoint, "-k", "test_sdk"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*--live-endpoint ws://127.0.0.1:*?key=REDACTED 'test_rec.py::test_sdk'*"]
+    )
+    assert SECRET not in result.stdout.str()

@@ -53,6 +53,7 @@ from rawlive.pytest_plugin._modes import (
     parse_record_mode,
     record_command,
     resolve_capture,
+    url_secrets,
 )
 from rawlive.pytest_plugin._servers import SDK_TEST_KEY, LiveFake, LiveReplay, SharedRecorder
 
@@ -67,6 +68,7 @@ _FAKE_MARKER = "live_fake"
 _FIXTURE = "live_replay"
 _WROTE = "rawlive_capture_written"
 _ENDPOINT_ENV = "RAWLIVE_RECORD_ENDPOINT"
+_CAPTURE_OPTIONS = frozenset({"path", "tls", "pace", "strict"})
 _SETTINGS = pytest.StashKey[Settings]()
 _CERT = pytest.StashKey["SelfSignedCertificate"]()
 
@@ -212,6 +214,13 @@ def live_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
             f"the {_FIXTURE} fixture needs @pytest.mark.{_MARKER} (optionally with a path)",
             pytrace=False,
         )
+    unknown = sorted(set(marker.kwargs) - _CAPTURE_OPTIONS)
+    if unknown or len(marker.args) > 1:
+        pytest.fail(
+            f"@pytest.mark.{_MARKER} takes (path=None, *, tls=False, pace=None, strict=True); "
+            f"got {', '.join(unknown) or 'more than one path'}",
+            pytrace=False,
+        )
     config = request.config
     settings = _settings(config)
     path = _capture_path(request, marker)
@@ -239,9 +248,14 @@ def live_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
         if tls:
             cert = _certificate(config, request.getfixturevalue("tmp_path_factory"))
             server_ctx, client_ctx = cert.server_context(), cert.client_context()
-        background = BackgroundReplayServer(
-            path, ssl_context=server_ctx, pace=pace, strict=strict, record=run_path
-        ).start()
+        from rawlive.errors import LiveError
+
+        try:
+            background = BackgroundReplayServer(
+                path, ssl_context=server_ctx, pace=pace, strict=strict, record=run_path
+            ).start()
+        except (LiveError, OSError) as exc:
+            pytest.fail(f"cannot replay {shown}: {exc}", pytrace=False)
         return background, client_ctx
 
     replay = LiveReplay(
@@ -280,7 +294,8 @@ def _recording(
     else:
         key = _api_key()
         source = f"pytest {request.node.nodeid} against {redact_url(settings.endpoint)}"
-    recorder = SharedRecorder(path, (key,) if key else (), source)
+    secrets = ((key,) if key else ()) + url_secrets(settings.endpoint or "")
+    recorder = SharedRecorder(path, secrets, source)
     replay = LiveReplay(
         mode="record",
         record_mode=settings.mode,
@@ -444,6 +459,12 @@ def live_fake(
     """
     options, tls = _fake_options(request.node.get_closest_marker(_FAKE_MARKER))
     options.setdefault("port", 0)
+    from rawlive.testing import FakeLiveServer
+
+    try:
+        inspect.signature(FakeLiveServer).bind(**options)
+    except TypeError as exc:
+        pytest.fail(f"@pytest.mark.{_FAKE_MARKER}: FakeLiveServer {exc}", pytrace=False)
     config = request.config
     fake = LiveFake(
         options=options,

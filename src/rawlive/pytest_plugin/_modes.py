@@ -19,6 +19,7 @@ __all__ = [
     "parse_record_mode",
     "record_command",
     "resolve_capture",
+    "url_secrets",
 ]
 
 RecordMode = Literal["none", "once", "rewrite"]
@@ -95,6 +96,14 @@ def auto_capture_name(test_file: Path, node_name: str, class_name: str | None) -
     return test_file.parent / "captures" / test_file.stem / f"{name}.jsonl"
 
 
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Return the ``key``/``access_token``/``token`` query values of ``url`` (to scrub them)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=False)
+    return tuple(v for k, v in pairs if k.lower() in ("key", "access_token", "token") and v)
+
+
 def resolve_capture(name: str | Path, test_file: Path, rootdir: Path) -> Path:
     """Return the file an explicit marker path names.
 
@@ -116,7 +125,9 @@ def resolve_capture(name: str | Path, test_file: Path, rootdir: Path) -> Path:
 
 
 def record_command(nodeid: str, *, mode: RecordMode = "once", endpoint: str | None) -> str:
-    """Return the command that records one test's capture."""
-    where = f" --live-endpoint {endpoint}" if endpoint else ""
+    """Return the command that records one test's capture (a key in ``endpoint`` redacted)."""
+    from rawlive.auth import redact_url
+
+    where = f" --live-endpoint {redact_url(endpoint)}" if endpoint else ""
     need = "" if endpoint else "GEMINI_API_KEY=... "
     return f"{need}pytest --live-record-mode={mode}{where} '{nodeid}'"
