@@ -419,6 +419,22 @@ def test_faults_from_the_marker(live_fake):
     assert [f.fault.reason for f in live_fake.server.faults] == ["boom"]
 
 
+def test_call_runs_server_coroutines_on_its_loop(live_fake):
+    async def run():
+        async with rawlive.connect(
+            "rawlive-demo", response_modalities=["TEXT"], **live_fake.connect_kwargs()
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn(timeout=5)
+            assert live_fake.call(live_fake.server.go_away, "30s") == 1
+            message = await asyncio.wait_for(session.receive(), 5)
+            return message.go_away
+
+    go_away = asyncio.run(run())
+    assert go_away is not None and go_away.time_left_seconds == 30
+    assert b"goAway" in live_fake.server.connections[0].sent[-1]
+
+
 @pytest.mark.live_fake(api_key="k-123", tls=True)
 def test_key_and_tls(live_fake):
     assert live_fake.url.startswith("wss://127.0.0.1:")
@@ -466,7 +482,7 @@ def test_live_fake_takes_faults_and_options_from_its_marker(
 ) -> None:
     pytester.makepyfile(test_fake=FAKE_TESTS)
     result = pytester.runpytest(*plugin_args(request), "-v")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 @pytest.mark.parametrize("asyncio_mode", ["strict", "auto"])
@@ -617,13 +633,13 @@ def test_record_{n}(live_replay):
     result = pytester.runpytest_subprocess(
         *args, "-n", "2", "--live-record-mode=once", "--live-endpoint", fake_endpoint
     )
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(["*= rawlive captures written =*", "4 capture(s) written*"])
     for n in range(4):
         capture = read_capture(pytester.path / "captures" / "test_par" / f"test_record_{n}.jsonl")
         assert f"Hi {n}" in str([f.data for f in capture.frames(dir="client")])
     result = pytester.runpytest_subprocess(*args, "-n", "2")
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=12)
 
 
 # -- bad input: one line each ---------------------------------------------------------
