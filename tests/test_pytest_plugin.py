@@ -606,6 +606,58 @@ def test_official_sdk_replays_through_sdk_http_options(
     )
 
 
+SDK_RECORD_TEST = """
+import pytest
+from google import genai
+from google.genai import types
+
+
+@pytest.mark.live_capture
+async def test_sdk_greeting(live_replay):
+    client = genai.Client(**live_replay.sdk_client_kwargs())
+    config = types.LiveConnectConfig(response_modalities=["TEXT"])
+    async with client.aio.live.connect(model="gemini-2.0-flash-live-001", config=config) as s:
+        await s.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="Hello")])
+        )
+        texts = [m.text async for m in s.receive() if m.text]
+    assert "".join(texts)
+"""
+
+
+def test_official_sdk_tests_record_through_a_relay(
+    cryptography_loaded: None,
+    pytester: pytest.Pytester,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    no_key: None,
+    fake_endpoint: str,
+) -> None:
+    pytest.importorskip("google.genai", reason="the official SDK is not installed")
+    import importlib.util
+
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)  # the SDK is given the recording key
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_sdk_rec=SDK_RECORD_TEST)
+    args = plugin_args(request, asyncio=True)
+    result = pytester.runpytest(*args, "--live-record-mode=once", "--live-endpoint", fake_endpoint)
+    path = pytester.path / "captures" / "test_sdk_rec" / "test_sdk_greeting.jsonl"
+    if importlib.util.find_spec("rawlive.proxy") is None:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*recording the official SDK needs rawlive.proxy*"])
+        assert not path.exists()
+        return
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["1 capture(s) written*"])
+    text = path.read_text()
+    assert SECRET not in text
+    assert "Hello" in text
+    result = pytester.runpytest(*args)  # and it replays to the SDK offline
+    result.assert_outcomes(passed=1)
+
+
 # -- parallel runs ----------------------------------------------------------------------
 
 
@@ -683,7 +735,7 @@ def test_fake_typo(live_fake):
     assert "Traceback" not in result.stdout.str()
 
 
-def test_recording_refuses_the_sdk_and_keeps_a_key_in_the_endpoint_out(
+def test_a_key_in_the_endpoint_never_reaches_a_capture_or_a_message(
     pytester: pytest.Pytester, request: pytest.FixtureRequest, no_key: None, fake_endpoint: str
 ) -> None:
     endpoint = f"{fake_endpoint}?key={SECRET}"
@@ -693,8 +745,6 @@ def test_recording_refuses_the_sdk_and_keeps_a_key_in_the_endpoint_out(
         + """
 @pytest.mark.live_capture
 def test_sdk(live_replay):
-    with pytest.raises(rawlive.ConfigurationError, match="cannot record the official SDK"):
-        live_replay.sdk_http_options()
     assert live_replay.mode == "record"
 """
     )
@@ -706,9 +756,9 @@ def test_sdk(live_replay):
     text = greeting.read_text()
     assert SECRET not in text
     assert "Hello REDACTED" in text  # scrubbed from the frame, not only from the URL
+    # A test that never connects leaves no capture.
     assert not (pytester.path / "captures" / "test_rec" / "test_sdk.jsonl").exists()
     # The command a failure suggests never shows the key either.
-    (pytester.path / "captures" / "test_rec" / "test_sdk.jsonl").unlink(missing_ok=True)
     result = pytester.runpytest(
         *plugin_args(request), "--live-endpoint", endpoint, "-k", "test_sdk"
     )

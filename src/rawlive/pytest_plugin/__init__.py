@@ -296,12 +296,16 @@ def _recording(
         source = f"pytest {request.node.nodeid} against {redact_url(settings.endpoint)}"
     secrets = ((key,) if key else ()) + url_secrets(settings.endpoint or "")
     recorder = SharedRecorder(path, secrets, source)
+    config = request.config
+    factory = request.getfixturevalue("tmp_path_factory")
     replay = LiveReplay(
         mode="record",
         record_mode=settings.mode,
         capture_path=path,
         recorder=recorder,
         endpoint=settings.endpoint,
+        cert=lambda: _certificate(config, factory),
+        key=key,
     )
     try:
         yield replay

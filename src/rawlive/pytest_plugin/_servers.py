@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rawlive.capture.tls import SelfSignedCertificate
     from rawlive.errors import ReplayMismatchError
     from rawlive.testing import FakeLiveServer
-    from rawlive.testing._threaded import BackgroundFakeServer
+    from rawlive.testing._threaded import BackgroundFakeServer, BackgroundServer
 
 __all__ = ["SDK_TEST_KEY", "LiveFake", "LiveReplay", "SharedRecorder"]
 
@@ -47,6 +47,30 @@ class _ConnectionRecorder:
 
     def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:
         self._shared.recorder().on_close(self._conn, code, reason, by, dropped)
+
+
+class _RelayRecorder:
+    """Files each relayed connection under the next conn number of the shared file."""
+
+    def __init__(self, shared: SharedRecorder) -> None:
+        self._shared = shared
+        self._conns: dict[int, _ConnectionRecorder] = {}
+
+    def _of(self, conn: int) -> _ConnectionRecorder:
+        if conn not in self._conns:
+            self._conns[conn] = self._shared.observer()
+        return self._conns[conn]
+
+    def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
+        self._of(conn).on_open(conn, endpoint, model)
+
+    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
+        self._of(conn).on_frame(conn, direction, payload)
+
+    def on_close(
+        self, conn: int, code: int, reason: str, by: str | None, dropped: bool = False
+    ) -> None:
+        self._of(conn).on_close(conn, code, reason, by, dropped)
 
 
 class SharedRecorder:
@@ -80,6 +104,10 @@ class SharedRecorder:
     def observer(self) -> _ConnectionRecorder:
         self._next += 1
         return _ConnectionRecorder(self, self._next)
+
+    def relay_observer(self) -> _RelayRecorder:
+        """An observer for a relay that numbers its connections after this test's others."""
+        return _RelayRecorder(self)
 
     def close(self) -> None:
         if self._recorder is not None:
@@ -158,9 +186,14 @@ class LiveReplay(_SDKSettings):
         recorder: SharedRecorder | None = None,
         endpoint: str | None = None,
         run_path: Path | None = None,
+        cert: CertFactory | None = None,
+        key: str | None = None,
     ) -> None:
         self.mode = mode
         self.run_path = run_path
+        self._cert = cert
+        self._key = key
+        self._relay: BackgroundServer[Any] | None = None
         self.record_mode = record_mode
         self.capture_path = capture_path
         self.record_path: Path | None = capture_path if mode == "record" else None
@@ -189,12 +222,46 @@ class LiveReplay(_SDKSettings):
 
     def _start_tls(self) -> None:
         if self.mode == "record":
-            raise ConfigurationError(
-                "the plugin records through rawlive.connect(**connect_kwargs()); it cannot "
-                "record the official SDK's traffic: record this capture with a rawlive test "
-                "(or rawlive say --record), then replay it to the SDK"
-            )
+            self._relayed()
+            return
         self._started(True)
+
+    def _relayed(self) -> Any:
+        """Start (once) a TLS relay to the recording endpoint that records what passes."""
+        if self._relay is None:
+            import importlib
+
+            try:
+                proxy = importlib.import_module("rawlive.proxy")
+            except ImportError:
+                raise ConfigurationError(
+                    "recording the official SDK needs rawlive.proxy, which this rawlive does "
+                    "not have; record this capture with rawlive.connect(**connect_kwargs()), "
+                    "then replay it to the SDK"
+                ) from None
+            from urllib.parse import urlsplit
+
+            from rawlive.testing._threaded import BackgroundServer
+
+            assert self._cert is not None and self._recorder is not None
+            upstream = "google"
+            if self.endpoint is not None:
+                parts = urlsplit(self.endpoint)
+                upstream = f"{parts.scheme}://{parts.netloc}"
+            cert = self._cert()
+            self._client_ssl = cert.client_context()
+            observer = self._recorder.relay_observer()
+
+            async def begin() -> Any:
+                relay = proxy.LiveProxy(
+                    upstream=upstream,
+                    observers=[observer],
+                    ssl_context=cert.server_context(),
+                )
+                return await relay.start()
+
+            self._relay = BackgroundServer(begin).start()
+        return self._relay.server
 
     @property
     def url(self) -> str:
@@ -209,16 +276,25 @@ class LiveReplay(_SDKSettings):
 
     @property
     def base_url(self) -> str:
-        """``https://127.0.0.1:PORT/``, the form the official SDK wants."""
+        """``https://127.0.0.1:PORT/``, the form the official SDK wants (a recording
+        relay's when recording)."""
+        if self.mode == "record":
+            return str(self._relayed().base_url)
         return self._started().server.base_url
 
     @property
     def ssl(self) -> ssl.SSLContext | None:
-        """The client TLS context that trusts the replay server (TLS only), else ``None``."""
-        if self.mode == "record":
-            return None
-        self._started()
+        """The client TLS context that trusts the replay server or relay (TLS only)."""
+        if self.mode != "record":
+            self._started()
         return self._client_ssl
+
+    @property
+    def sdk_api_key(self) -> str:  # type: ignore[override]
+        """The key for the SDK: the recording key when recording, else a test key."""
+        if self.mode == "record" and self._key:
+            return self._key
+        return SDK_TEST_KEY
 
     @property
     def server(self) -> ReplayServer | None:
@@ -278,6 +354,8 @@ class LiveReplay(_SDKSettings):
         """Stop the replay server, or close the capture file (idempotent)."""
         if self._background is not None:
             self._background.stop()
+        if self._relay is not None:
+            self._relay.stop()
         if self._recorder is not None:
             self._recorder.close()
 

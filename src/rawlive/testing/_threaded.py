@@ -1,4 +1,4 @@
-"""A :class:`FakeLiveServer` on its own event loop in a daemon thread.
+"""Servers (the fake server, a relay) on their own event loop in a daemon thread.
 
 A pytest fixture cannot share the test's event loop in every setup: a
 synchronous test has none, pytest-asyncio's strict mode and anyio each make
@@ -18,75 +18,77 @@ import concurrent.futures
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from rawlive.errors import LiveError
 from rawlive.testing.fake_server import FakeLiveServer
 
-__all__ = ["BackgroundFakeServer"]
-
-T = TypeVar("T")
+__all__ = ["BackgroundFakeServer", "BackgroundServer"]
 
 
-class BackgroundFakeServer:
-    """Start a :class:`FakeLiveServer` on a private loop; stop it with :meth:`stop`.
+class _Startable(Protocol):
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Startable)
+B = TypeVar("B", bound="BackgroundServer[Any]")
+
+
+class BackgroundServer(Generic[S]):
+    """Start a server on a private loop; stop it with :meth:`stop`.
 
     Args:
-        options: keyword arguments for :class:`FakeLiveServer` (``port`` 0 by
-            default, so parallel workers never clash).
+        start: a coroutine function that builds and starts the server (it runs
+            on the private loop) and returns it; the server's ``close()`` stops it.
 
     Attributes:
-        server: the :class:`FakeLiveServer` (valid after :meth:`start`); read
-            its records from any thread, call its coroutines with :meth:`call`.
+        server: the server (valid after :meth:`start`); read its records from
+            any thread, call its coroutines with :meth:`call`.
     """
 
-    def __init__(self, **options: Any) -> None:
-        self._options = options
+    def __init__(self, start: Callable[[], Any]) -> None:
+        self._begin = start
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: FakeLiveServer | None = None
+        self._server: S | None = None
 
     def __repr__(self) -> str:
-        state = self._server.url if self._server is not None else "not started"
-        return f"<BackgroundFakeServer {state}>"
+        state = "started" if self._server is not None else "not started"
+        return f"<{type(self).__name__} {state}>"
 
     @property
-    def server(self) -> FakeLiveServer:
+    def server(self) -> S:
         """The running server.
 
         Raises:
             LiveError: :meth:`start` was not called.
         """
         if self._server is None:
-            raise LiveError("the background fake server is not started: call start() first")
+            raise LiveError("the background server is not started: call start() first")
         return self._server
 
-    def start(self, timeout: float = 10.0) -> BackgroundFakeServer:
+    def start(self: B, timeout: float = 10.0) -> B:
         """Start the thread and wait until the server listens; return ``self``.
 
         Raises:
             LiveError: already started, or the server did not start in time.
             OSError: the address cannot be bound.
-            TypeError: an option :class:`FakeLiveServer` does not take.
+            TypeError: an option the server does not take.
         """
         if self._thread is not None:
-            raise LiveError("the background fake server is already started")
+            raise LiveError("the background server is already started")
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._thread = threading.Thread(
-            target=loop.run_forever, name="rawlive-fake-server", daemon=True
+            target=loop.run_forever, name="rawlive-background-server", daemon=True
         )
         self._thread.start()
-
-        async def begin() -> FakeLiveServer:
-            return await FakeLiveServer(**self._options).start()
-
-        future = asyncio.run_coroutine_threadsafe(begin(), loop)
+        future = asyncio.run_coroutine_threadsafe(self._begin(), loop)
         try:
             self._server = future.result(timeout)
         except concurrent.futures.TimeoutError as exc:
             self.stop()
-            raise LiveError(f"the fake server did not start within {timeout} s") from exc
+            raise LiveError(f"the server did not start within {timeout} s") from exc
         except BaseException:
             self.stop()
             raise
@@ -102,7 +104,7 @@ class BackgroundFakeServer:
         """
         loop = self._loop
         if loop is None or not loop.is_running():
-            raise LiveError("the background fake server is not running")
+            raise LiveError("the background server is not running")
 
         async def run() -> Any:
             result = fn(*args)
@@ -133,8 +135,23 @@ class BackgroundFakeServer:
         if not thread.is_alive():
             loop.close()
 
-    def __enter__(self) -> BackgroundFakeServer:
+    def __enter__(self: B) -> B:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class BackgroundFakeServer(BackgroundServer[FakeLiveServer]):
+    """A :class:`FakeLiveServer` on a private loop.
+
+    Args:
+        options: keyword arguments for :class:`FakeLiveServer` (``port`` 0 by
+            default, so parallel workers never clash).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        async def begin() -> FakeLiveServer:
+            return await FakeLiveServer(**options).start()
+
+        super().__init__(begin)
