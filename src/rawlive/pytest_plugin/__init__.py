@@ -197,7 +197,9 @@ def _display(path: Path, config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def live_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveReplay]:
+def live_replay(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveReplay]:
     """Replay the test's ``live_capture``, or record it (see ``--live-record-mode``).
 
     Yields:
@@ -228,7 +230,7 @@ def live_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
     nodeid = request.node.nodeid
     record = settings.mode == "rewrite" or (settings.mode == "once" and not path.is_file())
     if record:
-        yield from _recording(request, path, settings)
+        yield from _recording(request, path, settings, tmp_path_factory)
         return
     if not path.is_file():
         pytest.fail(
@@ -243,12 +245,12 @@ def live_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
 
     def start(tls: bool) -> tuple[BackgroundReplayServer, Any]:
         from rawlive.capture.replay import BackgroundReplayServer
+        from rawlive.errors import LiveError
 
         server_ctx = client_ctx = None
         if tls:
-            cert = _certificate(config, request.getfixturevalue("tmp_path_factory"))
+            cert = _certificate(config, tmp_path_factory)
             server_ctx, client_ctx = cert.server_context(), cert.client_context()
-        from rawlive.errors import LiveError
 
         try:
             background = BackgroundReplayServer(
@@ -275,7 +277,10 @@ def live_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
 
 
 def _recording(
-    request: pytest.FixtureRequest, path: Path, settings: Settings
+    request: pytest.FixtureRequest,
+    path: Path,
+    settings: Settings,
+    factory: pytest.TempPathFactory,
 ) -> Iterator[LiveReplay]:
     from rawlive.auth import redact_url, resolve_credentials
     from rawlive.errors import MissingAPIKeyError
@@ -297,7 +302,6 @@ def _recording(
     secrets = ((key,) if key else ()) + url_secrets(settings.endpoint or "")
     recorder = SharedRecorder(path, secrets, source)
     config = request.config
-    factory = request.getfixturevalue("tmp_path_factory")
     replay = LiveReplay(
         mode="record",
         record_mode=settings.mode,
