@@ -521,3 +521,30 @@ def test_cli_bad_fault_is_one_line() -> None:
         "rawlive: error: --fault 'drop:after-frames=x': drop: after_frames takes a whole "
         "number, got 'x'"
     ]
+
+
+async def test_a_slow_client_slows_only_its_own_upstream() -> None:
+    setup = orjson.dumps({"setup": {"model": f"models/{MODEL}"}}).decode()
+    ask_long = orjson.dumps({"realtimeInput": {"text": "Tell me a joke"}}).decode()
+    async with FakeLiveServer(chunk_ms=10) as fake, relay(fake) as proxy:
+        # The slow client asks for a long audio reply and reads nothing for a while.
+        slow = await ws_connect(proxy.url + LIVE_PATH, max_queue=1)
+        await slow.send(setup)
+        await slow.send(ask_long)
+        await asyncio.sleep(0.2)
+        # Meanwhile another client is served in full.
+        async with rawlive.connect(
+            MODEL, endpoint=proxy.url + LIVE_PATH, response_modalities=["TEXT"]
+        ) as session:
+            assert await ask(session, "Hello") == "Hello there! How can I help you today?"
+        # The slow client's reply is held back, not dropped: it arrives whole.
+        frames = []
+        for _ in range(2000):
+            frame = orjson.loads(await asyncio.wait_for(slow.recv(), 5))
+            frames.append(frame)
+            if frame.get("serverContent", {}).get("turnComplete"):
+                break
+        await slow.close()
+    chunks = [f for f in frames if f.get("serverContent", {}).get("modelTurn")]
+    assert len(chunks) > 50
+    assert frames[-1]["serverContent"]["turnComplete"] is True
