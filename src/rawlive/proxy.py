@@ -283,38 +283,23 @@ def _as_bytes(payload: str | bytes) -> bytes:
 class _LintWatch:
     """The outgoing lint over one relayed connection (``--lint``).
 
-    Server frames keep its context current (pending tool calls); each client
+    Server frames keep its state current (pending tool calls); each client
     frame is checked before it is forwarded, so a finding is reported before
     the service's close arrives.
     """
 
     def __init__(self, connection: _Connection) -> None:
-        from rawlive.protocol.lint import LintContext
+        from rawlive.capture.lint import ConnectionLint
 
         self.connection = connection
-        self.context = LintContext()
+        self.lint = ConnectionLint()
 
     def client(self, payload: str | bytes) -> None:
-        from rawlive.errors import RemoteProtocolError
-        from rawlive.protocol.codec import decode_client
-        from rawlive.protocol.lint import lint_message
-
-        report = self.connection.proxy._report_lint
-        try:
-            message = decode_client(payload)
-        except RemoteProtocolError as exc:
-            report(self.connection.number, f"[undecodable] {exc}")
-            return
-        for issue in lint_message(message, self.context):
-            report(self.connection.number, str(issue))
-        self.context.sent(message)
+        for rule, message in self.lint.client(payload):
+            self.connection.proxy._report_lint(self.connection.number, f"[{rule}] {message}")
 
     def server(self, payload: str | bytes) -> None:
-        from rawlive.errors import RemoteProtocolError
-        from rawlive.protocol.codec import decode_server
-
-        with contextlib.suppress(RemoteProtocolError):
-            self.context.received(decode_server(payload))
+        self.lint.server(payload)
 
 
 # ------------------------------------------------------------------ faults
