@@ -39,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "lint",
     "serve",
     "fake",
+    "proxy",
     "show",
     "wav",
     "diff",
