@@ -9,13 +9,13 @@ those frameworks put them on the wire.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from rawlive._compat import timeout
 from rawlive.testing import FakeLiveServer
 
 MODEL = "models/gemini-2.0-flash-live-001"
@@ -46,7 +46,7 @@ async def open_session(server: FakeLiveServer, *, seeded: bool) -> ClientConnect
 async def next_turn(ws: ClientConnection) -> tuple[str, bool]:
     """Return the text of the next model turn and whether it was interrupted."""
     text, interrupted = "", False
-    async with asyncio.timeout(10):
+    async with timeout(10):
         while True:
             message = orjson.loads(await ws.recv())
             sc = message.get("serverContent", {})
@@ -139,7 +139,7 @@ async def test_v1_is_refused_with_the_model_not_found_close() -> None:
         async with connect(url) as ws:
             await ws.send(setup(seeded=False))
             await ws.wait_closed()
-    assert (ws.close_code, ws.close_reason) == (
+    assert (ws.protocol.close_code, ws.protocol.close_reason) == (
         1008,
         f"{MODEL} is not found for API version v1, or is not supported for bidiGenerateContent",
     )
@@ -159,7 +159,7 @@ async def test_a_server_with_a_key_refuses_a_wrong_one() -> None:
         async with connect(server.url + "?key=the-wrong-key") as ws:
             await ws.send(setup(seeded=False))
             await ws.wait_closed()
-        assert (ws.close_code, ws.close_reason) == (
+        assert (ws.protocol.close_code, ws.protocol.close_reason) == (
             1008,
             "API key not valid. Please pass a valid API key.",
         )

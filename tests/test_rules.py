@@ -19,6 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from rawlive._compat import timeout
 from rawlive.capture.format import CaptureWriter, read_capture
 from rawlive.capture.lint import lint_capture
 from rawlive.capture.replay import ReplayServer
@@ -93,14 +94,14 @@ def lint_rules(scenario: Scenario) -> list[str]:
 
 
 async def close_of(url: str, frames: tuple[str, ...]) -> tuple[int | None, str | None]:
-    async with asyncio.timeout(10):
+    async with timeout(10):
         async with connect(url, open_timeout=5) as ws:
             for frame in frames:
                 await ws.send(frame)
             with contextlib.suppress(ConnectionClosed):
                 async for _ in ws:  # whatever comes before the close (setupComplete)
                     pass
-        return ws.close_code, ws.close_reason
+        return ws.protocol.close_code, ws.protocol.close_reason
 
 
 def write_capture(path: Path, scenario: Scenario) -> None:
@@ -156,14 +157,14 @@ async def test_a_lenient_fake_lets_it_through(rule_id: str) -> None:
     scenario = SCENARIOS[rule_id]
     async with FakeLiveServer(rules="lenient") as server:
         base = server.url.split("/ws/", 1)[0]
-        async with asyncio.timeout(10), connect(base + scenario.path) as ws:
+        async with timeout(10), connect(base + scenario.path) as ws:
             for frame in scenario.frames:
                 await ws.send(frame)
             await ws.send(TEXT)  # still served: the answer comes
             async for frame in ws:
                 if b"turnComplete" in (frame if isinstance(frame, bytes) else frame.encode()):
                     break
-        assert ws.close_code == 1000  # we closed it, not the server
+        assert ws.protocol.close_code == 1000  # we closed it, not the server
 
 
 async def test_a_lenient_replay_compares_shapes_only(tmp_path: Path) -> None:
@@ -171,7 +172,7 @@ async def test_a_lenient_replay_compares_shapes_only(tmp_path: Path) -> None:
     write_capture(tmp_path / "c.jsonl", scenario)
     async with ReplayServer(tmp_path / "c.jsonl", rules="lenient") as server:
         base = server.url.split("/ws/", 1)[0]
-        async with asyncio.timeout(10), connect(base + scenario.path) as ws:
+        async with timeout(10), connect(base + scenario.path) as ws:
             await ws.send(SETUP)
             assert orjson.loads(await ws.recv()) == {"setupComplete": {}}
     server.raise_for_mismatch()
@@ -247,7 +248,7 @@ async def test_rawlive_serve_takes_the_rules(rules: str) -> None:
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        async with asyncio.timeout(20):
+        async with timeout(20):
             url = (await process.stdout.readline()).decode().strip()
             async with connect(url.replace(".v1beta.", ".v1.")) as ws:
                 await ws.send(TEXT_SETUP)  # the capture's own setup
@@ -257,7 +258,7 @@ async def test_rawlive_serve_takes_the_rules(rules: str) -> None:
         if rules == "lenient":
             assert orjson.loads(first) == {"setupComplete": {}}
         else:
-            assert (ws.close_code, ws.close_reason) == expected_close(
+            assert (ws.protocol.close_code, ws.protocol.close_reason) == expected_close(
                 RULES["api-version"], SCENARIOS["api-version"]
             )
     finally:

@@ -15,7 +15,6 @@ captures written in camelCase.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +31,7 @@ pytest.importorskip("cryptography", reason="the test certificate needs cryptogra
 from google.genai import errors, types  # noqa: E402
 
 import rawlive  # noqa: E402
+from rawlive._compat import timeout  # noqa: E402
 from rawlive.capture.format import CaptureWriter, read_capture  # noqa: E402
 from rawlive.capture.replay import ReplayServer  # noqa: E402
 from rawlive.capture.tls import SelfSignedCertificate, generate_self_signed_cert  # noqa: E402
@@ -263,7 +263,7 @@ def fake_client(server: FakeLiveServer, cert: SelfSignedCertificate) -> Any:
 
 
 async def next_turn(session: Any) -> list[types.LiveServerMessage]:
-    async with asyncio.timeout(10):
+    async with timeout(10):
         return [message async for message in session.receive()]
 
 
@@ -347,7 +347,7 @@ async def test_sdk_resumption_with_recall_against_the_fake(cert: SelfSignedCerti
         async with client.aio.live.connect(model=MODEL, config=config) as session:
             await session.send_client_content(turns=user_text("What is the capital of Brazil?"))
             await next_turn(session)
-            async with asyncio.timeout(10):
+            async with timeout(10):
                 async for message in session.receive():
                     update = message.session_resumption_update
                     if update is not None and update.resumable and update.new_handle:

@@ -18,7 +18,9 @@ rawlive declares ``websockets>=13.0``. The asyncio implementation it uses
   environment (``HTTPS_PROXY``...) by default. rawlive passes ``proxy=None``
   there so every version connects directly, as 13.x and 14.x always do.
 
-``orjson>=3.9`` and ``python-dotenv>=1.0`` need no shims: the calls rawlive
+Python: ``asyncio.timeout`` is 3.11+; :func:`timeout` is it, or the same on 3.10.
+
+``orjson`` and ``python-dotenv`` need no shims: the calls rawlive
 makes (``orjson.loads/dumps``, ``OPT_APPEND_NEWLINE``, ``dotenv_values``)
 exist unchanged in every supported version. When one does need a shim, put
 it here, next to a test run on the lowest declared versions (``.ci/run``).
@@ -26,7 +28,10 @@ it here, next to a test run on the lowest declared versions (``.ci/run``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -34,7 +39,7 @@ from websockets.asyncio.client import connect as _connect
 from websockets.asyncio.messages import Assembler
 from websockets.version import version as _websockets_version
 
-__all__ = ["WEBSOCKETS_VERSION", "ws_connect"]
+__all__ = ["WEBSOCKETS_VERSION", "timeout", "ws_connect"]
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -105,3 +110,32 @@ async def ws_connect(uri: str, *, headers: Mapping[str, str], **options: Any) ->
     if _DROPS_FRAMES_ON_CLOSE:
         options.setdefault("create_connection", _KeepFramesConnection)
     return await _connect(uri, additional_headers=dict(headers), **options)
+
+
+@contextlib.asynccontextmanager
+async def _timeout_310(delay: float) -> AsyncIterator[None]:
+    """``asyncio.timeout(delay)`` for Python 3.10: cancel the block, raise TimeoutError."""
+    task = asyncio.current_task()
+    assert task is not None, "timeout() must be used inside a task"
+    fired = False
+
+    def fire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(delay, fire)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if fired:
+            raise asyncio.TimeoutError from None
+        raise
+    finally:
+        handle.cancel()
+
+
+if sys.version_info >= (3, 11):
+    timeout = asyncio.timeout
+else:
+    timeout = _timeout_310
