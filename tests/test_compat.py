@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from rawlive._compat import WEBSOCKETS_VERSION, ws_connect
+from rawlive._compat import WEBSOCKETS_VERSION, ws_connect, ws_serve
 from rawlive.auth import resolve_credentials
 
 KEY = "AIzaFAKE-compat-0123456789"
@@ -37,6 +37,32 @@ async def test_messages_received_before_a_close_are_not_lost() -> None:
             await asyncio.wait_for(ws.recv(), 5)
     assert received == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
     assert info.value.rcvd is not None and info.value.rcvd.code == 1011
+
+
+async def test_a_server_keeps_what_the_client_sent_before_closing() -> None:
+    # The same on the server side (fake, replay and proxy servers use ws_serve).
+    got: list[object] = []
+    done = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        try:
+            for _ in range(3):
+                got.append(await asyncio.wait_for(ws.recv(), 5))
+            await asyncio.wait_for(ws.recv(), 5)
+        except ConnectionClosed as exc:
+            got.append(exc.rcvd.code if exc.rcvd else None)
+        finally:
+            done.set()
+
+    async with await ws_serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        ws = await ws_connect(f"ws://127.0.0.1:{port}", headers={})
+        for i in range(3):
+            await ws.send(f'{{"n":{i}}}')
+        await ws.close(1000)
+        await asyncio.wait_for(done.wait(), 5)
+    assert got == ['{"n":0}', '{"n":1}', '{"n":2}', 1000]
 
 
 async def test_ws_connect_sends_the_headers() -> None:

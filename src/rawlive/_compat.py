@@ -31,15 +31,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as _connect
 from websockets.asyncio.messages import Assembler
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as _serve
 from websockets.version import version as _websockets_version
 
-__all__ = ["WEBSOCKETS_VERSION", "timeout", "ws_connect"]
+__all__ = ["WEBSOCKETS_VERSION", "timeout", "ws_connect", "ws_serve"]
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -87,18 +89,37 @@ class _KeepFramesAssembler(_AssemblerBase):  # type: ignore[misc]
             self.closed = True
 
 
-class _KeepFramesConnection(ClientConnection):
+_MixinBase: Any = object
+
+
+class _KeepFrames(_MixinBase):  # type: ignore[misc]
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.recv_messages.__class__ = _KeepFramesAssembler
 
 
-async def ws_connect(uri: str, *, headers: Mapping[str, str], **options: Any) -> ClientConnection:
+class _KeepFramesConnection(_KeepFrames, ClientConnection):
+    pass
+
+
+class _KeepFramesServerConnection(_KeepFrames, ServerConnection):
+    pass
+
+
+async def ws_connect(
+    uri: str,
+    *,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+    env_proxy: bool = False,
+    **options: Any,
+) -> ClientConnection:
     """Open a client connection with the new asyncio API on any supported websockets.
 
     Args:
         uri: The ws:// or wss:// URL.
         headers: Extra HTTP headers for the handshake (the API key goes here).
+        env_proxy: Use the proxy the environment names (``HTTPS_PROXY``...);
+            only websockets 15+ can, older versions always connect directly.
         **options: Any other keyword of ``websockets.asyncio.client.connect``
             that exists since 13.0 (``ping_interval``, ``max_size``, ``ssl``...).
 
@@ -106,10 +127,20 @@ async def ws_connect(uri: str, *, headers: Mapping[str, str], **options: Any) ->
         The open connection.
     """
     if _HAS_PROXY:
-        options.setdefault("proxy", None)
+        options.setdefault("proxy", True if env_proxy else None)
     if _DROPS_FRAMES_ON_CLOSE:
         options.setdefault("create_connection", _KeepFramesConnection)
-    return await _connect(uri, additional_headers=dict(headers), **options)
+    return await _connect(uri, additional_headers=headers, **options)
+
+
+def ws_serve(handler: Any, host: str | None, port: int | None, **options: Any) -> Awaitable[Server]:
+    """``websockets.asyncio.server.serve`` that keeps messages received before a close.
+
+    Await the result to get the listening :class:`Server`.
+    """
+    if _DROPS_FRAMES_ON_CLOSE:
+        options.setdefault("create_connection", _KeepFramesServerConnection)
+    return _serve(handler, host, port, **options)
 
 
 @contextlib.asynccontextmanager

@@ -54,11 +54,12 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.http11 import Request, Response
 
+from rawlive._compat import ws_connect, ws_serve
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.recorder import Recorder
 from rawlive.errors import ConfigurationError
@@ -700,7 +701,7 @@ class LiveProxy:
             OSError: the address is in use or cannot be bound.
         """
         if self._server is None:
-            self._server = await serve(
+            self._server = await ws_serve(
                 self._handle,
                 self.host,
                 self._requested_port,
@@ -791,9 +792,10 @@ class LiveProxy:
         url = self.upstream + request.path
         secure = url.startswith("wss://")
         try:
-            upstream = await connect(
+            upstream = await ws_connect(
                 url,
-                additional_headers=headers,
+                headers=headers,
+                env_proxy=True,
                 ssl=(self.upstream_ssl or True) if secure else None,
                 compression=None,
                 max_size=self.max_size,

@@ -61,10 +61,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, TypeAlias, cast
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
+from rawlive._compat import ws_serve
 from rawlive.auth import normalize_model
 from rawlive.capture.format import (
     Capture,
@@ -535,7 +536,7 @@ class ReplayServer:
             raise LiveError("replay server is already started")
         if self._record is not None:
             self._writer = CaptureWriter(self._record, source=f"rawlive replay of {self._name}")
-        self._server = await serve(
+        self._server = await ws_serve(
             self._handle,
             self._host,
             self._port,

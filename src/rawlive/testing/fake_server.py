@@ -70,9 +70,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl, quote
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from rawlive._compat import ws_serve
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime, pcm_mime
 from rawlive.auth import RedactingLogger
 from rawlive.closecodes import cut_reason
@@ -1141,7 +1142,7 @@ class FakeLiveServer:
         """
         if self._server is not None:
             return self
-        self._server = await serve(
+        self._server = await ws_serve(
             self._handle,
             self.host,
             self._requested_port,
