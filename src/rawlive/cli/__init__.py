@@ -30,7 +30,17 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 # The subcommands in the order ``--help`` lists them; each names its module.
-COMMANDS: tuple[str, ...] = ("say", "chat", "explain", "lint", "serve", "show", "wav", "diff")
+COMMANDS: tuple[str, ...] = (
+    "say",
+    "chat",
+    "explain",
+    "lint",
+    "serve",
+    "show",
+    "wav",
+    "diff",
+    "token",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
