@@ -42,6 +42,7 @@ from typing import ClassVar, Literal, TypeAlias, cast
 import orjson
 
 from rawlive.errors import LiveError, LocalProtocolError
+from rawlive.redact import redact_url
 
 __all__ = [
     "Capture",
@@ -90,8 +91,6 @@ ClosedBy: TypeAlias = Literal["client", "server"]
 _DIRECTIONS: frozenset[str] = frozenset(("client", "server"))
 _FRAME_TYPES: frozenset[str] = frozenset(("text", "binary"))
 _DROPPED_CODE = 1006
-_REDACTED = "REDACTED"
-_SECRET_QUERY = re.compile(r"([?&;])(key|access_token)=[^&;#]*", re.IGNORECASE)
 _MARKER = re.compile(r"<redacted (\d+) bytes sha256=([0-9a-f]{64})>")
 _LINES_NAME = "<lines>"
 
@@ -847,16 +846,17 @@ def read_capture(
 
 
 def redact_endpoint(url: str) -> str:
-    """Return ``url`` with the values of ``key`` and ``access_token`` query parameters redacted.
+    """Return ``url`` with secret query values and the user part redacted.
+
+    The same rule as everywhere else: :func:`rawlive.redact.redact_url`.
 
     Args:
         url: a WebSocket URL, possibly carrying an API key or ephemeral token.
 
     Returns:
-        The same URL with each such value replaced by ``REDACTED``; nothing
-        else changes.
+        The same URL with each secret replaced by ``REDACTED``.
     """
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{m.group(2)}={_REDACTED}", url)
+    return redact_url(url)
 
 
 def redaction_marker(raw: bytes) -> str:

@@ -20,6 +20,7 @@ import orjson
 
 from rawlive._b64 import b64decode_any
 from rawlive.capture.format import CaptureWriter, redaction_marker
+from rawlive.redact import redact, redact_bytes, redact_url
 
 __all__ = ["Recorder", "redact_audio_payloads"]
 
@@ -105,15 +106,12 @@ class Recorder:
         return f"<Recorder {self.path!r}>"
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "REDACTED")
-        return text
+        return redact(text, *self._secrets)
 
     def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
         """Record a new connection."""
         if not self._writer.closed:
-            self._writer.open_conn(conn, self._scrub(endpoint), model)
+            self._writer.open_conn(conn, redact_url(endpoint, *self._secrets), model)
 
     def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
         """Record one frame exactly as it went over the wire (secrets and, optionally, audio
@@ -126,14 +124,7 @@ class Recorder:
             if isinstance(payload, str):
                 payload = self._scrub(payload)
             else:
-                try:
-                    text = payload.decode("utf-8")
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    scrubbed = self._scrub(text)
-                    if scrubbed != text:
-                        payload = scrubbed.encode("utf-8")
+                payload = redact_bytes(payload, *self._secrets)
         self._writer.frame(conn, "client" if direction == "client" else "server", payload)
 
     def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:

@@ -65,7 +65,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime, pcm_mime
-from rawlive.auth import RedactingLogger
 from rawlive.closecodes import cut_reason
 from rawlive.errors import AudioFormatError, RemoteProtocolError
 from rawlive.protocol._schema import camel
@@ -96,6 +95,13 @@ from rawlive.protocol.messages import (
     ToolResponse,
     Transcription,
     UsageMetadata,
+)
+from rawlive.redact import (
+    REDACTED,
+    SECRET_QUERY_NAMES,
+    RedactingLogger,
+    redact,
+    redact_header,
 )
 from rawlive.testing.fake_model import FakeModel, split_text
 
@@ -131,9 +137,7 @@ MEDIA_CHUNKS_DEPRECATED = (
 )
 DEADLINE_EXPIRED = "Deadline expired before operation could complete."
 
-_REDACTED = "REDACTED"  # the marker rawlive.capture uses too
-_SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
-_SECRET_PARAMS = frozenset({"key", "access_token"})
+_SECRET_PARAMS = frozenset({"key", "access_token"})  # where the service accepts a key
 _API_VERSION_RE = re.compile(r"\.(v\d+(?:alpha|beta)\d*)\.")
 _SPEECH_PEAK = 1000  # |sample| above this in a chunk counts as speech (barge-in)
 _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -1232,20 +1236,14 @@ class FakeLiveServer:
         query: dict[str, str] = {}
         pairs: list[str] = []
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            clean = _REDACTED if name in _SECRET_PARAMS else self._scrub(value)
+            clean = REDACTED if name.lower() in SECRET_QUERY_NAMES else self._scrub(value)
             query[name] = clean
             pairs.append(f"{quote(name, safe='')}={quote(clean, safe='')}")
         headers: dict[str, str] = {}
         if request is not None:
             for name, value in request.headers.raw_items():
                 lname = name.lower()
-                if lname == "authorization":
-                    scheme, sep, _ = value.strip().partition(" ")
-                    clean = f"{scheme} {_REDACTED}" if sep else _REDACTED
-                elif lname in _SECRET_HEADERS:
-                    clean = _REDACTED
-                else:
-                    clean = self._scrub(value)
+                clean = redact_header(lname, value, self.api_key)
                 headers[lname] = f"{headers[lname]}, {clean}" if lname in headers else clean
         target = parts.path + ("?" + "&".join(pairs) if pairs else "")
         return ConnectionRecord(
@@ -1257,7 +1255,7 @@ class FakeLiveServer:
         )
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.api_key, _REDACTED) if self.api_key else text
+        return redact(text, self.api_key)
 
 
 fake_server = FakeLiveServer
