@@ -62,6 +62,7 @@ __all__ = [
     "OpenRecord",
     "UnknownRecord",
     "iter_capture",
+    "MAX_REDACTED_BYTES",
     "parse_redaction_marker",
     "read_capture",
     "record_from_json",
@@ -91,7 +92,12 @@ ClosedBy: TypeAlias = Literal["client", "server"]
 _DIRECTIONS: frozenset[str] = frozenset(("client", "server"))
 _FRAME_TYPES: frozenset[str] = frozenset(("text", "binary"))
 _DROPPED_CODE = 1006
-_MARKER = re.compile(r"<redacted (\d+) bytes sha256=([0-9a-f]{64})>")
+_MARKER = re.compile(r"<redacted (0|[1-9]\d{0,9}) bytes sha256=([0-9a-f]{64})>")
+
+MAX_REDACTED_BYTES = 2**24
+"""The most bytes one redaction marker may stand for (16 MiB, the frame size
+limit of rawlive's servers): a marker claiming more is not a marker, so no
+tool ever allocates more than this for one."""
 _LINES_NAME = "<lines>"
 
 
@@ -878,12 +884,18 @@ def parse_redaction_marker(text: str) -> tuple[int, str] | None:
         text: a ``data`` value from a frame.
 
     Returns:
-        ``(nbytes, sha256_hex)`` for a marker, ``None`` for anything else.
+        ``(nbytes, sha256_hex)`` for a marker, ``None`` for anything else,
+        including a marker that claims more than :data:`MAX_REDACTED_BYTES`.
     """
+    if len(text) > 120:
+        return None
     m = _MARKER.fullmatch(text)
     if m is None:
         return None
-    return int(m.group(1)), m.group(2)
+    nbytes = int(m.group(1))
+    if nbytes > MAX_REDACTED_BYTES:
+        return None
+    return nbytes, m.group(2)
 
 
 def _utc_now() -> str:

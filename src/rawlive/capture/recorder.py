@@ -25,7 +25,7 @@ from rawlive.redact import redact, redact_bytes, redact_url
 __all__ = ["Recorder", "redact_audio_payloads"]
 
 
-def _redact_blob(blob: Any) -> bool:
+def _redact_blob(blob: Any, done: list[tuple[str, str]]) -> bool:
     if not isinstance(blob, dict):
         return False
     mime = blob.get("mimeType", blob.get("mime_type"))
@@ -36,7 +36,8 @@ def _redact_blob(blob: Any) -> bool:
         raw = b64decode_any(data)
     except ValueError:
         return False
-    blob["data"] = redaction_marker(raw)
+    blob["data"] = marker = redaction_marker(raw)
+    done.append((data, marker))
     return True
 
 
@@ -49,11 +50,12 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
     """
     try:
         value = orjson.loads(frame)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, RecursionError):
         return frame
     if not isinstance(value, dict):
         return frame
     changed = False
+    done: list[tuple[str, str]] = []
     for sc_key in ("serverContent", "server_content"):
         sc = value.get(sc_key)
         if isinstance(sc, dict):
@@ -63,19 +65,27 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
                     for part in mt["parts"]:
                         if isinstance(part, dict):
                             for key in ("inlineData", "inline_data"):
-                                changed |= _redact_blob(part.get(key))
+                                changed |= _redact_blob(part.get(key), done)
     for ri_key in ("realtimeInput", "realtime_input"):
         ri = value.get(ri_key)
         if isinstance(ri, dict):
-            changed |= _redact_blob(ri.get("audio"))
+            changed |= _redact_blob(ri.get("audio"), done)
             for key in ("mediaChunks", "media_chunks"):
                 chunks = ri.get(key)
                 if isinstance(chunks, list):
                     for chunk in chunks:
-                        changed |= _redact_blob(chunk)
+                        changed |= _redact_blob(chunk, done)
     if not changed:
         return frame
-    out = orjson.dumps(value)
+    try:
+        out = orjson.dumps(value)
+    except TypeError:
+        # Nested deeper than orjson writes (it reads 1,024 levels, writes 255):
+        # replace each base64 value where it stands in the original text.
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        for data, marker in done:
+            text = text.replace(f'"{data}"', f'"{marker}"')
+        return text if isinstance(frame, str) else text.encode("utf-8")
     return out.decode("utf-8") if isinstance(frame, str) else out
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -59,6 +60,7 @@ from websockets.frames import Close
 
 from rawlive.auth import normalize_model
 from rawlive.capture.format import (
+    MAX_REDACTED_BYTES,
     Capture,
     CaptureWriter,
     CloseRecord,
@@ -76,9 +78,12 @@ from rawlive.errors import (
 )
 from rawlive.protocol.codec import decode_client
 from rawlive.protocol.messages import ClientMessage, RealtimeInput
+from rawlive.redact import RedactingLogger
 
 __all__ = [
+    "DEFAULT_MAX_SIZE",
     "LIVE_PATH",
+    "MAX_MISMATCHES",
     "MISMATCH_CLOSE_CODE",
     "BackgroundReplayServer",
     "FrameShape",
@@ -102,7 +107,14 @@ LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGener
 """The path in :attr:`ReplayServer.url` (any path is served)."""
 
 _REASON_LIMIT = 123  # bytes in a close frame's reason
-_MARKER_IN_JSON = re.compile(r'"(<redacted \d+ bytes sha256=[0-9a-f]{64}>)"')
+_TEXT_LIMIT = 2000  # characters of a frame description kept in a mismatch or a log line
+
+DEFAULT_MAX_SIZE = 2**24
+"""The largest frame a replay server accepts (16 MiB, as the fake server)."""
+
+MAX_MISMATCHES = 100
+"""How many mismatches a replay server keeps; later ones are only counted."""
+_MARKER_IN_JSON = re.compile(r'"(<redacted \d{1,10} bytes sha256=[0-9a-f]{64}>)"')
 _PACES: frozenset[str] = frozenset(("fast", "original"))
 # Realtime fields in their wire spelling, in the order they are described.
 _REALTIME_FIELDS: tuple[tuple[str, str], ...] = (
@@ -231,19 +243,39 @@ def unredact_audio(text: str) -> str:
     Args:
         text: the frame text.
 
+    Silence is bounded: one marker stands for at most
+    :data:`~rawlive.capture.format.MAX_REDACTED_BYTES` (a larger claim is not
+    a marker and stays as it is), and one frame gets at most that many bytes
+    of silence in all; markers past that budget become empty audio.
+
+    Args:
+        text: the frame text (from a capture file, never from the wire).
+
     Returns:
         The text with markers replaced (the same object when there are none).
     """
     if "<redacted " not in text:
         return text
+    budget = MAX_REDACTED_BYTES
 
     def silence(m: re.Match[str]) -> str:
+        nonlocal budget
         parsed = parse_redaction_marker(m.group(1))
-        if parsed is None:  # pragma: no cover - the pattern only finds markers
+        if parsed is None:
             return m.group(0)
-        return '"' + base64.b64encode(bytes(parsed[0])).decode("ascii") + '"'
+        nbytes = min(parsed[0], budget)
+        budget -= nbytes
+        return '"' + base64.b64encode(bytes(nbytes)).decode("ascii") + '"'
 
     return _MARKER_IN_JSON.sub(silence, text)
+
+
+def _neutral_markers(text: str) -> str:
+    """Replace redaction markers by empty audio: the shape never looks at audio bytes,
+    and a marker that came from the wire must never be expanded."""
+    if "<redacted " not in text:
+        return text
+    return _MARKER_IN_JSON.sub('""', text)
 
 
 def client_frame_shape(frame: str | bytes) -> FrameShape:
@@ -273,12 +305,14 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
         The frame's shape.
     """
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-    text = unredact_audio(text)
+    text = _neutral_markers(text)
     try:
         message = decode_client(text)
-    except RemoteProtocolError:
+    except (RemoteProtocolError, RecursionError):
+        # Long text is compared by hash, so a shape never holds a huge frame.
+        key = text if len(text) <= 4096 else hashlib.sha256(text.encode()).hexdigest()
         return FrameShape(
-            key=(("undecodable", text),), description=f"undecodable {_quote(text, 200)}"
+            key=(("undecodable", key),), description=f"undecodable {_quote(text, 200)}"
         )
     return _shape_of(message)
 
@@ -398,10 +432,15 @@ class ReplayServer:
             served, per connection. Headers, and so API keys, are never
             recorded; ``key``/``access_token`` query values are redacted.
             Use it to see exactly what a client under test sends.
+        max_size: the largest client frame accepted, in bytes (default
+            :data:`DEFAULT_MAX_SIZE`, 16 MiB; ``None``: no limit). A larger
+            frame closes that connection with 1009; others are unaffected.
 
     Attributes:
         capture: the capture being played.
-        mismatches: every mismatch so far, in order.
+        mismatches: the first :data:`MAX_MISMATCHES` mismatches, in order;
+            each description is cut to 2,000 characters.
+        dropped_mismatches: how many later mismatches were counted, not kept.
         served: how many connections were accepted.
 
     Raises:
@@ -422,6 +461,7 @@ class ReplayServer:
         repeat: bool = False,
         on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
         record: str | os.PathLike[str] | None = None,
+        max_size: int | None = DEFAULT_MAX_SIZE,
     ) -> None:
         if pace not in _PACES:
             raise ConfigurationError(f"pace must be 'fast' or 'original', got {pace!r}")
@@ -445,6 +485,8 @@ class ReplayServer:
         self._url: str | None = None
         self._record = record
         self._writer: CaptureWriter | None = None
+        self._max_size = max_size
+        self.dropped_mismatches = 0
 
     def __repr__(self) -> str:
         where = self._url or "not started"
@@ -469,7 +511,8 @@ class ReplayServer:
             self._port,
             ssl=self._ssl,
             compression=None,
-            max_size=None,
+            max_size=self._max_size,
+            logger=RedactingLogger(logging.getLogger("websockets.server")),
         )
         self._url = self._url_of(self._server)
         logger.debug("replaying %s at %s", self._name, self.url)
@@ -554,9 +597,11 @@ class ReplayServer:
         """Return a readable summary of every mismatch (empty when there were none)."""
         if not self.mismatches:
             return ""
-        count = len(self.mismatches)
+        count = len(self.mismatches) + self.dropped_mismatches
         lines = [f"replay of {self._name}: {count} mismatch{'es' if count > 1 else ''}"]
         lines.extend(f"  {m}" for m in self.mismatches)
+        if self.dropped_mismatches:
+            lines.append(f"  ... and {self.dropped_mismatches} more not kept")
         return "\n".join(lines)
 
     # ---------------------------------------------------------- connection
@@ -569,10 +614,14 @@ class ReplayServer:
         return self._scripts[index] if index < len(self._scripts) else None
 
     def _mismatch(self, where: str, expected: str, got: str) -> ReplayMismatchError:
+        expected, got = shorten(expected, _TEXT_LIMIT), shorten(got, _TEXT_LIMIT)
         error = ReplayMismatchError(
             f"{where}: expected {expected}, got {got}", expected=expected, got=got
         )
-        self.mismatches.append(error)
+        if len(self.mismatches) < MAX_MISMATCHES:
+            self.mismatches.append(error)
+        else:
+            self.dropped_mismatches += 1
         logger.info("replay mismatch: %s", error)
         if self._on_mismatch is not None:
             self._on_mismatch(error)
