@@ -65,6 +65,7 @@ __all__ = [
     "MAX_REDACTED_BYTES",
     "parse_redaction_marker",
     "read_capture",
+    "read_capture_partial",
     "record_from_json",
     "redact_endpoint",
     "redaction_marker",
@@ -846,6 +847,36 @@ def read_capture(
         else:
             records.append(record)
     return Capture(meta=meta, records=tuple(records))
+
+
+def read_capture_partial(
+    source: str | os.PathLike[str] | Iterable[str | bytes], *, name: str | None = None
+) -> tuple[Capture, CaptureFormatError | None]:
+    """Read a capture up to its first malformed line (a file cut by a crash).
+
+    Args:
+        source: as :func:`read_capture`.
+        name: as :func:`read_capture`.
+
+    Returns:
+        The records before the first malformed line, and the error for that
+        line (``None`` when the whole file is well formed).
+
+    Raises:
+        OSError: the file cannot be opened or read.
+    """
+    meta: CaptureMeta | None = None
+    records: list[CaptureRecord] = []
+    error: CaptureFormatError | None = None
+    try:
+        for record in iter_capture(source, name=name):
+            if isinstance(record, CaptureMeta):
+                meta = record
+            else:
+                records.append(record)
+    except CaptureFormatError as exc:
+        error = exc
+    return Capture(meta=meta, records=tuple(records)), error
 
 
 # -- writing ----------------------------------------------------------------------------

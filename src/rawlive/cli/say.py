@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import output_file
 from rawlive.cli._session import (
     add_session_options,
     audio_mode,
@@ -18,14 +19,24 @@ from rawlive.cli._session import (
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("say", help="send one text turn and print or save the reply")
     p.add_argument("text")
-    p.add_argument("--audio", metavar="OUT.wav", help="ask for audio and write it to this WAV")
+    p.add_argument(
+        "--audio",
+        metavar="OUT.wav",
+        type=output_file,
+        help="ask for audio and write it to this WAV",
+    )
     add_session_options(p)
     p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:
     import rawlive
+    from rawlive.errors import ConfigurationError
 
+    try:
+        args.text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError("TEXT is not valid UTF-8; nothing was sent") from None
     audio = audio_mode(args)
     options = connect_options(args, audio)
     async with server_target(args) as target, rawlive.connect(**target, **options) as session:

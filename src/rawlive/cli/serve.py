@@ -6,18 +6,23 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import capture_file, host_name, input_file, port_number
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="replay a capture as a Live API server, for any client")
-    p.add_argument("capture")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("capture", type=capture_file)
+    p.add_argument("--host", default="127.0.0.1", type=host_name, help="address to listen on")
     p.add_argument(
-        "--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)"
+        "--port", type=port_number, default=8765, help="TCP port (default 8765; 0: any free port)"
     )
     p.add_argument(
-        "--tls-cert", metavar="C", help="PEM certificate: serve wss:// (needs --tls-key)"
+        "--tls-cert",
+        metavar="C",
+        type=input_file,
+        help="PEM certificate: serve wss:// (needs --tls-key)",
     )
-    p.add_argument("--tls-key", metavar="K", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-key", metavar="K", type=input_file, help="PEM private key of --tls-cert")
     p.add_argument(
         "--pace",
         choices=("original", "fast"),

@@ -6,10 +6,12 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import capture_file, load_capture
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
-    p.add_argument("capture")
+    p.add_argument("capture", type=capture_file)
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
     )
@@ -19,11 +21,14 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import shutil
 
-    from rawlive.capture.format import read_capture
     from rawlive.capture.tools import format_timeline
 
+    capture, problem = load_capture(args.capture, partial=True)
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else 0
-    text = format_timeline(read_capture(args.capture), color=tty, width=width, verbose=args.verbose)
-    print(text, end="")
+    text = format_timeline(capture, color=tty, width=width, verbose=args.verbose)
+    print(text, end="", flush=True)
+    if problem:
+        print(f"rawlive: error: {problem}", file=sys.stderr)
+        return 1
     return 0

@@ -6,22 +6,24 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import capture_file, load_capture, output_file
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("wav", help="write a capture's audio to a WAV file")
-    p.add_argument("capture")
-    p.add_argument("out", metavar="OUT.wav")
+    p.add_argument("capture", type=capture_file)
+    p.add_argument("out", metavar="OUT.wav", type=output_file)
     p.add_argument("--input", action="store_true", help="the user's audio instead of the model's")
     p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rawlive.capture.format import read_capture
     from rawlive.capture.tools import extract_wav
 
-    info = extract_wav(
-        read_capture(args.capture), args.out, direction="client" if args.input else "server"
-    )
+    capture, problem = load_capture(args.capture, partial=True)
+    if problem:
+        print(f"rawlive: warning: {problem}", file=sys.stderr)
+    info = extract_wav(capture, args.out, direction="client" if args.input else "server")
     line = (
         f"wrote {info.path}: {info.duration:.2f} s of {info.rate} Hz audio from "
         f"{info.chunks} chunks"
@@ -34,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
             f"rawlive: warning: {info.skipped_frames} frames could not be decoded and were skipped",
             file=sys.stderr,
         )
-    return 0
+    return 1 if problem else 0
