@@ -1033,7 +1033,13 @@ async def serve_capture_forever(
         raise ConfigurationError("give both a TLS certificate and its key, or neither")
     context = None
     if tls_cert is not None and tls_key is not None:
-        context = server_ssl_context(tls_cert, tls_key)
+        try:
+            context = server_ssl_context(tls_cert, tls_key)
+        except ssl.SSLError as exc:
+            raise ConfigurationError(
+                f"cannot use TLS certificate {os.fspath(tls_cert)!r} with key "
+                f"{os.fspath(tls_key)!r}: {exc.reason or exc}"
+            ) from None
     server = ReplayServer(
         path,
         host=host,

@@ -27,6 +27,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 __all__ = ["build_parser", "main"]
 
@@ -34,13 +35,18 @@ __all__ = ["build_parser", "main"]
 COMMANDS: tuple[str, ...] = ("say", "chat", "explain", "lint", "serve", "show", "wav", "diff")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``rawlive`` command."""
     from rawlive import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="rawlive", description="A raw WebSocket client for the Gemini Live API."
-    )
+    parser = _Parser(prog="rawlive", description="A raw WebSocket client for the Gemini Live API.")
     parser.add_argument("--version", action="version", version=f"rawlive {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:

@@ -367,6 +367,13 @@ class FakeConnection:
             self.record.closed_by = "client"
         else:
             self.record.close_code, self.record.close_reason = 1006, ""
+        logger.info(
+            "connection %d: closed by %s %s %s",
+            self.record.index,
+            self.record.closed_by or "nobody (dropped)",
+            self.record.close_code,
+            self.record.close_reason,
+        )
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason`` (cut to 123 bytes)."""
@@ -376,7 +383,7 @@ class FakeConnection:
         reason = cut_reason(reason)
         self.record.close_code, self.record.close_reason = code, reason
         self.record.closed_by = "server"
-        logger.debug("connection %d: closing %d %s", self.record.index, code, reason)
+        logger.info("connection %d: closing %d %s", self.record.index, code, reason)
         await self.ws.close(code, reason)
 
     async def go_away(self, time_left: str = "50s", *, close_after: float | None = None) -> None:
@@ -430,7 +437,7 @@ class FakeConnection:
         frame = await self.ws.recv()
         try:
             message = decode_client(frame)
-        except RemoteProtocolError:
+        except (RemoteProtocolError, RecursionError):
             await self.close(1007, INVALID_ARGUMENT)
             return None
         self.record.received.append(message)
@@ -953,7 +960,7 @@ class FakeConnection:
             elif part.text is not None:
                 text_chars += len(part.text)
             else:  # function calls and responses, files: their JSON size
-                text_chars += len(json.dumps(part.to_wire(), separators=(",", ":")))
+                text_chars += _json_size(part.to_wire())
         if text_chars or not out:
             out["TEXT"] = model.count_text_tokens("x" * text_chars)
         return out
@@ -978,6 +985,31 @@ class FakeConnection:
             return {"TEXT": model.count_text_tokens(text)}
         seconds = model.speech_ms(text) / 1000 if text == turn.reply_text else turn.audio_seconds
         return {"AUDIO": model.count_audio_tokens(seconds)}
+
+
+def _json_size(value: object) -> int:
+    """Return about how many characters ``value`` takes as compact JSON.
+
+    Iterative, so a part nested as deep as the decoder allows (1,024 levels)
+    costs tokens instead of a RecursionError.
+    """
+    size = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            size += 1 + len(node)
+            for key, item in node.items():
+                size += len(str(key)) + 3
+                stack.append(item)
+        elif isinstance(node, (list, tuple)):
+            size += 1 + len(node)
+            stack.extend(node)
+        elif isinstance(node, str):
+            size += len(node) + 2
+        else:
+            size += len(json.dumps(node))
+    return size
 
 
 def _details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:
@@ -1029,6 +1061,10 @@ class FakeLiveServer:
             :class:`~rawlive.testing.faults.FaultyConnection` in front of it.
         faults: faults to inject from the start (see :mod:`rawlive.testing.faults`);
             :attr:`faults` lists them armed, with where each fired.
+        keep_records: how many records of *closed* connections
+            :attr:`connections` keeps (default 256); older ones are dropped
+            and counted in :attr:`dropped_records`, so a long-running server
+            stays bounded. ``None`` keeps every record (for tests).
     """
 
     def __init__(
@@ -1047,6 +1083,7 @@ class FakeLiveServer:
         seed: int | None = None,
         connection_class: type[FakeConnection] = FakeConnection,
         faults: Iterable[Fault] = (),
+        keep_records: int | None = 256,
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
@@ -1061,6 +1098,9 @@ class FakeLiveServer:
         self.known_models = frozenset(known_models) if known_models is not None else None
         self.connection_class = connection_class
         self.connections: list[ConnectionRecord] = []
+        self.keep_records = keep_records
+        self.dropped_records = 0
+        self._accepted = 0
         self.open_connections: list[FakeConnection] = []
         self.faults: list[ArmedFault] = []
         for fault in faults:
@@ -1228,6 +1268,18 @@ class FakeLiveServer:
             await connection.run()
         finally:
             self.open_connections.remove(connection)
+            self._trim_records()
+
+    def _trim_records(self) -> None:
+        if self.keep_records is None:
+            return
+        open_records = {id(c.record) for c in self.open_connections}
+        closed = [r for r in self.connections if id(r) not in open_records]
+        excess = len(closed) - self.keep_records
+        if excess > 0:
+            drop = {id(r) for r in closed[:excess]}
+            self.connections = [r for r in self.connections if id(r) not in drop]
+            self.dropped_records += excess
 
     def _new_record(self, ws: ServerConnection) -> ConnectionRecord:
         request = ws.request
@@ -1247,12 +1299,16 @@ class FakeLiveServer:
                 headers[lname] = f"{headers[lname]}, {clean}" if lname in headers else clean
         target = parts.path + ("?" + "&".join(pairs) if pairs else "")
         return ConnectionRecord(
-            index=len(self.connections),
+            index=self._next_index(),
             path=parts.path,
             target=target,
             query=query,
             headers=headers,
         )
+
+    def _next_index(self) -> int:
+        self._accepted += 1
+        return self._accepted - 1
 
     def _scrub(self, text: str) -> str:
         return redact(text, self.api_key)
