@@ -1,0 +1,175 @@
+"""A hostile server against the client: every reply ends in a rawlive error or a turn.
+
+Each case is one scripted loopback server that answers the setup, then sends
+something hostile. The client runs with every observer that reads frames
+(``--frames`` printing, a recorder with audio redaction), so those paths see
+the hostile frames too. Nothing may raise anything but a ``LiveError``, and
+nothing may take longer than the turn timeout it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import rawlive
+from rawlive.capture.recorder import Recorder
+from rawlive.cli._session import FramePrinter
+from rawlive.errors import (
+    ConnectionClosedError,
+    LiveError,
+    RemoteProtocolError,
+    TurnTimeoutError,
+)
+
+KEY = "AIzaSy-HOSTILE-KEY-0123456789"
+SETUP_COMPLETE = '{"setupComplete":{}}'
+TURN_TIMEOUT = 1.0  # the documented bound each case must respect
+
+
+def _deep(depth: int) -> str:
+    return (
+        '{"serverContent":{"modelTurn":{"parts":[{"text":"x","extra":'
+        + ("[" * depth + "]" * depth)
+        + "}]}}}"
+    )
+
+
+HOSTILE: dict[str, list[str | bytes]] = {
+    "goaway_newline": ['{"goAway":{"timeLeft":"50s\\n"}}'],
+    "goaway_number": ['{"goAway":{"timeLeft":50}}'],
+    "deep_300": [_deep(300)],
+    "deep_1000": [_deep(1000)],
+    "deep_2000": [_deep(2000)],
+    "not_json": ["this is not json"],
+    "binary_not_utf8": [b"\xff\xfe\x00garbage"],
+    "empty_text": [""],
+    "json_array": ["[1,2,3]"],
+    "json_null": ["null"],
+    "parts_not_list": ['{"serverContent":{"modelTurn":{"parts":5}}}'],
+    "both_spellings": ['{"serverContent":{"turnComplete":true,"turn_complete":false}}'],
+    "big_numbers": [
+        '{"usageMetadata":{"totalTokenCount":18446744073709551616}}',
+        '{"serverContent":{"turnComplete":true}}',
+    ],
+    "bad_handle": ['{"sessionResumptionUpdate":{"newHandle":5,"resumable":"yes"}}'],
+    "bad_tool_call": ['{"toolCall":{"functionCalls":[{"name":5,"args":[]}]}}'],
+    "marker_bomb": [
+        '{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm",'
+        '"data":"<redacted 500000000 bytes sha256=' + "0" * 64 + '>"}}]}}}'
+    ],
+    "bad_base64": [
+        '{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
+        '{"mimeType":"audio/pcm","data":"@@@"}}]}}}'
+    ],
+    "odd_pcm": [
+        '{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
+        '{"mimeType":"audio/pcm;rate=0","data":"AAA="}}]}}}',
+        '{"serverContent":{"turnComplete":true}}',
+    ],
+    "key_echoed": [
+        '{"serverContent":{"modelTurn":{"parts":[{"text":"your key ' + KEY + '"}]}}}',
+        '{"serverContent":{"turnComplete":true}}',
+    ],
+    "close_with_key": [],
+    "silence": [],
+}
+# The error some cases must give (others may give any LiveError, or a turn).
+EXPECTED: dict[str, type[LiveError]] = {
+    "goaway_newline": RemoteProtocolError,
+    "goaway_number": RemoteProtocolError,
+    "not_json": RemoteProtocolError,
+    "json_array": RemoteProtocolError,
+    "bad_base64": RemoteProtocolError,
+    "close_with_key": ConnectionClosedError,
+    "silence": TurnTimeoutError,
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+async def test_hostile_server_gives_a_rawlive_error_or_a_turn(
+    case: str, scripted_server: Any, tmp_path: Path
+) -> None:
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(SETUP_COMPLETE)
+        await ws.recv()
+        for frame in HOSTILE[case]:
+            await ws.send(frame)
+        if case == "close_with_key":
+            await ws.close(1011, f"internal error for key {KEY}")
+        await asyncio.wait_for(ws.wait_closed(), TURN_TIMEOUT + 2)
+
+    printed = io.StringIO()
+    record = tmp_path / "r.jsonl"
+
+    async def client(url: str) -> None:
+        async with rawlive.connect(
+            "m",
+            endpoint=url,
+            api_key=KEY,
+            response_modalities=["AUDIO"],
+            observers=[FramePrinter(printed, (KEY,))],
+            record=Recorder(record, secrets=(KEY,), redact_audio=True),
+        ) as session:
+            await session.send_text("Hello")
+            turn = await session.receive_turn(timeout=TURN_TIMEOUT)
+            assert turn is not None
+
+    async with scripted_server(handler) as url:
+        try:
+            await asyncio.wait_for(client(url), TURN_TIMEOUT + 5)
+        except LiveError as exc:
+            assert KEY not in str(exc) and KEY not in repr(exc)
+            assert isinstance(exc, EXPECTED.get(case, LiveError)), repr(exc)
+        else:
+            assert case not in EXPECTED, f"{case}: no error"
+    assert KEY not in printed.getvalue()
+    assert KEY not in record.read_text(encoding="utf-8", errors="replace")
+
+
+async def test_oversized_frame_is_a_clean_close(scripted_server: Any) -> None:
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(SETUP_COMPLETE)
+        await ws.recv()
+        await ws.send('{"x":"' + "a" * (2**20 + 10) + '"}')
+        await asyncio.wait_for(ws.wait_closed(), 5)
+
+    async def client(url: str) -> None:
+        async with rawlive.connect("m", endpoint=url, max_size=2**20) as session:
+            await session.send_text("Hello")
+            await session.receive_turn(timeout=TURN_TIMEOUT)
+
+    async with scripted_server(handler) as url:
+        with pytest.raises(LiveError):
+            await asyncio.wait_for(client(url), 10)
+
+
+async def test_hostile_frames_are_recorded_verbatim(scripted_server: Any, tmp_path: Path) -> None:
+    """Nothing lost: an undecodable frame still reaches the capture file as sent."""
+
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(SETUP_COMPLETE)
+        await ws.recv()
+        await ws.send("this is not json")
+        await asyncio.wait_for(ws.wait_closed(), 5)
+
+    record = tmp_path / "r.jsonl"
+
+    async def client(url: str) -> None:
+        async with rawlive.connect("m", endpoint=url, record=str(record)) as session:
+            await session.send_text("Hello")
+            await session.receive_turn(timeout=TURN_TIMEOUT)
+
+    async with scripted_server(handler) as url:
+        with pytest.raises(LiveError):
+            await asyncio.wait_for(client(url), 10)
+    datas = [orjson.loads(line).get("data") for line in record.read_text().splitlines()]
+    assert "this is not json" in datas
