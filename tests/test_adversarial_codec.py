@@ -17,7 +17,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rawlive.capture.format import Capture, FrameRecord, read_capture, redaction_marker
+from rawlive.capture.format import (
+    MAX_REDACTED_BYTES,
+    Capture,
+    FrameRecord,
+    read_capture,
+    redaction_marker,
+)
 from rawlive.capture.recorder import redact_audio_payloads
 from rawlive.capture.replay import client_frame_shape, unredact_audio
 from rawlive.capture.tools import format_timeline
@@ -157,7 +163,7 @@ def test_a_marker_from_the_wire_is_never_expanded(marker: str) -> None:
 def _timeline_peak(markers: int) -> int:
     import tracemalloc
 
-    marker = "<redacted 16777216 bytes sha256=" + "0" * 64 + ">"
+    marker = f"<redacted {MAX_REDACTED_BYTES} bytes sha256=" + "0" * 64 + ">"
     blobs = ",".join(
         '{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"' + marker + '"}}'
         for _ in range(markers)
@@ -178,8 +184,8 @@ def _timeline_peak(markers: int) -> int:
 
 
 def test_markers_in_a_capture_are_bounded_per_frame() -> None:
-    # 40 markers of 16 MiB claim 640 MiB; a frame gets at most 16 MiB of silence
-    # in all, so the cost is that of one marker.
+    # 40 markers at the limit claim 160 MiB; a frame gets at most
+    # MAX_REDACTED_BYTES of silence in all, so the cost is that of one marker.
     one, many = _timeline_peak(1), _timeline_peak(40)
     assert many < one * 1.5, f"1 marker: {one / 2**20:.0f} MiB, 40: {many / 2**20:.0f} MiB"
 

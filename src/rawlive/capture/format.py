@@ -95,10 +95,11 @@ _FRAME_TYPES: frozenset[str] = frozenset(("text", "binary"))
 _DROPPED_CODE = 1006
 _MARKER = re.compile(r"<redacted (0|[1-9]\d{0,9}) bytes sha256=([0-9a-f]{64})>")
 
-MAX_REDACTED_BYTES = 2**24
-"""The most bytes one redaction marker may stand for (16 MiB, the frame size
-limit of rawlive's servers): a marker claiming more is not a marker, so no
-tool ever allocates more than this for one."""
+MAX_REDACTED_BYTES = 2**22
+"""The most bytes one redaction marker may stand for (4 MiB, 87 s of 24 kHz
+audio; the service sends chunks of a few kilobytes): a marker claiming more
+is not a marker, and the tools give one frame at most this much silence in
+all, so no capture can make them allocate more."""
 _LINES_NAME = "<lines>"
 
 
