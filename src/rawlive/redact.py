@@ -22,6 +22,7 @@ import logging
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 __all__ = [
     "REDACTED",
@@ -32,6 +33,7 @@ __all__ = [
     "redact_header",
     "redact_text",
     "redact_url",
+    "url_secrets",
 ]
 
 REDACTED = "REDACTED"
@@ -53,6 +55,8 @@ _NAMES = "|".join(sorted(SECRET_QUERY_NAMES, key=len, reverse=True))
 _QUERY_RE = re.compile(rf"([?&;])({_NAMES})=[^&;#\s\"'<>]*", re.IGNORECASE)
 # The user part of a URL: scheme://USERINFO@host.
 _USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@?#\"'<>]*@")
+_QUERY_VALUE_RE = re.compile(rf"[?&;](?:{_NAMES})=([^&;#\s\"'<>]*)", re.IGNORECASE)
+_USERINFO_VALUE_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/\s@?#\"'<>]*)@")
 _HEADER_NAMES = "|".join(re.escape(h) for h in sorted(SECRET_HEADERS))
 # A header line as websockets logs it ("> x-goog-api-key: KEY") or as text
 # ("Authorization: Bearer KEY"); a scheme word before the credentials is kept.
@@ -90,6 +94,26 @@ def redact_url(url: str, *secrets: str | None) -> str:
     url = _USERINFO_RE.sub(lambda m: f"{m.group(1)}{REDACTED}@", url)
     url = _QUERY_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", url)
     return redact(url, *secrets)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Return the secrets a URL carries: secret query values and the user part.
+
+    A client adds them to the secrets it redacts, so a key given in the URL
+    and echoed back in a frame is redacted like one given in a header.
+    """
+    found: list[str] = []
+    for m in _QUERY_VALUE_RE.finditer(url):
+        if m.group(1):
+            found.append(m.group(1))
+            found.append(unquote(m.group(1)))
+    m = _USERINFO_VALUE_RE.search(url)
+    if m is not None:
+        for piece in m.group(1).split(":", 1):
+            if piece:
+                found.extend((piece, unquote(piece)))
+    # Short values (a user name "a") would redact half of every text.
+    return tuple(dict.fromkeys(s for s in found if len(s) >= 8))
 
 
 def redact_header(name: str, value: str, *secrets: str | None) -> str:
