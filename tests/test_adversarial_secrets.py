@@ -100,7 +100,9 @@ def test_redacting_logger_survives_bad_format_args(caplog: pytest.LogCaptureFixt
 
 
 def _ways(tmp_path: Path, url: str) -> dict[str, tuple[dict[str, Any], str]]:
-    env = tmp_path / ".env"
+    # Out of the working folder's way: only the ".env file" way reads it.
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    env = tmp_path / "conf" / ".env"
     env.write_text(f"GEMINI_API_KEY={KEY}\n")
     host = url.split("://", 1)[1]
     return {
@@ -126,7 +128,8 @@ async def test_a_key_never_leaks(
 ) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env upwards
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")  # no .env here or upwards
     caplog.set_level(logging.DEBUG)
     printed = io.StringIO()
     record = tmp_path / "r.jsonl"
