@@ -173,3 +173,33 @@ async def test_hostile_frames_are_recorded_verbatim(scripted_server: Any, tmp_pa
             await asyncio.wait_for(client(url), 10)
     datas = [orjson.loads(line).get("data") for line in record.read_text().splitlines()]
     assert "this is not json" in datas
+
+
+@pytest.mark.parametrize(
+    ("resolved", "trusted"),
+    [(["127.0.0.1"], True), (["::1"], True), (["203.0.113.7"], False),
+     (["127.0.0.1", "203.0.113.7"], False), (None, False)],
+)  # fmt: skip
+def test_dot_localhost_names_are_trusted_only_when_they_resolve_to_loopback(
+    resolved: list[str] | None, trusted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from rawlive.auth import check_endpoint, is_loopback_host
+    from rawlive.errors import ConfigurationError
+
+    def fake_getaddrinfo(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        assert host == "app.localhost"
+        if resolved is None:
+            raise socket.gaierror(-2, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 0)) for ip in resolved]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    assert is_loopback_host("app.localhost") is trusted
+    if trusted:
+        assert check_endpoint("ws://app.localhost:9/x") == "ws://app.localhost:9/x"
+    else:
+        with pytest.raises(ConfigurationError, match="clear text"):
+            check_endpoint("ws://app.localhost:9/x")
+    assert is_loopback_host("localhost") and is_loopback_host("127.0.0.2")
+    assert is_loopback_host("[::1]") and not is_loopback_host("example.com")
