@@ -162,6 +162,12 @@ def test_bad_server_urls(url: str, command: str, capsys: pytest.CaptureFixture[s
     assert_one_error_line(code, err, expect=SERVERS[url])
 
 
+@pytest.mark.parametrize("value", ["nan", "-5", "0", "inf", "soon"])
+def test_bad_timeouts(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "say", "hi", "--server", "demo", f"--timeout={value}")
+    assert_one_error_line(code, err, expect="seconds")
+
+
 def test_unreachable_server_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

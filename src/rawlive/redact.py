@@ -107,9 +107,9 @@ def url_secrets(url: str) -> tuple[str, ...]:
         if m.group(1):
             found.append(m.group(1))
             found.append(unquote(m.group(1)))
-    m = _USERINFO_VALUE_RE.search(url)
-    if m is not None:
-        for piece in m.group(1).split(":", 1):
+    userinfo = _USERINFO_VALUE_RE.search(url)
+    if userinfo is not None:
+        for piece in userinfo.group(1).split(":", 1):
             if piece:
                 found.extend((piece, unquote(piece)))
     # Short values (a user name "a") would redact half of every text.

@@ -26,6 +26,7 @@ __all__ = [
     "output_dir",
     "output_file",
     "port_number",
+    "seconds",
     "server_choice",
 ]
 
@@ -86,6 +87,19 @@ def port_number(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port {port} is out of range (0 to 65535)")
     return port
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
+    return value
 
 
 def host_name(text: str) -> str:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-from rawlive.cli._args import output_file, server_choice
+from rawlive.cli._args import output_file, seconds, server_choice
 from rawlive.errors import MissingAPIKeyError
 
 DEFAULT_MODEL = "gemini-3.8-live"
@@ -175,4 +175,4 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)")
     p.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
     p.add_argument("--api-version", default="v1beta", help="v1beta (default) or v1alpha")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")
+    p.add_argument("--timeout", type=seconds, default=120.0, help="seconds to wait for a turn")
