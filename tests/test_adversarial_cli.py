@@ -365,3 +365,37 @@ def test_say_text_that_is_not_utf8_is_refused_before_sending(tmp_path: Path) -> 
     assert result.stderr.strip().splitlines()[-1] == (
         b"rawlive: error: TEXT is not valid UTF-8; nothing was sent"
     )
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CAPTURES))
+async def test_hostile_captures_served_by_the_replay_server(case: str, tmp_path: Path) -> None:
+    """What ``rawlive serve`` does with each: refuse the file in one error, or serve it
+    with bounded memory (markers become at most MAX_REDACTED_BYTES of silence)."""
+    import asyncio
+    import contextlib
+    import tracemalloc
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from rawlive.capture.replay import ReplayServer
+    from rawlive.errors import LiveError
+
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(HOSTILE_CAPTURES[case]) + b"\n")
+    try:
+        server = ReplayServer(path)
+    except LiveError as exc:
+        assert str(exc)
+        return
+    tracemalloc.start()
+    try:
+        async with server, connect(server.url, max_size=None) as ws:
+            with contextlib.suppress(ConnectionClosed, asyncio.TimeoutError):
+                while True:
+                    frame = await asyncio.wait_for(ws.recv(), 0.3)
+                    assert len(frame) < 2 * MAX_REDACTED_BYTES
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MiB"

@@ -203,3 +203,42 @@ def test_dot_localhost_names_are_trusted_only_when_they_resolve_to_loopback(
             check_endpoint("ws://app.localhost:9/x")
     assert is_loopback_host("localhost") and is_loopback_host("127.0.0.2")
     assert is_loopback_host("[::1]") and not is_loopback_host("example.com")
+
+
+RAW_REPLIES = {
+    "close at once": b"",
+    "http 500 with the key": b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 40\r\n\r\n"
+    + f"bad key {KEY} .............".encode()[:40],
+    "garbage": b"\x00\x01\x02 not http at all\r\n\r\n",
+    "101 without websocket headers": b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+    "no answer": None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAW_REPLIES))
+async def test_hostile_handshakes_give_a_connection_error(case: str) -> None:
+    """Below the WebSocket layer: a TCP server that answers the upgrade badly."""
+    reply = RAW_REPLIES[case]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if reply is None:
+            await asyncio.sleep(5)
+        else:
+            writer.write(reply)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ConnectionClosedError) as info:
+            await asyncio.wait_for(
+                rawlive.connect(
+                    "m", endpoint=f"ws://127.0.0.1:{port}/", api_key=KEY, open_timeout=1
+                ),
+                10,
+            )
+    finally:
+        server.close()
+    assert KEY not in str(info.value) and KEY not in repr(info.value)
