@@ -105,12 +105,16 @@ def _ways(tmp_path: Path, url: str) -> dict[str, tuple[dict[str, Any], str]]:
     env = tmp_path / "conf" / ".env"
     env.write_text(f"GEMINI_API_KEY={KEY}\n")
     host = url.split("://", 1)[1]
+    # Ephemeral tokens work only on the v1alpha constrained method (the fake checks).
+    constrained = url.split("/ws/", 1)[0] + (
+        "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained"
+    )
     return {
         # way: (connect() keywords, the secret the server accepts)
         "header": ({"endpoint": url, "api_key": KEY}, KEY),
         "query key": ({"endpoint": f"{url}?key={KEY}"}, KEY),
         "query access_token": ({"endpoint": f"{url}?access_token={KEY}"}, KEY),
-        "authorization token": ({"endpoint": url, "api_key": TOKEN, "lint": False}, TOKEN),
+        "authorization token": ({"endpoint": constrained, "api_key": TOKEN}, TOKEN),
         "userinfo": ({"endpoint": f"ws://user:{KEY}@{host}"}, ""),
         ".env file": ({"endpoint": url, "env_file": str(env)}, KEY),
     }
