@@ -276,3 +276,53 @@ async def test_server_debug_logs_never_show_the_key(
     text = "\n".join(server_lines)
     assert "x-goog-api-key" in text.lower(), "the server's DEBUG handshake log was captured"
     assert KEY not in text
+
+
+async def _big_turn(url: str, size: int) -> None:
+    async with rawlive.connect("rawlive-demo", endpoint=url, response_modalities=["TEXT"]) as s:
+        await s.send_text("x" * size)
+        await s.receive_turn(timeout=10)
+
+
+async def test_fake_server_memory_stays_bounded_over_many_connections() -> None:
+    """Measured in-process: what the server still holds after 24 closed connections
+    of 200 kB each, bounded (keep_records=4) and unbounded (the opt-out)."""
+    import gc
+
+    held = {}
+    async with FakeLiveServer() as warm:  # imports and caches outside the measure
+        await _big_turn(warm.url, 200_000)
+    for keep in (4, None):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            async with FakeLiveServer(keep_records=keep) as server:
+                for _ in range(24):
+                    await _big_turn(server.url, 200_000)
+                await server.wait_idle()
+                gc.collect()  # count what is held, not garbage waiting for a cycle
+                held[keep], _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(server.connections) == (4 if keep else 24)
+    # 4 of 24 records kept: what is held is a sixth, not all of it.
+    assert held[None] > 3 * held[4], (
+        f"bounded {held[4] / 2**20:.1f} MiB, all {held[None] / 2**20:.1f} MiB"
+    )
+
+
+async def test_fake_server_keeps_a_bounded_number_of_resumption_handles() -> None:
+    async with FakeLiveServer(keep_records=1) as server:
+        for _ in range(4):
+            async with rawlive.connect(
+                "rawlive-demo",
+                endpoint=server.url,
+                response_modalities=["TEXT"],
+                session_resumption=True,
+            ) as s:
+                await s.send_text("Hello")
+                await s.receive_turn(timeout=5)
+        issued = [h for r in server.connections for h in r.handles]
+        assert len(issued) >= 2, "each connection issues several: 8+ in all, 4 kept"
+        assert len(server.histories) == 4  # the newest 4 * keep_records
+        assert issued[-1] in server.histories

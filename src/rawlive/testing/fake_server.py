@@ -926,7 +926,7 @@ class FakeConnection:
         if not self.resumable:
             return
         handle = self.server.new_handle()
-        self.server._sessions[handle] = self.conversation.snapshot()
+        self.server._keep_session(handle, self.conversation.snapshot())
         self.record.handles.append(handle)
         await self.send(SessionResumptionUpdate(new_handle=handle, resumable=True))
 
@@ -1115,7 +1115,9 @@ class FakeLiveServer:
         keep_records: how many records of *closed* connections
             :attr:`connections` keeps (default 256); older ones are dropped
             and counted in :attr:`dropped_records`, so a long-running server
-            stays bounded. ``None`` keeps every record (for tests).
+            stays bounded; the server also keeps only the newest
+            ``4 * keep_records`` resumption handles (an older one is refused
+            like an expired one). ``None`` keeps every record and handle.
         rules: ``"service"`` (default) closes on what the service refuses,
             with its code and reason: every rule of the outgoing lint
             (:data:`rawlive.protocol.rules.RULES`), including a Live URL on
@@ -1329,6 +1331,14 @@ class FakeLiveServer:
         finally:
             self.open_connections.remove(connection)
             self._trim_records()
+
+    def _keep_session(self, handle: Handle, snapshot: _Snapshot) -> None:
+        # Bounded with the records: the oldest handles expire (resuming one is
+        # then refused as an unknown handle, as the service does after expiry).
+        self._sessions[handle] = snapshot
+        if self.keep_records is not None:
+            while len(self._sessions) > 4 * max(self.keep_records, 1):
+                del self._sessions[next(iter(self._sessions))]
 
     def _trim_records(self) -> None:
         if self.keep_records is None:
