@@ -326,3 +326,26 @@ async def test_fake_server_keeps_a_bounded_number_of_resumption_handles() -> Non
         assert len(issued) >= 2, "each connection issues several: 8+ in all, 4 kept"
         assert len(server.histories) == 4  # the newest 4 * keep_records
         assert issued[-1] in server.histories
+
+
+async def test_replay_record_never_holds_the_clients_key(tmp_path: Path) -> None:
+    """The replay server's own capture (record=): the client's key, sent in a
+    header or the URL and then typed into a frame, is redacted everywhere."""
+    seen = tmp_path / "seen.jsonl"
+    capture = write_capture(tmp_path / "c.jsonl")
+    async with ReplayServer(capture, repeat=True, record=seen) as server:
+        url = server.url + f"?key={KEY}"
+        async with connect(url, additional_headers={"x-goog-api-key": KEY}) as ws:
+            await ws.send(SETUP)
+            await ws.recv()
+            await ws.send(
+                '{"clientContent":{"turns":[{"role":"user","parts":[{"text":"'
+                + KEY
+                + '"}]}],"turnComplete":true}}'
+            )
+            with contextlib.suppress(ConnectionClosed):
+                await ws.recv()  # a mismatch: the key is not "Hi"
+    text = seen.read_text()
+    assert KEY not in text
+    assert "REDACTED" in text
+    assert server.mismatches and KEY not in server.report()

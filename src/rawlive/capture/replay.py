@@ -94,7 +94,7 @@ from rawlive.protocol.rules import (
     offered_credentials,
 )
 from rawlive.protocol.session import SessionState
-from rawlive.redact import RedactingLogger
+from rawlive.redact import RedactingLogger, redact, redact_bytes, url_secrets
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -639,8 +639,11 @@ class ReplayServer:
             return self._scripts[index % len(self._scripts)]
         return self._scripts[index] if index < len(self._scripts) else None
 
-    def _mismatch(self, where: str, expected: str, got: str) -> ReplayMismatchError:
-        expected, got = shorten(expected, _TEXT_LIMIT), shorten(got, _TEXT_LIMIT)
+    def _mismatch(
+        self, where: str, expected: str, got: str, secrets: tuple[str, ...] = ()
+    ) -> ReplayMismatchError:
+        # The client's own key may be in what it sent: never in reports or logs.
+        expected, got = shorten(expected, _TEXT_LIMIT), shorten(redact(got, *secrets), _TEXT_LIMIT)
         error = ReplayMismatchError(
             f"{where}: expected {expected}, got {got}", expected=expected, got=got
         )
@@ -656,7 +659,7 @@ class ReplayServer:
     async def _handle(self, ws: ServerConnection) -> None:
         index = self.served
         self.served += 1
-        log = _ConnectionLog(self._writer, index + 1, self._endpoint(ws))
+        log = _ConnectionLog(self._writer, index + 1, self._endpoint(ws), _secrets_of(ws))
         script = self._script_for(index)
         try:
             if script is None:
@@ -667,8 +670,8 @@ class ReplayServer:
                     log.frame("client", first)
                     got = f"a connection sending {client_frame_shape(first)}"
                 expected = f"at most {len(self._scripts)} connection(s)"
-                self._mismatch(f"connection #{index + 1}", expected, got)
-                await ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, got))
+                error = self._mismatch(f"connection #{index + 1}", expected, got, log.secrets)
+                await ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, error.got))
                 return
             await _Replayer(self, ws, index + 1, script, log).run()
         except (_Closed, ConnectionClosed):
@@ -685,8 +688,11 @@ class ReplayServer:
 class _ConnectionLog:
     """Writes one served connection to the server's own capture (when recording)."""
 
-    def __init__(self, writer: CaptureWriter | None, conn: int, endpoint: str) -> None:
+    def __init__(
+        self, writer: CaptureWriter | None, conn: int, endpoint: str, secrets: tuple[str, ...]
+    ) -> None:
         self._writer = writer
+        self.secrets = secrets
         self._conn = conn
         self._endpoint = endpoint
         self._t_open = writer.elapsed() if writer is not None else 0.0
@@ -702,10 +708,15 @@ class _ConnectionLog:
             return
         if not self._opened:
             model = None
-            with contextlib.suppress(RemoteProtocolError):
-                setup = decode_client(unredact_audio(_as_text(payload))).setup
+            with contextlib.suppress(RemoteProtocolError, RecursionError):
+                setup = decode_client(_neutral_markers(_as_text(payload))).setup
                 model = setup.model if setup is not None else None
             self._open(model)
+        if self.secrets:  # a client may send its own key inside a frame
+            if isinstance(payload, str):
+                payload = redact(payload, *self.secrets)
+            else:
+                payload = redact_bytes(payload, *self.secrets)
         self._writer.frame(self._conn, direction, payload)
 
     async def finish(self, ws: ServerConnection) -> None:
@@ -717,11 +728,22 @@ class _ConnectionLog:
         protocol = ws.protocol
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         if rcvd is not None and (sent is None or protocol.close_rcvd_then_sent):
-            self._writer.close_conn(self._conn, rcvd.code, rcvd.reason, "client")
+            self._writer.close_conn(
+                self._conn, rcvd.code, redact(rcvd.reason, *self.secrets), "client"
+            )
         elif sent is not None:
             self._writer.close_conn(self._conn, sent.code, sent.reason, "server")
         else:
             self._writer.close_conn(self._conn, 1006, "", None, dropped=True)
+
+
+def _secrets_of(ws: ServerConnection) -> tuple[str, ...]:
+    """The keys and tokens a client's request carried (never recorded)."""
+    request = ws.request
+    if request is None:
+        return ()
+    offered = offered_credentials(request.path, request.headers.raw_items())
+    return tuple(s for s in (*offered, *url_secrets(request.path)) if len(s) >= 8)
 
 
 def _as_text(payload: str | bytes) -> str:
@@ -782,9 +804,11 @@ class _Replayer:
         while True:
             shape = await self._receive()
             expected = "no more client frames"
-            self._server._mismatch(self._where(), expected, shape.description)
+            error = self._server._mismatch(
+                self._where(), expected, shape.description, self._log.secrets
+            )
             if self._server.strict:
-                await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, str(shape)))
+                await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, error.got))
                 return
 
     def _where(self) -> str:
@@ -842,8 +866,8 @@ class _Replayer:
             return
         state = self._state
         try:
-            message = decode_client(unredact_audio(_as_text(frame)))
-        except RemoteProtocolError:
+            message = decode_client(_neutral_markers(_as_text(frame)))
+        except (RemoteProtocolError, RecursionError):
             await self._refuse("undecodable", "")
             return
         pending = set(state.pending_calls) | self._cancelled
@@ -872,11 +896,13 @@ class _Replayer:
             self._absorbing = True
         if matched:
             return True
-        self._server._mismatch(self._where(), expected.description, got.description)
+        error = self._server._mismatch(
+            self._where(), expected.description, got.description, self._log.secrets
+        )
         if not self._server.strict:
             self._absorbing = expected.audio
             return True
-        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got)))
+        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), error.got))
         return False
 
     async def _close_as_recorded(self, record: CloseRecord) -> None:
