@@ -26,7 +26,6 @@ __all__ = [
     "output_dir",
     "output_file",
     "port_number",
-    "seconds",
     "server_choice",
 ]
 
@@ -89,19 +88,6 @@ def port_number(text: str) -> int:
     return port
 
 
-def seconds(text: str) -> float:
-    """A positive, finite number of seconds."""
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
-    return value
-
-
 def host_name(text: str) -> str:
     """An IP address or a host name to listen on."""
     candidate = text.strip("[]")
@@ -132,7 +118,9 @@ def server_choice(text: str) -> str:
             f"{text!r}: expected 'demo', 'google' or a ws:// or wss:// URL"
         )
     try:
-        check_endpoint(text)
+        # Only the URL itself here; plain ws:// to a remote host is refused
+        # later, unless --allow-insecure (see rawlive.cli._options).
+        check_endpoint(text, allow_insecure=True)
     except ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

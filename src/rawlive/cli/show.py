@@ -8,10 +8,27 @@ from typing import Any
 
 from rawlive.cli._args import capture_file, load_capture
 
+_EPILOG = """\
+example:
+  rawlive say "Hello" --record session.jsonl && rawlive show session.jsonl
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
-    p.add_argument("capture", type=capture_file)
+    p = sub.add_parser(
+        "show",
+        help="a capture's timeline: frames, turns, latency, usage",
+        description="Print a capture's timeline: one line per frame (audio runs collapsed), "
+        "turn boundaries, time to first output, and token usage.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        type=capture_file,
+        help="a capture file (.jsonl), e.g. from --record",
+    )
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
     )
