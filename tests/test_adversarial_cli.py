@@ -120,8 +120,14 @@ def busy_port() -> object:
         yield sock.getsockname()[1]
 
 
-def test_serve_on_a_busy_port(busy_port: int, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli(capsys, "serve", str(FIXTURE), "--port", str(busy_port))
+SERVERS_CMDS = {"serve": ["serve", str(FIXTURE)], "fake": ["fake"]}
+
+
+@pytest.mark.parametrize("command", sorted(SERVERS_CMDS))
+def test_serve_on_a_busy_port(
+    command: str, busy_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, *SERVERS_CMDS[command], "--port", str(busy_port))
     assert_one_error_line(code, err, expect="address already in use")
 
 
@@ -138,10 +144,11 @@ SERVE_OPTIONS = {
 
 
 @pytest.mark.parametrize("case", sorted(SERVE_OPTIONS))
-def test_bad_serve_options(case: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("command", sorted(SERVERS_CMDS))
+def test_bad_serve_options(case: str, command: str, capsys: pytest.CaptureFixture[str]) -> None:
     options, expect = SERVE_OPTIONS[case]
     options = [o.replace("{fixture}", str(FIXTURE)) for o in options]
-    code, _, err = cli(capsys, "serve", str(FIXTURE), "--port", "0", *options)
+    code, _, err = cli(capsys, *SERVERS_CMDS[command], "--port", "0", *options)
     assert_one_error_line(code, err, expect=expect)
 
 
