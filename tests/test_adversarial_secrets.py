@@ -216,3 +216,38 @@ def test_recorder_scrubs_binary_frames(tmp_path: Path) -> None:
     recorder.close()
     assert KEY.encode() not in path.read_bytes()
     assert KEY not in str(rawlive.capture.read_capture(path).records)
+
+
+def test_cli_key_in_the_url_user_part_is_never_printed_or_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--server ws://user:KEY@host`` with --frames and --record, against a fake
+    server running in its own thread (the CLI runs its own event loop)."""
+    import asyncio
+    import threading
+
+    from rawlive.cli import main
+
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    loop = asyncio.new_event_loop()
+    server = FakeLiveServer()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+        url = server.url.replace("ws://", f"ws://user:{KEY}@")
+        record = tmp_path / "r.jsonl"
+        code = main(
+            ["say", f"my key is {KEY}", "--server", url, "--model", "rawlive-demo", "--modality", "text", "--frames", "--record", str(record)]
+        )
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert "-- open #1 ws://REDACTED@127.0.0.1" in err
+    assert KEY not in err
+    assert KEY not in record.read_text()
