@@ -197,9 +197,18 @@ def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
     shown = redact_url(url)
     try:
         parts = urlsplit(url)
-        port = parts.port
     except ValueError as exc:
         raise ConfigurationError(f"invalid endpoint {shown!r}: {redact_url(str(exc))}") from None
+    try:
+        port = parts.port
+    except ValueError:
+        text = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        what = (
+            f"port {text} is out of range (0 to 65535)"
+            if text.isdigit()
+            else (f"the port {text!r} is not a number")
+        )
+        raise ConfigurationError(f"invalid endpoint {shown!r}: {what}") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ConfigurationError(f"endpoint must be a ws:// or wss:// URL, got {shown!r}")
     if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
