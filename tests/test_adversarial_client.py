@@ -242,3 +242,23 @@ async def test_hostile_handshakes_give_a_connection_error(case: str) -> None:
     finally:
         server.close()
     assert KEY not in str(info.value) and KEY not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ws://127.0.0.1:", "port after ':' is empty"),
+        ("ws://127.0.0.1:notaport/", "not a number"),
+        ("ws://127.0.0.1:70000/", "out of range"),
+        ("ws://127.0.0.1:0/", "port 0"),
+        ("ws://[::1", "invalid endpoint"),
+        ("http://127.0.0.1:1/", "ws:// or wss://"),
+        (f"ws://user:{KEY}@example.com/", "clear text"),
+    ],
+)
+def test_connect_refuses_bad_endpoints_before_dialling(url: str, message: str) -> None:
+    from rawlive.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=message) as info:
+        rawlive.connect("m", endpoint=url)
+    assert KEY not in str(info.value)

@@ -240,7 +240,19 @@ def test_cli_key_in_the_url_user_part_is_never_printed_or_stored(
         url = server.url.replace("ws://", f"ws://user:{KEY}@")
         record = tmp_path / "r.jsonl"
         code = main(
-            ["say", f"my key is {KEY}", "--server", url, "--model", "rawlive-demo", "--modality", "text", "--frames", "--record", str(record)]
+            [
+                "say",
+                f"my key is {KEY}",
+                "--server",
+                url,
+                "--model",
+                "rawlive-demo",
+                "--modality",
+                "text",
+                "--frames",
+                "--record",
+                str(record),
+            ]
         )
     finally:
         asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
