@@ -15,6 +15,7 @@ Commands:
     diff     what differs in shape between two captures (protocol drift)
     serve    replay a capture as a Live API server (ws:// or wss://)
     fake     run the bundled fake Live server on its own, until Ctrl-C
+    proxy    relay any Live client to the service: watch, record, lint, inject faults
     completion  print a bash, zsh or fish completion script
 
 With no API key found, ``say`` and ``chat`` run against the bundled fake
@@ -41,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "lint",
     "serve",
     "fake",
+    "proxy",
     "show",
     "wav",
     "diff",
