@@ -349,3 +349,43 @@ async def test_replay_record_never_holds_the_clients_key(tmp_path: Path) -> None
     assert KEY not in text
     assert "REDACTED" in text
     assert server.mismatches and KEY not in server.report()
+
+
+@pytest.mark.parametrize("make", ["fake", "replay"])
+async def test_a_good_client_is_served_while_an_attack_is_in_progress(
+    make: str, tmp_path: Path
+) -> None:
+    """A client that starts a fragmented message and never finishes it (the
+    server buffers it, up to max_size) and one that connects and says nothing
+    do not stop the server from serving a normal session at the same time."""
+    server: Any = (
+        FakeLiveServer()
+        if make == "fake"
+        else ReplayServer(write_capture(tmp_path / "c.jsonl"), repeat=True)
+    )
+    good = _good_fake_client if make == "fake" else _good_replay_client
+    stall = asyncio.Event()
+
+    async def fragments() -> Any:
+        yield '{"clientContent":{"turns":[{"parts":[{"text":"'
+        for _ in range(64):
+            yield "x" * 65536
+        await stall.wait()  # never finish the message while the good client runs
+        yield '"}]}]}}'
+
+    async with server:
+        silent = await connect(server.url)
+        slow = await connect(server.url, max_size=None)
+        await slow.send(SETUP)
+        sender = asyncio.create_task(slow.send(fragments()))
+        try:
+            await asyncio.wait_for(good(server.url), 10)
+            assert not sender.done(), "the attack was still in progress"
+        finally:
+            stall.set()
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+            for ws in (silent, slow):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(), 2)
