@@ -1,4 +1,9 @@
-"""``rawlive show CAPTURE``: a capture's timeline of frames, turns, latency and usage."""
+"""``rawlive show CAPTURE``: a capture's timeline of frames, turns, latency and usage.
+
+With ``--html OUT.html`` it writes the same capture as one self-contained web
+page instead (see :mod:`rawlive.capture.html`); ``--compare B`` puts a second
+capture next to it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
     )
+    p.add_argument(
+        "--html", metavar="OUT.html", help="write a self-contained web page instead of text"
+    )
+    p.add_argument(
+        "--compare", metavar="B", help="with --html: a second capture, side by side by turn"
+    )
+    p.add_argument(
+        "--audio-budget",
+        metavar="MB",
+        type=float,
+        default=12.0,
+        help="with --html: megabytes of audio to embed as players (default 12)",
+    )
     p.set_defaults(run=run, is_async=False)
 
 
@@ -20,10 +38,45 @@ def run(args: argparse.Namespace) -> int:
     import shutil
 
     from rawlive.capture.format import read_capture
-    from rawlive.capture.tools import format_timeline
 
-    tty = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns if tty else 0
-    text = format_timeline(read_capture(args.capture), color=tty, width=width, verbose=args.verbose)
-    print(text, end="")
+    if args.html is None:
+        if args.compare is not None:
+            print("rawlive: error: --compare needs --html OUT.html", file=sys.stderr)
+            return 2
+        from rawlive.capture.tools import format_timeline
+
+        tty = sys.stdout.isatty()
+        width = shutil.get_terminal_size().columns if tty else 0
+        capture = read_capture(args.capture)
+        text = format_timeline(capture, color=tty, width=width, verbose=args.verbose)
+        print(text, end="")
+        return 0
+    return _write_html(args, read_capture)
+
+
+def _write_html(args: argparse.Namespace, read_capture: Any) -> int:
+    from pathlib import Path
+
+    from rawlive.capture.html import render_html
+
+    if not args.audio_budget >= 0:
+        print("rawlive: error: --audio-budget must be 0 or more megabytes", file=sys.stderr)
+        return 2
+    capture = read_capture(args.capture)
+    compare = read_capture(args.compare) if args.compare is not None else None
+    page = render_html(
+        capture,
+        name=Path(args.capture).name,
+        audio_budget=int(args.audio_budget * 1_000_000),
+        compare=compare,
+        compare_name=Path(args.compare).name if args.compare is not None else "B",
+    )
+    out = Path(args.html)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        print(f"rawlive: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    size = len(page.encode("utf-8"))
+    print(f"wrote {out} ({size / 1e6:.1f} MB)")
     return 0
