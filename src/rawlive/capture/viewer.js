@@ -290,6 +290,19 @@
     return root;
   };
 
+  var observer = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      if (!e.isIntersecting) return;
+      e.target.src = e.target.rawliveSource;
+      observer.unobserve(e.target);
+    });
+  }, { rootMargin: "800px" }) : null;
+  function lazySource(player, src) {
+    if (!observer) { player.src = src; return; }
+    player.rawliveSource = src;
+    observer.observe(player);
+  }
+
   function niceStep(raw) {
     var p = Math.pow(10, Math.floor(Math.log(raw) / Math.LN10)), m = raw / p;
     return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
@@ -468,7 +481,10 @@
       box.appendChild(tr);
     }
     if (a.wav) {
-      var player = el("audio", { controls: "", preload: "none", src: a.wav });
+      // The data: URI goes into the player only when it comes near the screen, so
+      // a long capture does not hand the browser hundreds of media sources at once.
+      var player = el("audio", { "class": "player", controls: "", preload: "none", "data-seconds": a.seconds });
+      lazySource(player, a.wav);
       player.addEventListener("timeupdate", function () {
         var at = player.currentTime;
         head.setAttribute("visibility", "visible");
@@ -477,6 +493,7 @@
       });
       svg.addEventListener("click", function (ev) {
         var r = svg.getBoundingClientRect();
+        if (!player.getAttribute("src")) player.src = a.wav;
         player.currentTime = a.seconds * (ev.clientX - r.left) / r.width;
         player.play();
       });
@@ -661,5 +678,7 @@
     clearTimeout(pending);
     pending = setTimeout(function () { views.forEach(function (x) { if (x.redraw) x.redraw(); }); }, 150);
   });
+  app.setAttribute("data-ready-ms", performance.now().toFixed(0));
+  window.addEventListener("load", function () { app.setAttribute("data-load-ms", performance.now().toFixed(0)); });
   app.setAttribute("data-state", "ready");
 })();
