@@ -71,7 +71,9 @@ def speech(seconds: float, rate: int, pitch: float) -> bytes:
     for i in range(n):
         t = i / rate
         env = abs(math.sin(math.pi * t * 3.1)) * (0.4 + 0.6 * abs(math.sin(t * 0.7)))
-        out += int(9000 * env * math.sin(2 * math.pi * pitch * t)).to_bytes(2, "little", signed=True)
+        out += int(9000 * env * math.sin(2 * math.pi * pitch * t)).to_bytes(
+            2, "little", signed=True
+        )
     return bytes(out)
 
 
@@ -83,7 +85,9 @@ def write_capture(path: Path, minutes: float) -> dict[str, int]:
     user = speech(3.0, 16_000, 180.0)
     reply = speech(6.0, 24_000, 220.0)
     user_chunks = [base64.b64encode(user[i : i + 3200]).decode() for i in range(0, len(user), 3200)]
-    reply_chunks = [base64.b64encode(reply[i : i + 1920]).decode() for i in range(0, len(reply), 1920)]
+    reply_chunks = [
+        base64.b64encode(reply[i : i + 1920]).decode() for i in range(0, len(reply), 1920)
+    ]
     counts = {"turns": 0, "frames": 0, "connections": 1}
     end = minutes * 60
     t = 0.0
@@ -99,7 +103,7 @@ def write_capture(path: Path, minutes: float) -> dict[str, int]:
             payload: str | bytes = dumps(value)
             if direction == "server":
                 payload = payload.encode()
-            cw.frame(conn, direction, payload, t)  # type: ignore[arg-type]
+            cw.frame(conn, direction, payload, t)
             counts["frames"] += 1
 
         setup = {"setup": {"model": MODEL, "generationConfig": {"responseModalities": ["AUDIO"]},
@@ -119,12 +123,18 @@ def write_capture(path: Path, minutes: float) -> dict[str, int]:
                 cw.close_conn(conn - 1, 1000, "handover", "client", t=t + 0.01)
                 conn_started = t
             for data in user_chunks:
-                audio = {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": data}}}
+                audio = {
+                    "realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": data}}
+                }
                 frame("client", audio, 0.1)
             frame("server", {"serverContent": {"inputTranscription": {"text": "a question"}}}, 0.2)
             for i, data in enumerate(reply_chunks):
                 part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}
-                frame("server", {"serverContent": {"modelTurn": {"parts": [part]}}}, 0.3 if i == 0 else 0.04)
+                frame(
+                    "server",
+                    {"serverContent": {"modelTurn": {"parts": [part]}}},
+                    0.3 if i == 0 else 0.04,
+                )
                 if i % 12 == 0:
                     text = {"outputTranscription": {"text": f" words {i}"}}
                     frame("server", {"serverContent": text}, 0.0)
@@ -133,7 +143,11 @@ def write_capture(path: Path, minutes: float) -> dict[str, int]:
                      "totalTokenCount": 250 + counts["turns"] * 250}  # fmt: skip
             frame("server", {"serverContent": {"turnComplete": True}, "usageMetadata": usage}, 0.01)
             handle = f"h{counts['turns']}"
-            frame("server", {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}, 0.01)
+            frame(
+                "server",
+                {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}},
+                0.01,
+            )
             counts["turns"] += 1
             t += 0.5
         cw.close_conn(conn, 1000, "", "client", t=t + 0.2)
@@ -145,12 +159,14 @@ def cpu(fn: object, repeat: int) -> tuple[float, object]:
     result = None
     for _ in range(repeat):
         start = time.process_time()
-        result = fn()  # type: ignore[operator]
+        result = fn()
         times.append(time.process_time() - start)
     return statistics.median(times), result
 
 
-def open_in_browser(chromium: str, page: Path, work: Path) -> tuple[float | None, float | None, float]:
+def open_in_browser(
+    chromium: str, page: Path, work: Path
+) -> tuple[float | None, float | None, float]:
     """Return ms until the page's script was done, ms until its load event, wall seconds."""
     profile = tempfile.mkdtemp(dir=work)
     cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()]
@@ -185,14 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CAPTURE {minutes:g} min: {counts['turns']} turns, {counts['frames']} frames, "
               f"{counts['connections']} connections, {size_mb:.1f} MB")  # fmt: skip
         read_s, capture = cpu(lambda: read_capture(capture_path), 1)
-        text_s, _ = cpu(lambda: format_timeline(capture), repeat)  # type: ignore[arg-type]
-        render_s, page_text = cpu(
-            lambda: render_html(capture, name=capture_path.name), repeat  # type: ignore[arg-type]
-        )
+        text_s, _ = cpu(lambda: format_timeline(capture), repeat)
+        render_s, page_text = cpu(lambda: render_html(capture, name=capture_path.name), repeat)
         page = work / "bench_viewer.html"
         page.write_text(str(page_text), encoding="utf-8")
         page_mb = page.stat().st_size / 1e6
-        audio_mb = sum(len(m) for m in re.findall(r"data:audio/wav;base64,[A-Za-z0-9+/=]*", str(page_text))) / 1e6
+        audio_mb = (
+            sum(
+                len(m) for m in re.findall(r"data:audio/wav;base64,[A-Za-z0-9+/=]*", str(page_text))
+            )
+            / 1e6
+        )
         print(f"CPU read capture: {read_s:.2f} s")
         print(f"CPU text timeline (floor): {text_s:.2f} s")
         print(f"CPU render html: {render_s:.2f} s (limit 5 s)")
@@ -204,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             print("OPEN skipped (" + ("--no-browser" if args.no_browser else "no chromium") + ")")
             return 0
         blank = work / "blank.html"
-        blank.write_text('<!DOCTYPE html><html><body><main id="app" data-ready-ms="0"></main></body></html>')
+        blank.write_text(
+            '<!DOCTYPE html><html><body><main id="app" data-ready-ms="0"></main></body></html>'
+        )
         runs = [open_in_browser(chromium, page, work) for _ in range(repeat)]
         floors = [open_in_browser(chromium, blank, work)[2] for _ in range(repeat)]
         ready = [r[0] for r in runs if r[0] is not None]
@@ -214,10 +235,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         wall = statistics.median(r[2] for r in runs)
         floor = statistics.median(floors)
-        print(f"OPEN page drawn (script done) {statistics.median(ready):.0f} ms after navigation start (limit 2000 ms)")
+        print(
+            f"OPEN page drawn (script done) {statistics.median(ready):.0f} ms after navigation start (limit 2000 ms)"
+        )
         if loaded:
             print(f"OPEN load event {statistics.median(loaded):.0f} ms after navigation start")
-        print(f"OPEN whole headless run (start, load, dump the DOM, quit) {wall:.2f} s vs blank page {floor:.2f} s")
+        print(
+            f"OPEN whole headless run (start, load, dump the DOM, quit) {wall:.2f} s vs blank page {floor:.2f} s"
+        )
         print(f"RATIO open browser run page/blank: {wall / max(floor, 1e-9):.2f}")
     return 0
 

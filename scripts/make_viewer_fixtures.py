@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import rawlive  # noqa: E402
-from rawlive.resilience import ReconnectPolicy, Reconnected  # noqa: E402
+from rawlive.resilience import Reconnected, ReconnectPolicy  # noqa: E402
 from rawlive.testing import FakeLiveServer  # noqa: E402
 from rawlive.testing.fake_model import synthesize_speech  # noqa: E402
 from rawlive.testing.faults import GoAwayThenClose, InterruptedWithAudio  # noqa: E402
@@ -62,8 +62,9 @@ async def record_handover(path: Path) -> None:
         GoAwayThenClose("1.5s", after_turn=1, connection=1),
         InterruptedWithAudio(connection=2, on_turn=1, after_chunks=12),
     ]
-    async with FakeLiveServer(realtime=True, response_delay=0.35, seed=15, faults=faults) as server:
-        async with rawlive.connect(
+    async with (
+        FakeLiveServer(realtime=True, response_delay=0.35, seed=15, faults=faults) as server,
+        rawlive.connect(
             MODEL,
             endpoint=server.url,
             response_modalities=["AUDIO"],
@@ -71,54 +72,57 @@ async def record_handover(path: Path) -> None:
             output_audio_transcription=True,
             reconnect=ReconnectPolicy(handover_margin=0.5, backoff_initial=0.05),
             record=path,
-        ) as session:
-            speech = synthesize_speech("What is the capital of Brazil?", rate=INPUT_RATE)
-            step = INPUT_RATE * 2 * INPUT_CHUNK_MS // 1000
-            for start in range(0, len(speech), step):
-                await session.send_audio(speech[start : start + step], rate=INPUT_RATE)
-                await asyncio.sleep(INPUT_CHUNK_MS / 1000)
-            await session.send_audio_stream_end()
-            await session.receive_turn(timeout=20)
-            await session.wait_for_handle(5.0)
-            await drain_until_reconnected(session)
-            await session.send_text("Can you tell me a joke?")
-            await session.receive_turn(timeout=20)
-            await session.send_text("What was my first question?")
-            await session.receive_turn(timeout=20)
-            await asyncio.sleep(0.2)
+        ) as session,
+    ):
+        speech = synthesize_speech("What is the capital of Brazil?", rate=INPUT_RATE)
+        step = INPUT_RATE * 2 * INPUT_CHUNK_MS // 1000
+        for start in range(0, len(speech), step):
+            await session.send_audio(speech[start : start + step], rate=INPUT_RATE)
+            await asyncio.sleep(INPUT_CHUNK_MS / 1000)
+        await session.send_audio_stream_end()
+        await session.receive_turn(timeout=20)
+        await session.wait_for_handle(5.0)
+        await drain_until_reconnected(session)
+        await session.send_text("Can you tell me a joke?")
+        await session.receive_turn(timeout=20)
+        await session.send_text("What was my first question?")
+        await session.receive_turn(timeout=20)
+        await asyncio.sleep(0.2)
 
 
 async def record_tool_call(path: Path) -> None:
-    async with FakeLiveServer(realtime=True, response_delay=0.35, seed=16) as server:
-        async with rawlive.connect(
+    async with (
+        FakeLiveServer(realtime=True, response_delay=0.35, seed=16) as server,
+        rawlive.connect(
             MODEL,
             endpoint=server.url,
             response_modalities=["AUDIO"],
             output_audio_transcription=True,
             tools=[LIGHTS],
             record=path,
-        ) as session:
-            await session.send_text("Hello")
-            await session.receive_turn(timeout=20)
-            await session.send_text("Turn on the lights, please")
-            call_turn = await session.receive_turn(timeout=20)
-            calls = [
-                call
-                for message in call_turn.messages
-                if message.tool_call is not None
-                for call in message.tool_call.function_calls or ()
-            ]
-            if len(calls) != 1:
-                raise SystemExit(f"expected one function call, got {len(calls)}")
-            await asyncio.sleep(0.3)  # the application takes a moment to switch the lights
-            call = calls[0]
-            await session.send_tool_response(
-                rawlive.FunctionResponse(id=call.id, name=call.name, response={"output": "on"})
-            )
-            answer = await session.receive_turn(timeout=20)
-            if not answer.audio_bytes:
-                raise SystemExit("the model did not speak after the tool response")
-            await asyncio.sleep(0.2)
+        ) as session,
+    ):
+        await session.send_text("Hello")
+        await session.receive_turn(timeout=20)
+        await session.send_text("Turn on the lights, please")
+        call_turn = await session.receive_turn(timeout=20)
+        calls = [
+            call
+            for message in call_turn.messages
+            if message.tool_call is not None
+            for call in message.tool_call.function_calls or ()
+        ]
+        if len(calls) != 1:
+            raise SystemExit(f"expected one function call, got {len(calls)}")
+        await asyncio.sleep(0.3)  # the application takes a moment to switch the lights
+        call = calls[0]
+        await session.send_tool_response(
+            rawlive.FunctionResponse(id=call.id, name=call.name, response={"output": "on"})
+        )
+        answer = await session.receive_turn(timeout=20)
+        if not answer.audio_bytes:
+            raise SystemExit("the model did not speak after the tool response")
+        await asyncio.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> int:

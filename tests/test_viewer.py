@@ -28,7 +28,9 @@ TOOL = FIXTURES / "fake_tool_call.jsonl"
 
 
 def page_data(page: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="rawlive-data">(.*?)</script>', page, re.S)
+    found = re.search(
+        r'<script type="application/json" id="rawlive-data">(.*?)</script>', page, re.S
+    )
     assert found is not None
     return orjson.loads(found.group(1))  # type: ignore[no-any-return]
 
@@ -91,7 +93,9 @@ def redacted_copy(capture: Capture) -> Capture:
     for record in capture.records:
         if isinstance(record, FrameRecord) and record.data is not None:
             text = re.sub(r'"data":"([A-Za-z0-9+/=]{100,})"', redact, record.data)
-            record = FrameRecord(conn=record.conn, t=record.t, dir=record.dir, type=record.type, data=text)
+            record = FrameRecord(
+                conn=record.conn, t=record.t, dir=record.dir, type=record.type, data=text
+            )
         records.append(record)
     return Capture(meta=capture.meta, records=tuple(records))
 
@@ -176,9 +180,19 @@ def test_text_cannot_close_the_data_script(tmp_path: Path) -> None:
     evil = "</script><script>alert(1)</script><!--"
     with CaptureWriter(path) as writer:
         writer.frame(1, "client", orjson.dumps({"setup": {"model": "models/m"}}).decode(), t=0.0)
-        turn = {"clientContent": {"turns": [{"role": "user", "parts": [{"text": evil}]}], "turnComplete": True}}
+        turn = {
+            "clientContent": {
+                "turns": [{"role": "user", "parts": [{"text": evil}]}],
+                "turnComplete": True,
+            }
+        }
         writer.frame(1, "client", orjson.dumps(turn).decode(), t=0.1)
-        writer.frame(1, "server", orjson.dumps({"serverContent": {"modelTurn": {"parts": [{"text": evil}]}}}), t=0.2)
+        writer.frame(
+            1,
+            "server",
+            orjson.dumps({"serverContent": {"modelTurn": {"parts": [{"text": evil}]}}}),
+            t=0.2,
+        )
         writer.frame(1, "server", b'{"serverContent":{"turnComplete":true}}', t=0.3)
     page = render_html(read_capture(path), name="<b>name</b>")
     assert page.count("</script>") == 2  # the data blob's and the viewer's

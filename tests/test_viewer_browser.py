@@ -152,7 +152,8 @@ def test_handover_fixture_shows_both_connections_the_go_away_and_the_interruptio
 def test_tool_call_fixture_joins_call_and_response(tmp_path: Path) -> None:
     dom = rendered(tmp_path, "fake_tool_call.jsonl")
     assert len(dom.with_class("turn", "div")) == 3
-    assert len(dom.with_class("tool", "div")) == 2  # the call (model side), the response (user side)
+    # the call (model side) and the response (user side)
+    assert len(dom.with_class("tool", "div")) == 2
     text = dom.text
     assert "toolCall turn_on_the_lights" in text
     assert '{"output":"on"}' in text
@@ -170,9 +171,11 @@ def test_compare_page_aligns_turns_and_highlights_the_diff(tmp_path: Path) -> No
     page = tmp_path / "compare.html"
     page.write_text(
         render_html(
-            read_capture(FIXTURES / "seed_audio_turns.jsonl"), name="a",
-            compare=read_capture(FIXTURES / "fake_tool_call.jsonl"), compare_name="b",
-        )  # fmt: skip
+            read_capture(FIXTURES / "seed_audio_turns.jsonl"),
+            name="a",
+            compare=read_capture(FIXTURES / "fake_tool_call.jsonl"),
+            compare_name="b",
+        )
     )
     result = chromium("--dump-dom", page.as_uri())
     dom = Dom(result.stdout)

@@ -41,9 +41,7 @@ import orjson
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, parse_pcm_mime
 from rawlive.capture.format import (
     Capture,
-    CloseRecord,
     FrameRecord,
-    OpenRecord,
     parse_redaction_marker,
 )
 from rawlive.capture.lint import lint_capture
@@ -136,7 +134,9 @@ class _Track:
         if not isinstance(data, str):
             return
         try:
-            rate = parse_pcm_mime(mime if isinstance(mime, str) else None, default_rate=default_rate)
+            rate = parse_pcm_mime(
+                mime if isinstance(mime, str) else None, default_rate=default_rate
+            )
         except AudioFormatError:
             self.problem = f"not raw PCM ({mime})"
             return
@@ -303,7 +303,9 @@ class _Builder:
         try:
             value = orjson.loads(record.payload)
         except (orjson.JSONDecodeError, ValueError):
-            text = record.data if record.data is not None else f"<{len(record.data_b64 or '')} base64>"
+            text = (
+                record.data if record.data is not None else f"<{len(record.data_b64 or '')} base64>"
+            )
             return self.strings(text[:_TEXT_LONG])
         if not isinstance(value, dict):
             return self.strings(orjson.dumps(_shorten(value)).decode())
@@ -350,10 +352,10 @@ class _Builder:
         if go_away is not None:
             left = _get(go_away, "timeLeft")
             secs = _seconds(left)
-            self.go_aways.append(
-                {"t": _r(row.t), "conn": conn, "timeLeft": left, "deadline": _r(row.t + secs)
-                 if secs is not None else None, "frame": len(self.cols["t"]) - 1}
-            )  # fmt: skip
+            deadline = _r(row.t + secs) if secs is not None else None
+            frame = len(self.cols["t"]) - 1
+            entry = {"t": _r(row.t), "conn": conn, "timeLeft": left, "deadline": deadline}
+            self.go_aways.append({**entry, "frame": frame})
         if not row.turn:
             return
         turn = self._turn(row.turn, conn)
@@ -385,10 +387,14 @@ class _Builder:
             if isinstance(call, dict):
                 call_id = str(call.get("id"))
                 entry = self.tools.setdefault(call_id, {"id": call_id})
+                args = orjson.dumps(_shorten(call.get("args"))).decode()
                 entry.update(
-                    name=str(call.get("name")), args=orjson.dumps(_shorten(call.get("args"))).decode(),
-                    t=_r(row.t), frame=frame, turn=turn.number,
-                )  # fmt: skip
+                    name=str(call.get("name")),
+                    args=args,
+                    t=_r(row.t),
+                    frame=frame,
+                    turn=turn.number,
+                )
                 turn.calls.append(call_id)
         for call_id in _get(_get(value, "toolCallCancellation"), "ids") or ():
             entry = self.tools.setdefault(str(call_id), {"id": str(call_id)})
@@ -410,7 +416,9 @@ def _turn_view(turn: _Turn, stats: Any, budget: list[int]) -> dict[str, Any]:
         items = _get(usage, key)
         if isinstance(items, list):
             details[key] = {
-                str(_get(i, "modality")): _get(i, "tokenCount") for i in items if isinstance(i, dict)
+                str(_get(i, "modality")): _get(i, "tokenCount")
+                for i in items
+                if isinstance(i, dict)
             }
     return {
         "n": turn.number,
@@ -620,4 +628,6 @@ def render_html(
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
