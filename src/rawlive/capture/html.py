@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import array
 import base64
+import functools
 import importlib.resources
 import io
 import re
@@ -57,6 +58,7 @@ DEFAULT_AUDIO_BUDGET = 12_000_000
 
 _B64_LONG = 96  # base64 strings longer than this are shortened in the JSON view
 _B64_RE = re.compile(r"[A-Za-z0-9+/=_-]+")
+_B64_STRING = re.compile('"([A-Za-z0-9+/=_-]{' + str(_B64_LONG + 1) + ',})"')
 _TEXT_LONG = 4000
 _WAVE_PER_SECOND = 25
 _WAVE_MIN, _WAVE_MAX = 24, 600
@@ -81,14 +83,26 @@ class _Strings:
         return found
 
 
+@functools.lru_cache(maxsize=128)
+def _snake(key: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+
+
 def _get(node: Any, key: str) -> Any:
     """``node[key]`` for a camelCase key, accepting its snake_case spelling too."""
     if not isinstance(node, dict):
         return None
     value = node.get(key)
-    if value is None and any(c.isupper() for c in key):
-        value = node.get(re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key))
+    if value is None:
+        snake = _snake(key)
+        if snake != key:
+            value = node.get(snake)
     return value
+
+
+def _short_b64(match: re.Match[str]) -> str:
+    text = match.group(1)
+    return f'"<base64, {len(text) * 3 // 4 - text[-2:].count("=")} bytes>"'
 
 
 def _shorten(node: Any) -> Any:
@@ -278,6 +292,9 @@ class _Builder:
         self.go_aways: list[dict[str, Any]] = []
         self.markers: list[list[Any]] = []
         self.pending: dict[int, list[tuple[float, dict[str, Any]]]] = {}  # input, by conn
+        self.seen_json: dict[str, int] = {}
+        self.lint_records: list[FrameRecord] = []  # what the outgoing lint needs to see
+        self.lint_rows: list[int] = []
         cols: dict[str, list[Any]] = {k: [] for k in ("t", "c", "d", "k", "s", "j", "n")}
         self.cols = cols
         for row in rows:
@@ -303,18 +320,46 @@ class _Builder:
         try:
             value = orjson.loads(record.payload)
         except (orjson.JSONDecodeError, ValueError):
+            if record.dir == "client":
+                self.lint_records.append(record)
+                self.lint_rows.append(len(self.cols["t"]) - 1)
             text = (
                 record.data if record.data is not None else f"<{len(record.data_b64 or '')} base64>"
             )
             return self.strings(text[:_TEXT_LONG])
         if not isinstance(value, dict):
             return self.strings(orjson.dumps(_shorten(value)).decode())
-        json_id = self.strings(orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode())
+        json_id = self._json_id(record)
+        if json_id is None:
+            json_id = self.strings(
+                orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode()
+            )
         if row.dir == "server":
             self._server(row, value)
         else:
             self._client(row, value)
+        if row.dir == "client" or any(
+            _get(value, k) is not None for k in ("toolCall", "toolCallCancellation")
+        ):
+            self.lint_records.append(record)
+            self.lint_rows.append(len(self.cols["t"]) - 1)
         return json_id
+
+    def _json_id(self, record: FrameRecord) -> int | None:
+        """The JSON of a frame seen before with only its base64 different (audio chunks)."""
+        text = record.data
+        if text is None or len(text) > 20_000 or len(text) < _B64_LONG:
+            return None
+        key = _B64_STRING.sub(_short_b64, text)
+        found = self.seen_json.get(key)
+        if found is None:
+            try:
+                value = orjson.loads(key)
+            except orjson.JSONDecodeError:
+                return None
+            pretty = orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode()
+            found = self.seen_json[key] = self.strings(pretty)
+        return found
 
     def _client(self, row: TimelineRow, value: dict[str, Any]) -> None:
         if _get(value, "setup") is not None:
@@ -498,11 +543,12 @@ def build_view(
     position = {row.index: i for i, row in enumerate(rows)}
     for turn in turns:
         turn["endIndex"] = position.get(turn["endIndex"], 0)
-    frame_rows = [row.index for row in rows if row.record == "frame"]
+    # The lint reads client frames and, for tool-call ids, the server's tool calls:
+    # give it those only, so the audio is not decoded once more.
     lint = []
-    for finding in lint_capture(capture):
-        if 0 < finding.frame <= len(frame_rows):
-            lint.append([position[frame_rows[finding.frame - 1]], finding.rule, finding.message])
+    for finding in lint_capture(Capture(records=tuple(builder.lint_records))):
+        if 0 < finding.frame <= len(builder.lint_rows):
+            lint.append([builder.lint_rows[finding.frame - 1], finding.rule, finding.message])
     conns = []
     for conn in summary.connections:
         entry: dict[str, Any] = {
