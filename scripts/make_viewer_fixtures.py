@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import rawlive  # noqa: E402
+from rawlive.capture.format import CaptureMeta, CaptureWriter, read_capture  # noqa: E402
 from rawlive.resilience import Reconnected, ReconnectPolicy  # noqa: E402
 from rawlive.testing import FakeLiveServer  # noqa: E402
 from rawlive.testing.fake_model import synthesize_speech  # noqa: E402
@@ -43,6 +44,26 @@ LIGHTS = {
     "functionDeclarations": [
         {"name": "turn_on_the_lights", "description": "Turn on the lights in the room."}
     ]
+}
+TOOL = "rawlive scripts/make_viewer_fixtures.py"
+NOTES = {
+    "fake_handover_audio.jsonl": (
+        "Recorded by rawlive.connect(record=...) against rawlive.testing.FakeLiveServer on "
+        "loopback (realtime pacing, response_delay 0.35 s, seed 15), faults "
+        "GoAwayThenClose('1.5s', after_turn=1, connection=1) and "
+        "InterruptedWithAudio(connection=2, on_turn=1, after_chunks=12); the client's "
+        "ReconnectPolicy handed over to connection 2 with the last resumable handle. Every "
+        "frame, time and close is as recorded; the user's spoken input is "
+        "rawlive.testing.fake_model.synthesize_speech at 16 kHz and the model's audio is the "
+        "fake's synthesized speech: SYNTHETIC audio, not a real model."
+    ),
+    "fake_tool_call.jsonl": (
+        "Recorded by rawlive.connect(record=...) against rawlive.testing.FakeLiveServer on "
+        "loopback (realtime pacing, response_delay 0.35 s, seed 16) with one function "
+        "declared (turn_on_the_lights); the client answered the toolCall 0.3 s later with a "
+        "toolResponse of the same id. Every frame, time and close is as recorded; the "
+        "model's audio is the fake's synthesized speech: SYNTHETIC, not a real model."
+    ),
 }
 INPUT_RATE = 16_000
 INPUT_CHUNK_MS = 100
@@ -125,6 +146,18 @@ async def record_tool_call(path: Path) -> None:
         await asyncio.sleep(0.2)
 
 
+def add_provenance(path: Path, note: str) -> None:
+    """Rewrite the recording with a meta line that says where it came from."""
+    capture = read_capture(path)
+    created = capture.meta.created if capture.meta is not None else None
+    meta = CaptureMeta(
+        created=created, tool=TOOL, source="rawlive.testing.FakeLiveServer", note=note
+    )
+    with CaptureWriter.with_meta(path, meta) as writer:
+        for record in capture.records:
+            writer.write(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=ROOT / "fixtures", help="output folder")
@@ -138,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         path = out / name
         path.unlink(missing_ok=True)
         asyncio.run(record(path))
+        add_provenance(path, NOTES[name])
         path.chmod(0o644)  # fixtures are public test data
         print(f"wrote {path}")
     return 0
