@@ -95,16 +95,15 @@
       ["tokens", String(s.tokens[2])],
       ["connections", String(conns)],
       ["goAway", String(d.goAways.length)],
-      ["lint findings", String(d.lint.length), d.lint.length > 0],
-      ["undecodable", String(s.undecodable), s.undecodable > 0],
-      ["abnormal closes", String(bad), bad > 0]
+      ["problems", String(d.lint.length + s.undecodable + bad), d.lint.length + s.undecodable + bad > 0,
+        d.lint.length + " lint findings, " + s.undecodable + " undecodable frames, " + bad + " abnormal closes"]
     ];
     var meta = [d.meta.created, d.meta.tool].filter(Boolean).join(" \u00b7 ");
     return el("section", { "class": "section" },
       el("div", { "class": "head" }, el("h1", { text: d.name }), el("span", { "class": "meta", text: meta })),
       d.meta.source ? el("div", { "class": "meta muted", text: "source: " + d.meta.source }) : null,
       el("div", { "class": "stats" }, stats.map(function (x) {
-        return el("div", { "class": "stat" + (x[2] ? " bad" : "") }, el("b", { text: x[1] }), el("span", { text: x[0] }));
+        return el("div", { "class": "stat" + (x[2] ? " bad" : ""), title: x[3] }, el("b", { text: x[1] }), el("span", { text: x[0] }));
       })),
       this.connections());
   };
@@ -117,7 +116,7 @@
       return el("div", { "class": "conn" },
         el("b", { text: "#" + c.conn }), el("span", { "class": "mono", text: c.model || "" }),
         el("span", { "class": "muted", text: secs(c.open) + " \u2192 " + (c.close !== null ? secs(c.close) : "end") }),
-        how, c.title ? el("span", { text: c.title + (c.meaning ? ": " + c.meaning : "") }) : null,
+        how, c.title ? el("span", { title: c.meaning || "", text: c.title + (c.retryable && !c.normal ? " (a retry can help)" : "") }) : null,
         c.reason ? el("span", { "class": "mono muted", text: JSON.stringify(c.reason) }) : null);
     }));
   };
@@ -128,7 +127,7 @@
     var self = this;
     var box = el("div", { "class": "lanes" });
     var section = el("section", { "class": "section" },
-      el("h2", { text: "Timeline" }, el("span", { "class": "hint", text: "wheel: zoom \u00b7 drag: pan \u00b7 double-click: reset \u00b7 click a turn to open it" })),
+      el("h2", { text: "Timeline" + (this.opts.compare ? " \u2014 " + this.d.name : "") }, el("span", { "class": "hint", text: "wheel: zoom \u00b7 drag: pan \u00b7 double-click: reset \u00b7 click a turn to open it" })),
       box, this.legend());
     var full = scale || this.d.duration;
     var view = { t0: 0, t1: full };
@@ -483,7 +482,7 @@
     if (a.wav) {
       // The data: URI goes into the player only when it comes near the screen, so
       // a long capture does not hand the browser hundreds of media sources at once.
-      var player = el("audio", { "class": "player", controls: "", preload: "none", "data-seconds": a.seconds });
+      var player = el("audio", { "class": "player", controls: "", preload: "metadata", "data-seconds": a.seconds });
       lazySource(player, a.wav);
       player.addEventListener("timeupdate", function () {
         var at = player.currentTime;
@@ -633,8 +632,8 @@
   function renderCompare(root, data) {
     var a = data.views[0], b = data.views[1];
     var scale = Math.max(a.duration, b.duration);
-    var va = new View(a, 0, { scale: scale, highlight: diffMatcher(data.diff, "-") });
-    var vb = new View(b, 1, { scale: scale, highlight: diffMatcher(data.diff, "+") });
+    var va = new View(a, 0, { scale: scale, compare: true, highlight: diffMatcher(data.diff, "-") });
+    var vb = new View(b, 1, { scale: scale, compare: true, highlight: diffMatcher(data.diff, "+") });
     va.afterMount = []; vb.afterMount = [];
     var diffBox = el("section", { "class": "section" }, el("h2", { text: "Shape differences (rawlive diff)" }));
     if (!data.diff.length) diffBox.appendChild(el("p", { "class": "muted", text: "Same shape: no differences in kinds, paths, bundling, values or order." }));
