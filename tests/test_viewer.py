@@ -261,3 +261,51 @@ def test_cli_bad_input_gets_one_line(tmp_path: Path, args: list[str], message: s
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def broken_capture(path: Path) -> Path:
+    """A capture with everything a viewer could choke on."""
+    with CaptureWriter(path) as w:
+        w.open_conn(1, "ws://x/ws?key=abc", "models/m", 0.0)
+        w.frame(1, "client", '{"setup":{"model":"models/m"}}', t=0.01)
+        w.frame(1, "server", b'{"setupComplete":{}}', t=0.1)
+        w.frame(1, "client", "not json at all", t=0.2)
+        w.frame(1, "server", b"\xff\xfe binary", t=0.3)
+        w.frame(1, "server", b'{"serverContent":{"turnComplete":"yes"}}', t=0.4)
+        w.frame(1, "server", b"[1,2,3]", t=0.45)
+        bad_b64 = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "!!not base64!!"}}
+        opus = {"inlineData": {"mimeType": "audio/opus", "data": "AAAA"}}
+        for t, part in ((0.5, bad_b64), (0.55, opus)):
+            frame = {"serverContent": {"modelTurn": {"parts": [part]}}}
+            w.frame(1, "server", orjson.dumps(frame), t=t)
+        w.frame(1, "server", b'{"goAway":{"timeLeft":"bogus"}}', t=0.6)
+        w.frame(1, "server", b'{"toolCallCancellation":{"ids":["zz"]}}', t=0.65)
+        w.close_conn(1, 1011, "Internal error encountered.", "server", t=0.7)
+    with path.open("a") as f:
+        f.write('{"kind":"future","conn":1,"t":0.8,"x":1}\n')
+    return path
+
+
+def test_broken_frames_are_shown_not_fatal(tmp_path: Path) -> None:
+    view = build_view(read_capture(broken_capture(tmp_path / "broken.jsonl")))
+    kinds = [view["strings"][k] for k in view["frames"]["k"]]
+    assert kinds.count("!! undecodable") == 6
+    assert kinds[-1] == "future"
+    (turn,) = view["turns"]
+    assert not turn["complete"]
+    assert turn["audioOut"]["problem"] == "not raw PCM (audio/opus)"
+    assert "wav" not in turn["audioOut"]
+    (go_away,) = view["goAways"]
+    assert go_away["deadline"] is None
+    (conn,) = view["conns"]
+    assert conn["code"] == 1011 and not conn["normal"] and conn["retryable"]
+    assert [f[1] for f in view["lint"]] == ["undecodable"]
+    assert "abc" not in render_html(read_capture(tmp_path / "broken.jsonl"))
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.jsonl")), ids=lambda p: p.name)
+def test_every_fixture_renders(path: Path) -> None:
+    capture = read_capture(path)
+    data = page_data(render_html(capture, name=path.name))["views"][0]
+    assert len(data["frames"]["t"]) == len(capture.records)
+    assert len(data["turns"]) == len(summarize(capture).turns)

@@ -252,3 +252,17 @@ def test_screenshot_is_not_blank(tmp_path: Path) -> None:
     assert colours(shots["blank"]) <= 2
     assert colours(shots["page"]) > 40  # text, lanes, bars, waveforms in several colours
     assert shots["page"].stat().st_size > 10 * shots["blank"].stat().st_size
+
+
+def test_a_broken_capture_still_draws(tmp_path: Path) -> None:
+    from test_viewer import broken_capture
+
+    path = broken_capture(tmp_path / "broken.jsonl")
+    page = tmp_path / "broken.html"
+    page.write_text(render_html(read_capture(path), name="broken.jsonl"))
+    result = chromium("--dump-dom", page.as_uri())
+    dom = Dom(result.stdout)
+    assert 'data-state="ready"' in result.stdout
+    assert len(dom.with_class("bad", "div")) >= 6  # undecodable rows and the 1011 close
+    assert "no player: not raw PCM (audio/opus)" in dom.text
+    assert "1011" in dom.text and "internal error" in dom.text

@@ -147,6 +147,7 @@ class _Track:
     def add(self, mime: Any, data: Any, default_rate: int) -> None:
         if not isinstance(data, str):
             return
+        self.chunks += 1
         try:
             rate = parse_pcm_mime(
                 mime if isinstance(mime, str) else None, default_rate=default_rate
@@ -158,7 +159,6 @@ class _Track:
             self.rate = rate
         elif rate != self.rate:
             self.problem = f"sample rate changes from {self.rate} to {rate} Hz"
-        self.chunks += 1
         marker = parse_redaction_marker(data) if data.startswith("<") else None
         if marker is not None:
             self.redacted += 1

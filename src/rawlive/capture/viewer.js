@@ -117,6 +117,7 @@
         el("b", { text: "#" + c.conn }), el("span", { "class": "mono", text: c.model || "" }),
         el("span", { "class": "muted", text: secs(c.open) + " \u2192 " + (c.close !== null ? secs(c.close) : "end") }),
         how, c.title ? el("span", { title: c.meaning || "", text: c.title + (c.retryable && !c.normal ? " (a retry can help)" : "") }) : null,
+        c.meaning && !c.normal ? el("span", { "class": "muted", text: c.meaning }) : null,
         c.reason ? el("span", { "class": "mono muted", text: JSON.stringify(c.reason) }) : null);
     }));
   };
@@ -353,13 +354,16 @@
 
   View.prototype.usageChart = function (turns) {
     var H = 170, top = 18, bottom = 22, W = 460, left = 40, max = 1, self = this;
+    if (!turns.some(function (t) { return t.usage.total !== null || t.usage.prompt !== null; })) {
+      return el("p", { "class": "muted", text: "No usageMetadata in this capture." });
+    }
     turns.forEach(function (t) { var u = t.usage; var v = (u.prompt || 0) + (u.response || 0); if (u.total > v) v = u.total; if (v > max) max = v; });
     var root = sv("svg", { viewBox: "0 0 " + W + " " + H, height: H });
     var gw = (W - left) / turns.length, bw = Math.max(1, Math.min(26, gw * 0.7)), numbers = turns.length <= 12;
     for (var g = 0; g <= 4; g++) {
       var gy = top + (H - top - bottom) * (1 - g / 4);
       root.appendChild(sv("line", { x1: left, x2: W, y1: gy, y2: gy, stroke: "#eef0f3" }));
-      root.appendChild(sv("text", { x: left - 4, y: gy + 3, "text-anchor": "end", text: String(Math.round(max * g / 4)) }));
+      if (max >= 4 || g % 2 === 0) root.appendChild(sv("text", { x: left - 4, y: gy + 3, "text-anchor": "end", text: String(Math.round(max * g / 4)) }));
     }
     turns.forEach(function (t, i) {
       var u = t.usage, x0 = left + i * gw + (gw - bw) / 2, y = H - bottom;
