@@ -161,6 +161,24 @@ def test_tool_call_fixture_joins_call_and_response(tmp_path: Path) -> None:
     assert "OK. The lights" in text
 
 
+def test_clicking_a_frame_row_shows_its_json(tmp_path: Path) -> None:
+    html = render_html(read_capture(FIXTURES / "fake_tool_call.jsonl"))
+    click = (
+        "<script>document.querySelectorAll('.frow').forEach(function (row) {"
+        " var kind = row.querySelector('.k').textContent;"
+        " if (kind === 'toolCall' || row.querySelector('.s').textContent.indexOf('audio \u00d7') === 0)"
+        " row.click(); });</script>"
+    )
+    page = tmp_path / "click.html"
+    page.write_text(html.replace("</body>", click + "</body>"))
+    result = chromium("--dump-dom", page.as_uri())
+    dom = Dom(result.stdout)
+    shown = [text for text in dom.texts if '"functionCalls"' in text]
+    assert len(shown) == 1 and '"turn_on_the_lights"' in shown[0]
+    assert dom.with_class("sub", "div")  # runs of audio chunks open to one row per frame
+    assert len(dom.with_class("frow", "div")) > 100
+
+
 def test_past_the_budget_turns_say_how_to_extract_the_audio(tmp_path: Path) -> None:
     dom = rendered(tmp_path, "seed_audio_turns.jsonl", audio_budget=0)
     assert not dom.with_class("player", "audio")

@@ -5,6 +5,7 @@
   var DATA = JSON.parse(document.getElementById("rawlive-data").textContent);
   var SVGNS = "http://www.w3.org/2000/svg";
   var ROWS_FIRST = 600, ROWS_MORE = 2000;
+  var LANE_LEFT = 90, LANE_RIGHT = 34;  // room for the lane names, and for a close code
   var KIND_COLORS = { input: "#2f6fde", reply: "#1f9d6b" };
 
   // ------------------------------------------------------------ small helpers
@@ -137,7 +138,7 @@
     box.addEventListener("wheel", function (ev) {
       ev.preventDefault();
       var rect = box.getBoundingClientRect();
-      var at = view.t0 + (view.t1 - view.t0) * Math.max(0, (ev.clientX - rect.left - 90) / (rect.width - 100));
+      var at = view.t0 + (view.t1 - view.t0) * Math.min(1, Math.max(0, (ev.clientX - rect.left - LANE_LEFT) / (rect.width - LANE_LEFT - LANE_RIGHT)));
       var k = ev.deltaY > 0 ? 1.25 : 0.8;
       var span = Math.max(0.05, Math.min(full, (view.t1 - view.t0) * k));
       view.t0 = Math.max(0, at - (at - view.t0) * span / (view.t1 - view.t0));
@@ -150,7 +151,7 @@
     window.addEventListener("mouseup", function () { drag = null; });
     box.addEventListener("mousemove", function (ev) {
       if (!drag) return;
-      var dt = (drag.x - ev.clientX) / (box.clientWidth - 100) * (drag.t1 - drag.t0);
+      var dt = (drag.x - ev.clientX) / (box.clientWidth - LANE_LEFT - LANE_RIGHT) * (drag.t1 - drag.t0);
       var span = drag.t1 - drag.t0;
       view.t0 = Math.max(0, Math.min(full - span, drag.t0 + dt));
       view.t1 = view.t0 + span;
@@ -171,7 +172,7 @@
 
   View.prototype.lanes = function (view, width) {
     var d = this.d, f = d.frames, self = this;
-    var left = 90, right = 34, W = Math.max(400, width), plot = W - left - right;
+    var left = LANE_LEFT, right = LANE_RIGHT, W = Math.max(400, width), plot = W - left - right;
     var span = Math.max(1e-6, view.t1 - view.t0);
     function x(t) { return left + (t - view.t0) / span * plot; }
     function visible(t0, t1) { return t1 >= view.t0 && t0 <= view.t1; }
