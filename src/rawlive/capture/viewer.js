@@ -47,6 +47,7 @@
     if (t >= 60) { var m = Math.floor(t / 60); return m + ":" + ("0" + (t - m * 60).toFixed(0)).slice(-2); }
     return (Math.round(t * 100) / 100) + "s";
   }
+  function duration(x) { return x >= 60 ? clock(x) : x.toFixed(1) + " s"; }
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
   function badge(text, cls, title) { return el("span", { "class": "badge " + (cls || ""), title: title, text: text }); }
 
@@ -91,9 +92,9 @@
       ["turns", s.complete + (s.turns !== s.complete ? " / " + s.turns : "")],
       ["latency avg", ms(s.latencyAvg)],
       ["latency max", ms(s.latencyMax)],
-      ["frames", s.framesClient + " \u2192 / " + s.framesServer + " \u2190"],
-      ["audio in / out", s.audioClient.toFixed(1) + " / " + s.audioServer.toFixed(1) + " s"],
-      ["tokens", String(s.tokens[2])],
+      ["frames \u2192 / \u2190", s.framesClient + " / " + s.framesServer, false, s.framesClient + " frames client \u2192 server, " + s.framesServer + " server \u2192 client"],
+      ["audio in / out", duration(s.audioClient) + " / " + duration(s.audioServer)],
+      ["tokens", s.tokens[2].toLocaleString("en-US"), false, s.tokens[0] + " prompt + " + s.tokens[1] + " response, summed over every usageMetadata"],
       ["connections", String(conns)],
       ["goAway", String(d.goAways.length)],
       ["problems", String(d.lint.length + s.undecodable + bad), d.lint.length + s.undecodable + bad > 0,
@@ -104,7 +105,7 @@
       el("div", { "class": "head" }, el("h1", { text: d.name }), el("span", { "class": "meta", text: meta })),
       d.meta.source ? el("div", { "class": "meta muted", text: "source: " + d.meta.source }) : null,
       el("div", { "class": "stats" }, stats.map(function (x) {
-        return el("div", { "class": "stat" + (x[2] ? " bad" : ""), title: x[3] }, el("b", { text: x[1] }), el("span", { text: x[0] }));
+        return el("div", { "class": "stat" + (x[2] ? " bad" : "") + (x[1].length > 11 ? " long" : ""), title: x[3] }, el("b", { text: x[1] }), el("span", { text: x[0] }));
       })),
       this.connections());
   };
@@ -339,7 +340,7 @@
         var v = t.latency[k[0]];
         if (v === null || v === undefined) return;
         var h = Math.max(1, (H - top - bottom) * v / max);
-        var bar = sv("rect", { x: gx + j * bw, y: H - bottom - h, width: bw - 1, height: h, fill: k[2], rx: 1 });
+        var bar = sv("rect", { x: gx + j * bw, y: H - bottom - h, width: bw > 2 ? bw - 1 : bw, height: h, fill: k[2], rx: bw > 2 ? 1 : 0 });
         bar.addEventListener("click", function () { self.openTurn(t.n); });
         root.appendChild(tip(bar, "turn " + t.n + " " + k[1] + ": " + ms(v)));
         if (numbers) {
