@@ -33,6 +33,7 @@ EXPECTED = {
         "RATIO memory keep_messages=True peak RSS",
     ],
     "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
+    "bench_viewer.py": ["CPU render html:", "PAGE ", "RATIO render html / text timeline CPU:"],
 }
 
 

@@ -105,7 +105,7 @@
       el("div", { "class": "head" }, el("h1", { text: d.name }), el("span", { "class": "meta", text: meta })),
       d.meta.source ? el("div", { "class": "meta muted", text: "source: " + d.meta.source }) : null,
       el("div", { "class": "stats" }, stats.map(function (x) {
-        return el("div", { "class": "stat" + (x[2] ? " bad" : "") + (x[1].length > 11 ? " long" : ""), title: x[3] }, el("b", { text: x[1] }), el("span", { text: x[0] }));
+        return el("div", { "class": "stat" + (x[2] ? " bad" : "") + (x[1].length > 13 ? " long" : ""), title: x[3] }, el("b", { text: x[1] }), el("span", { text: x[0] }));
       })),
       this.connections());
   };
