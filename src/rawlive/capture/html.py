@@ -46,7 +46,7 @@ from rawlive.capture.format import (
     parse_redaction_marker,
 )
 from rawlive.capture.lint import lint_capture
-from rawlive.capture.tools import TimelineRow, analyze, diff_captures
+from rawlive.capture.tools import TimelineRow, TurnStats, analyze, diff_captures
 from rawlive.closecodes import explain_close
 from rawlive.errors import AudioFormatError
 from rawlive.protocol.messages import GoAway
@@ -60,6 +60,7 @@ _B64_LONG = 96  # base64 strings longer than this are shortened in the JSON view
 _B64_RE = re.compile(r"[A-Za-z0-9+/=_-]+")
 _B64_STRING = re.compile('"([A-Za-z0-9+/=_-]{' + str(_B64_LONG + 1) + ',})"')
 _TEXT_LONG = 4000
+_WAV_URI = "data:audio/wav;base64,"
 _WAVE_PER_SECOND = 25
 _WAVE_MIN, _WAVE_MAX = 24, 600
 _SAMPLES_PER_BUCKET = 24  # samples looked at per waveform point (strided, not all)
@@ -100,9 +101,13 @@ def _get(node: Any, key: str) -> Any:
     return value
 
 
+def _b64_label(text: str) -> str:
+    """What a long base64 string is shown as: its decoded length."""
+    return f"<base64, {len(text) * 3 // 4 - text[-2:].count('=')} bytes>"
+
+
 def _short_b64(match: re.Match[str]) -> str:
-    text = match.group(1)
-    return f'"<base64, {len(text) * 3 // 4 - text[-2:].count("=")} bytes>"'
+    return f'"{_b64_label(match.group(1))}"'
 
 
 def _shorten(node: Any) -> Any:
@@ -113,7 +118,7 @@ def _shorten(node: Any) -> Any:
         return [_shorten(v) for v in node]
     if isinstance(node, str) and len(node) > _B64_LONG:
         if _B64_RE.fullmatch(node):
-            return f"<base64, {len(node) * 3 // 4 - node[-2:].count('=')} bytes>"
+            return _b64_label(node)
         if len(node) > _TEXT_LONG:
             return node[:_TEXT_LONG] + f"... <{len(node) - _TEXT_LONG} more characters>"
     return node
@@ -131,6 +136,21 @@ def _r(t: float | None) -> float | None:
 
 
 # ============================================================ audio
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Bytes of base64 WAV still to embed; once a track does not fit, none does."""
+
+    left: int
+    skipped: int = 0
+
+    def take(self, size: int) -> bool:
+        if self.skipped or size > self.left:
+            self.skipped += 1
+            return False
+        self.left -= size
+        return True
 
 
 @dataclass(slots=True)
@@ -173,7 +193,7 @@ class _Track:
         if rate == self.rate:
             self.pcm += raw
 
-    def view(self, budget: list[int]) -> dict[str, Any] | None:
+    def view(self, budget: _Budget) -> dict[str, Any] | None:
         if not self.chunks:
             return None
         out: dict[str, Any] = {
@@ -189,14 +209,10 @@ class _Track:
         out["wave"] = _waveform(bytes(self.pcm), self.seconds)
         if self.problem or self.rate is None:
             return out
-        size = (len(self.pcm) + 44 + 2) // 3 * 4 + 22
-        if budget[0] >= size and budget[1] == 0:
-            budget[0] -= size
-            out["wav"] = "data:audio/wav;base64," + base64.b64encode(
-                _wav_bytes(bytes(self.pcm), self.rate)
-            ).decode("ascii")
-        else:
-            budget[1] += 1  # past the budget: every later turn is waveform only
+        uri_size = len(_WAV_URI) + (len(self.pcm) + 44 + 2) // 3 * 4
+        if budget.take(uri_size):
+            wav = base64.b64encode(_wav_bytes(bytes(self.pcm), self.rate)).decode("ascii")
+            out["wav"] = _WAV_URI + wav
         return out
 
 
@@ -293,6 +309,7 @@ class _Builder:
         self.markers: list[list[Any]] = []
         self.pending: dict[int, list[tuple[float, dict[str, Any]]]] = {}  # input, by conn
         self.seen_json: dict[str, int] = {}
+        self.first_byte: dict[int, float | None] = {}  # first server frame after the input
         self.lint_records: list[FrameRecord] = []  # what the outgoing lint needs to see
         self.lint_rows: list[int] = []
         cols: dict[str, list[Any]] = {k: [] for k in ("t", "c", "d", "k", "s", "j", "n")}
@@ -374,6 +391,7 @@ class _Builder:
         # Every client frame is input to the next turn on its connection (as in the
         # timeline's latency): audio sent during a reply is the user barging in.
         self.pending.setdefault(row.conn or 0, []).append((row.t, value))
+        self.first_byte[row.conn or 0] = None  # the reply's first byte comes after this
 
     def _attach_inputs(self, turn: _Turn, conn: int) -> None:
         for t, value in self.pending.pop(conn, ()):
@@ -401,13 +419,16 @@ class _Builder:
             frame = len(self.cols["t"]) - 1
             entry = {"t": _r(row.t), "conn": conn, "timeLeft": left, "deadline": deadline}
             self.go_aways.append({**entry, "frame": frame})
+        if self.first_byte.get(conn, 0.0) is None:
+            self.first_byte[conn] = row.t
         if not row.turn:
             return
         turn = self._turn(row.turn, conn)
         frame = len(self.cols["t"]) - 1
         if turn.first_frame_t is None:
             turn.first_frame_t = row.t
-            turn.first_frame = len(self.cols["t"]) - 1
+            turn.first_frame = frame
+            turn.first_byte = self.first_byte.get(conn) or row.t
             self._attach_inputs(turn, conn)
         sc = _get(value, "serverContent")
         texts = _texts(_get(_get(sc, "modelTurn"), "parts"))
@@ -449,7 +470,7 @@ class _Builder:
             turn.usage = usage
 
 
-def _turn_view(turn: _Turn, stats: Any, budget: list[int]) -> dict[str, Any]:
+def _turn_view(turn: _Turn, stats: TurnStats, budget: _Budget) -> dict[str, Any]:
     start = stats.input_end_t if stats.input_end_t is not None else turn.first_frame_t
     usage = turn.usage if isinstance(turn.usage, dict) else {}
 
@@ -475,9 +496,9 @@ def _turn_view(turn: _Turn, stats: Any, budget: list[int]) -> dict[str, Any]:
         "start": _r(turn.first_frame_t),
         "end": _r(stats.end_t),
         "latency": {
-            "firstByte": since(turn.first_frame_t) if stats.input_end_t is not None else None,
+            "firstByte": since(turn.first_byte) if stats.input_end_t is not None else None,
             "firstText": since(turn.first_text) if stats.input_end_t is not None else None,
-            "firstAudio": stats.audio_latency,
+            "firstAudio": _r(stats.audio_latency),
             "duration": since(stats.end_t),
         },
         "user": "".join(turn.user),
@@ -537,7 +558,7 @@ def build_view(
     """
     rows, summary = analyze(capture)
     builder = _Builder(capture, rows)
-    budget = [max(0, audio_budget), 0]
+    budget = _Budget(left=max(0, audio_budget))
     stats = {t.number: t for t in summary.turns}
     turns = [_turn_view(builder.turns[n], stats[n], budget) for n in sorted(builder.turns)]
     position = {row.index: i for i, row in enumerate(rows)}
@@ -595,7 +616,7 @@ def build_view(
             "lastHandle": summary.last_handle,
         },
         "audioBudget": audio_budget,
-        "audioSkipped": budget[1],
+        "audioSkipped": budget.skipped,
         "strings": builder.strings.items,
         "frames": builder.cols,
         "runs": _runs(rows, {t.end_index for t in summary.turns}),
