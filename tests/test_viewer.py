@@ -162,17 +162,33 @@ def test_the_tool_call_fixture_joins_call_and_response_by_id() -> None:
 
 
 def test_lint_findings_point_at_their_frames(tmp_path: Path) -> None:
+    from rawlive.capture.lint import lint_capture
+
     path = tmp_path / "bad.jsonl"
+    audio = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "AAAA" * 40}}
+    call = {"toolCall": {"functionCalls": [{"id": "c1", "name": "f", "args": {}}]}}
+
+    def response(call_id: str) -> str:
+        answer = {"functionResponses": [{"id": call_id, "name": "f", "response": {}}]}
+        return orjson.dumps({"toolResponse": answer}).decode()
+
     with CaptureWriter(path) as writer:
         writer.frame(1, "client", '{"setup":{"model":"models/m"}}', t=0.0)
         writer.frame(1, "server", b'{"setupComplete":{}}', t=0.1)
         writer.frame(1, "client", '{"realtimeInput":{"activityStart":{}}}', t=0.2)
-        writer.frame(1, "client", '{"setup":{"model":"models/m"}}', t=0.3)
-    view = build_view(read_capture(path))
-    rows = {finding[1]: finding[0] for finding in view["lint"]}
-    assert set(rows) == {"activity-with-vad", "second-setup"}
-    assert view["frames"]["t"][rows["activity-with-vad"]] == 0.2
-    assert view["frames"]["t"][rows["second-setup"]] == 0.3
+        writer.frame(
+            1, "server", orjson.dumps({"serverContent": {"modelTurn": {"parts": [audio]}}}), t=0.3
+        )
+        writer.frame(1, "server", orjson.dumps(call), t=0.4)
+        writer.frame(1, "client", response("c1"), t=0.5)  # fine: answers the pending call
+        writer.frame(1, "client", response("c2"), t=0.6)  # no such call
+        writer.frame(1, "client", '{"setup":{"model":"models/m"}}', t=0.7)
+    capture = read_capture(path)
+    view = build_view(capture)
+    shown = [(rule, view["frames"]["t"][row]) for row, rule, _ in view["lint"]]
+    assert shown == [(f.rule, f.t) for f in lint_capture(capture)]
+    assert [rule for rule, _ in shown] == ["activity-with-vad", "tool-response-id", "second-setup"]
+    assert [t for _, t in shown] == [0.2, 0.6, 0.7]
 
 
 def test_text_cannot_close_the_data_script(tmp_path: Path) -> None:

@@ -310,7 +310,7 @@ class _Builder:
         self.pending: dict[int, list[tuple[float, dict[str, Any]]]] = {}  # input, by conn
         self.seen_json: dict[str, int] = {}
         self.first_byte: dict[int, float | None] = {}  # first server frame after the input
-        self.lint_records: list[FrameRecord] = []  # what the outgoing lint needs to see
+        self.lint_records: list[FrameRecord] = []  # frames the outgoing lint needs to see
         self.lint_rows: list[int] = []
         cols: dict[str, list[Any]] = {k: [] for k in ("t", "c", "d", "k", "s", "j", "n")}
         self.cols = cols
@@ -355,9 +355,7 @@ class _Builder:
             self._server(row, value)
         else:
             self._client(row, value)
-        if row.dir == "client" or any(
-            _get(value, k) is not None for k in ("toolCall", "toolCallCancellation")
-        ):
+        if not row.audio_only:
             self.lint_records.append(record)
             self.lint_rows.append(len(self.cols["t"]) - 1)
         return json_id
@@ -564,11 +562,12 @@ def build_view(
     position = {row.index: i for i, row in enumerate(rows)}
     for turn in turns:
         turn["endIndex"] = position.get(turn["endIndex"], 0)
-    # The lint reads client frames and, for tool-call ids, the server's tool calls:
-    # give it those only, so the audio is not decoded once more.
+    # The lint checks client frames and follows the session through the server's;
+    # frames of nothing but audio change nothing there, and decoding them once
+    # more would cost a third of the page's time.
     lint = []
     for finding in lint_capture(Capture(records=tuple(builder.lint_records))):
-        if 0 < finding.frame <= len(builder.lint_rows):
+        if finding.frame is not None and 0 < finding.frame <= len(builder.lint_rows):
             lint.append([builder.lint_rows[finding.frame - 1], finding.rule, finding.message])
     conns = []
     for conn in summary.connections:
