@@ -202,6 +202,9 @@ def test_compare_page_aligns_turns_and_highlights_the_diff(tmp_path: Path) -> No
     assert dom.with_class("diffk")  # frames of a kind only one capture has
     assert "+ server toolCall" in dom.text
     assert "shape differs: toolCall" in dom.text
+    # turn 2: text reply in a, toolCall in b
+    assert dom.text.count("frame order differs") == 2
+    assert "server frames: toolCall \u2192 serverContent+usageMetadata" in dom.text
     assert lane_svg_count(dom) == 2
 
 

@@ -65,10 +65,17 @@
     this.tools = {};
     data.tools.forEach(function (t) { self.tools[t.id] = t; });
     this.turnKinds = {};
+    this.turnOrder = {};  // the server frames' kinds of each turn, runs collapsed
+    var last = {};
     for (var i = 0; i < this.n; i++) {
       if (f.n[i]) {
+        var kind = data.strings[f.k[i]];
         var set = (this.turnKinds[f.n[i]] = this.turnKinds[f.n[i]] || {});
-        set[data.strings[f.k[i]]] = true;
+        set[kind] = true;
+        var order = (this.turnOrder[f.n[i]] = this.turnOrder[f.n[i]] || []);
+        if (last[f.n[i]] === kind) order[order.length - 1] = kind + " \u00d7N";
+        else if (order.length === 0 || order[order.length - 1] !== kind + " \u00d7N") order.push(kind);
+        last[f.n[i]] = kind;
       }
     }
     this.highlight = opts && opts.highlight ? opts.highlight : null;
@@ -392,7 +399,9 @@
     return section;
   };
 
-  View.prototype.turnCard = function (turn) {
+  View.prototype.orderText = function (n) { return (this.turnOrder[n] || []).join(" \u2192 "); };
+
+  View.prototype.turnCard = function (turn, otherOrder) {
     var self = this, lat = turn.latency;
     var cls = "turn" + (turn.interrupted ? " interrupted" : "") + (turn.complete ? "" : " incomplete");
     var head = el("div", { "class": "turn-head" },
@@ -403,6 +412,7 @@
       turn.complete ? null : badge("incomplete: no turnComplete", "warn"),
       turn.calls.length ? badge(plural(turn.calls.length, "tool call"), "tool") : null,
       this.turnDiff(turn),
+      otherOrder !== undefined && otherOrder !== this.orderText(turn.n) ? badge("frame order differs", "diff", "this turn: " + this.orderText(turn.n) + "\nthe other: " + (otherOrder || "(no turn)")) : null,
       el("a", { href: "#", "class": "muted", style: "margin-left:auto;font-size:12px", text: "frames \u2193", onclick: function (ev) { ev.preventDefault(); self.showFrame(turn.firstFrame); } }));
     var user = el("div", { "class": "side user" }, el("h4", { text: "User" }));
     if (turn.user) user.appendChild(el("div", { "class": "quote", text: turn.user }));
@@ -428,7 +438,8 @@
           el("span", { "class": "v", text: ms(v) }));
       }),
       el("div", { "class": "muted", style: "margin-top:6px" }, "tokens: " + (turn.usage.prompt !== null ? turn.usage.prompt + " prompt + " + turn.usage.response + " response = " + turn.usage.total : "not reported")));
-    return el("div", { "class": cls, id: this.id + "-turn-" + turn.n }, head, el("div", { "class": "turn-body" }, user, model, latBox));
+    var order = otherOrder !== undefined ? el("div", { "class": "mono muted", style: "margin-top:6px", text: "server frames: " + this.orderText(turn.n) }) : null;
+    return el("div", { "class": cls, id: this.id + "-turn-" + turn.n }, head, el("div", { "class": "turn-body" }, user, model, latBox), order);
   };
 
   View.prototype.turnDiff = function (turn) {
@@ -658,8 +669,8 @@
     var count = Math.max(a.turns.length, b.turns.length);
     for (var i = 0; i < count; i++) {
       turns.appendChild(el("div", { "class": "pair" },
-        a.turns[i] ? va.turnCard(a.turns[i]) : el("div", { "class": "missing", text: "no turn " + (i + 1) + " in " + a.name }),
-        b.turns[i] ? vb.turnCard(b.turns[i]) : el("div", { "class": "missing", text: "no turn " + (i + 1) + " in " + b.name })));
+        a.turns[i] ? va.turnCard(a.turns[i], b.turns[i] ? vb.orderText(b.turns[i].n) : "") : el("div", { "class": "missing", text: "no turn " + (i + 1) + " in " + a.name }),
+        b.turns[i] ? vb.turnCard(b.turns[i], a.turns[i] ? va.orderText(a.turns[i].n) : "") : el("div", { "class": "missing", text: "no turn " + (i + 1) + " in " + b.name })));
     }
     add(root, [turns, el("div", { "class": "pair" }, va.framesSection(), vb.framesSection())]);
     va.afterMount.concat(vb.afterMount).forEach(function (fn) { fn(); });
