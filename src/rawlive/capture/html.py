@@ -9,7 +9,8 @@ writes one JSON blob; ``viewer.js`` draws the page from it.
 
 Theory of operation
 -------------------
-One pass over the records (:func:`build_view`) collects, per frame, a short
+Next to the timeline's own pass (:func:`~rawlive.capture.tools.analyze`),
+one pass over the records (:func:`build_view`) collects, per frame, a short
 JSON text (long base64 shortened to its length) and what the page marks:
 audio PCM, texts and transcripts, tool calls and responses (joined by id),
 ``interrupted``/``generationComplete``/``turnComplete``, ``goAway`` and usage.

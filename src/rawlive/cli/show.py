@@ -28,8 +28,8 @@ def add_parser(sub: Any) -> None:
         "--audio-budget",
         metavar="MB",
         type=float,
-        default=12.0,
-        help="with --html: megabytes of audio to embed as players (default 12)",
+        help="with --html: megabytes of audio to embed as players (default 12); "
+        "later turns get a waveform only",
     )
     p.set_defaults(run=run, is_async=False)
 
@@ -37,38 +37,54 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import shutil
 
-    from rawlive.capture.format import read_capture
-
+    if args.html is None and args.compare is not None:
+        print("rawlive: error: --compare needs --html OUT.html", file=sys.stderr)
+        return 2
+    captures = []
+    for path in (args.capture, args.compare):
+        if path is not None:
+            capture = _read(path)
+            if capture is None:
+                return 1
+            captures.append(capture)
     if args.html is None:
-        if args.compare is not None:
-            print("rawlive: error: --compare needs --html OUT.html", file=sys.stderr)
-            return 2
         from rawlive.capture.tools import format_timeline
 
         tty = sys.stdout.isatty()
         width = shutil.get_terminal_size().columns if tty else 0
-        capture = read_capture(args.capture)
-        text = format_timeline(capture, color=tty, width=width, verbose=args.verbose)
+        text = format_timeline(captures[0], color=tty, width=width, verbose=args.verbose)
         print(text, end="")
         return 0
-    return _write_html(args, read_capture)
+    return _write_html(args, captures)
 
 
-def _write_html(args: argparse.Namespace, read_capture: Any) -> int:
+def _read(path: str) -> Any:
+    """The capture at ``path``, or None after one line saying why it cannot be read."""
+    from rawlive.capture.format import read_capture
+
+    try:
+        return read_capture(path)
+    except OSError as exc:
+        print(f"rawlive: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+def _write_html(args: argparse.Namespace, captures: list[Any]) -> int:
     from pathlib import Path
 
-    from rawlive.capture.html import render_html
+    from rawlive.capture.html import DEFAULT_AUDIO_BUDGET, render_html
 
-    if not args.audio_budget >= 0:
-        print("rawlive: error: --audio-budget must be 0 or more megabytes", file=sys.stderr)
-        return 2
-    capture = read_capture(args.capture)
-    compare = read_capture(args.compare) if args.compare is not None else None
+    budget = DEFAULT_AUDIO_BUDGET
+    if args.audio_budget is not None:
+        if not args.audio_budget >= 0:
+            print("rawlive: error: --audio-budget must be 0 or more megabytes", file=sys.stderr)
+            return 2
+        budget = int(args.audio_budget * 1_000_000)
     page = render_html(
-        capture,
+        captures[0],
         name=Path(args.capture).name,
-        audio_budget=int(args.audio_budget * 1_000_000),
-        compare=compare,
+        audio_budget=budget,
+        compare=captures[1] if len(captures) > 1 else None,
         compare_name=Path(args.compare).name if args.compare is not None else "B",
     )
     out = Path(args.html)
