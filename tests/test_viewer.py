@@ -161,6 +161,26 @@ def test_the_tool_call_fixture_joins_call_and_response_by_id() -> None:
     assert "lights are now on" in "".join(p[2] for p in answer_turn["transcript"])
 
 
+def cut_capture(path: Path) -> Path:
+    """A question, then the connection closes before any reply."""
+    question = {
+        "clientContent": {"turns": [{"parts": [{"text": "Still there?"}]}], "turnComplete": True}
+    }
+    with CaptureWriter(path) as writer:
+        writer.frame(1, "client", '{"setup":{"model":"models/m"}}', t=0.0)
+        writer.frame(1, "server", b'{"setupComplete":{}}', t=0.1)
+        writer.frame(1, "client", orjson.dumps(question).decode(), t=0.2)
+        writer.close_conn(1, 1011, "Internal error encountered.", "server", t=0.3)
+    return path
+
+
+def test_input_without_a_reply_is_shown(tmp_path: Path) -> None:
+    view = build_view(read_capture(cut_capture(tmp_path / "cut.jsonl")))
+    assert view["turns"] == []
+    (cut,) = view["unanswered"]
+    assert (cut["conn"], cut["user"], cut["inputStart"]) == (1, "Still there?", 0.2)
+
+
 def test_lint_findings_point_at_their_frames(tmp_path: Path) -> None:
     from rawlive.capture.lint import lint_capture
 

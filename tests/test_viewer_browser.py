@@ -287,3 +287,15 @@ def test_a_broken_capture_still_draws(tmp_path: Path) -> None:
     assert len(dom.with_class("bad", "div")) >= 6  # undecodable rows and the 1011 close
     assert "no player: not raw PCM (audio/opus)" in dom.text
     assert "1011" in dom.text and "internal error" in dom.text
+
+
+def test_input_without_a_reply_has_its_card(tmp_path: Path) -> None:
+    from test_viewer import cut_capture
+
+    page = tmp_path / "cut.html"
+    page.write_text(render_html(read_capture(cut_capture(tmp_path / "cut.jsonl"))))
+    result = chromium("--dump-dom", page.as_uri())
+    dom = Dom(result.stdout)
+    assert 'data-state="ready"' in result.stdout
+    assert "Input without a reply" in dom.text and "Still there?" in dom.text
+    assert "No model turn in this capture." in dom.text

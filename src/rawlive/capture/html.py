@@ -392,7 +392,8 @@ class _Builder:
         self.pending.setdefault(row.conn or 0, []).append((row.t, value))
         self.first_byte[row.conn or 0] = None  # the reply's first byte comes after this
 
-    def _attach_inputs(self, turn: _Turn, conn: int) -> None:
+    def attach_inputs(self, turn: _Turn, conn: int) -> None:
+        """Make the client frames waiting on ``conn`` the input of ``turn``."""
         for t, value in self.pending.pop(conn, ()):
             if turn.input_start is None:
                 turn.input_start = t
@@ -428,7 +429,7 @@ class _Builder:
             turn.first_frame_t = row.t
             turn.first_frame = frame
             turn.first_byte = self.first_byte.get(conn) or row.t
-            self._attach_inputs(turn, conn)
+            self.attach_inputs(turn, conn)
         sc = _get(value, "serverContent")
         texts = _texts(_get(_get(sc, "modelTurn"), "parts"))
         turn.text.extend(texts)
@@ -560,6 +561,20 @@ def build_view(
     budget = _Budget(left=max(0, audio_budget))
     stats = {t.number: t for t in summary.turns}
     turns = [_turn_view(builder.turns[n], stats[n], budget) for n in sorted(builder.turns)]
+    unanswered = []  # what the user sent last, when no reply came before the end
+    for number in sorted(builder.pending):
+        last = _Turn(number=0, conn=number)
+        builder.attach_inputs(last, number)
+        if last.user or last.audio_in.chunks or last.responses:
+            unanswered.append(
+                {
+                    "conn": number,
+                    "inputStart": _r(last.input_start),
+                    "user": "".join(last.user),
+                    "audioIn": last.audio_in.view(budget),
+                    "responses": last.responses,
+                }
+            )
     position = {row.index: i for i, row in enumerate(rows)}
     for turn in turns:
         turn["endIndex"] = position.get(turn["endIndex"], 0)
@@ -621,6 +636,7 @@ def build_view(
         "frames": builder.cols,
         "runs": _runs(rows, {t.end_index for t in summary.turns}),
         "turns": turns,
+        "unanswered": unanswered,
         "tools": sorted(
             (
                 {k: v for k, v in entry.items() if not k.startswith("_")}

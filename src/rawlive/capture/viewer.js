@@ -396,6 +396,7 @@
     if (!this.d.turns.length) section.appendChild(el("p", { "class": "muted", text: "No model turn in this capture." }));
     if (this.d.audioSkipped) section.appendChild(el("p", { "class": "muted", text: "The page embeds audio up to " + (this.d.audioBudget / 1e6).toFixed(1) + " MB (--audio-budget); later turns show their waveform only." }));
     this.d.turns.forEach(function (turn) { section.appendChild(self.turnCard(turn)); });
+    this.d.unanswered.forEach(function (u) { section.appendChild(self.unansweredCard(u)); });
     return section;
   };
 
@@ -440,6 +441,19 @@
       el("div", { "class": "muted", style: "margin-top:6px" }, "tokens: " + (turn.usage.prompt !== null ? turn.usage.prompt + " prompt + " + turn.usage.response + " response = " + turn.usage.total : "not reported")));
     var order = otherOrder !== undefined ? el("div", { "class": "mono muted", style: "margin-top:6px", text: "server frames: " + this.orderText(turn.n) }) : null;
     return el("div", { "class": cls, id: this.id + "-turn-" + turn.n }, head, el("div", { "class": "turn-body" }, user, model, latBox), order);
+  };
+
+  View.prototype.unansweredCard = function (u) {
+    var self = this, user = el("div", { "class": "side user" }, el("h4", { text: "User" }));
+    if (u.user) user.appendChild(el("div", { "class": "quote", text: u.user }));
+    if (u.audioIn) user.appendChild(this.audio(u.audioIn, [], "input"));
+    u.responses.forEach(function (id) { user.appendChild(self.toolBox(self.tools[id], "response")); });
+    return el("div", { "class": "turn incomplete" },
+      el("div", { "class": "turn-head" }, el("h3", { text: "Input without a reply" }),
+        this.d.conns.length > 1 ? badge("connection #" + u.conn) : null,
+        el("span", { "class": "when", text: "from " + secs(u.inputStart) }),
+        badge("no model output before the capture ends", "warn")),
+      el("div", { "class": "turn-body" }, user));
   };
 
   View.prototype.turnDiff = function (turn) {
