@@ -287,7 +287,6 @@ class _Turn:
     markers: list[tuple[str, float, int]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     responses: list[str] = field(default_factory=list)
-    usage: Any = None
 
 
 def _texts(parts: Any) -> list[str]:
@@ -465,27 +464,14 @@ class _Builder:
         for call_id in _get(_get(value, "toolCallCancellation"), "ids") or ():
             entry = self.tools.setdefault(str(call_id), {"id": str(call_id)})
             entry["cancelled"] = _r(row.t)
-        usage = _get(value, "usageMetadata")
-        if isinstance(usage, dict):
-            turn.usage = usage
 
 
 def _turn_view(turn: _Turn, stats: TurnStats, budget: _Budget) -> dict[str, Any]:
     start = stats.input_end_t if stats.input_end_t is not None else turn.first_frame_t
-    usage = turn.usage if isinstance(turn.usage, dict) else {}
 
     def since(t: float | None) -> float | None:
         return None if t is None or start is None else round(t - start, 3)
 
-    details = {}
-    for key in ("promptTokensDetails", "responseTokensDetails"):
-        items = _get(usage, key)
-        if isinstance(items, list):
-            details[key] = {
-                str(_get(i, "modality")): _get(i, "tokenCount")
-                for i in items
-                if isinstance(i, dict)
-            }
     return {
         "n": turn.number,
         "conn": turn.conn,
@@ -514,7 +500,6 @@ def _turn_view(turn: _Turn, stats: TurnStats, budget: _Budget) -> dict[str, Any]
             "prompt": stats.prompt_tokens,
             "response": stats.response_tokens,
             "total": stats.total_tokens,
-            **details,
         },
         "firstFrame": turn.first_frame,
         "endIndex": stats.end_index,
