@@ -11,10 +11,22 @@ import argparse
 import sys
 from typing import Any
 
+_EPILOG = """\
+example:
+  rawlive say "Hello" --record session.jsonl && rawlive show session.jsonl
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
-    p.add_argument("capture")
+    p = sub.add_parser(
+        "show",
+        help="a capture's timeline: frames, turns, latency, usage",
+        description="Print a capture's timeline: one line per frame (audio runs collapsed), "
+        "turn boundaries, time to first output, and token usage.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
     )
