@@ -12,8 +12,10 @@ import sys
 from typing import Any
 
 _EPILOG = """\
-example:
+examples:
   rawlive say "Hello" --record session.jsonl && rawlive show session.jsonl
+  rawlive show session.jsonl --html session.html
+  rawlive show a.jsonl --html compare.html --compare b.jsonl
 """
 
 
@@ -22,7 +24,8 @@ def add_parser(sub: Any) -> None:
         "show",
         help="a capture's timeline: frames, turns, latency, usage",
         description="Print a capture's timeline: one line per frame (audio runs collapsed), "
-        "turn boundaries, time to first output, and token usage.",
+        "turn boundaries, time to first output, and token usage. With --html, write it as "
+        "one self-contained web page instead: lanes, turns, latency, audio players, frames.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
