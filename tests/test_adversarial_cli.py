@@ -249,7 +249,7 @@ HOSTILE_CAPTURES = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_CAPTURES))
-@pytest.mark.parametrize("command", ["show", "lint", "wav", "diff"])
+@pytest.mark.parametrize("command", ["show", "lint", "wav", "diff", "html"])
 def test_hostile_captures(
     case: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -262,6 +262,7 @@ def test_hostile_captures(
         "lint": ["lint", str(path)],
         "wav": ["wav", str(path), str(tmp_path / "out.wav")],
         "diff": ["diff", str(path), str(FIXTURE)],
+        "html": ["show", str(path), "--html", str(tmp_path / "out.html")],
     }[command]
     tracemalloc.start()
     try:
