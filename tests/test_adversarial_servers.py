@@ -389,3 +389,21 @@ async def test_a_good_client_is_served_while_an_attack_is_in_progress(
             for ws in (silent, slow):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ws.close(), 2)
+
+
+async def test_one_long_connection_keeps_a_bounded_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # The module, not the fake_server alias that rawlive.testing exports.
+    monkeypatch.setattr(sys.modules["rawlive.testing.fake_server"], "MAX_RECORD_MESSAGES", 5)
+    async with FakeLiveServer() as server, FakeLiveServer(keep_records=None) as all_:
+        for s in (server, all_):
+            async with connect(s.url) as ws:
+                await ws.send(SETUP)
+                await ws.recv()
+                for _ in range(12):  # silence: streamed, never answered
+                    await ws.send(_audio("AAAAAAAA"))
+            await s.wait_idle()
+    record = server.connections[0]
+    assert len(record.received) == 5 and record.dropped_messages > 7
+    assert len(all_.connections[0].received) == 13

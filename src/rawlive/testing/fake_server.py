@@ -67,7 +67,7 @@ from base64 import urlsafe_b64encode
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, quote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -151,6 +151,10 @@ logger = logging.getLogger("rawlive.testing")
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
+MAX_RECORD_MESSAGES = 10_000
+"""Received and sent entries a connection record keeps (the newest), unless the
+server keeps every record (``keep_records=None``)."""
+
 _SPEECH_PEAK = 1000  # |sample| above this in a chunk counts as speech (barge-in)
 _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -175,13 +179,16 @@ class ConnectionRecord:
             replaced by ``REDACTED``.
         setup: the accepted (or last rejected) ``setup`` message.
         resumed_from: the handle this connection resumed, if any.
-        received: every decoded client message, in order.
-        sent: every frame the server sent, as bytes, in order.
+        received: every decoded client message, in order (the newest
+            :data:`MAX_RECORD_MESSAGES` when the server bounds its records).
+        sent: every frame the server sent, as bytes, in order (bounded alike).
         handles: the resumption handles issued on this connection.
         close_code: the close code, once closed (1006 when no close frame).
         close_reason: the close reason, once closed.
         closed_by: ``"server"`` or ``"client"``; None while open or when the
             connection dropped.
+        dropped_messages: how many of the oldest received and sent entries
+            were let go to keep the record bounded.
     """
 
     index: int
@@ -197,6 +204,7 @@ class ConnectionRecord:
     close_code: int | None = None
     close_reason: str | None = None
     closed_by: ClosedBy | None = None
+    dropped_messages: int = 0
 
     @property
     def sent_messages(self) -> list[ServerMessage]:
@@ -490,6 +498,7 @@ class FakeConnection:
                     return None
                 continue
             self.record.received.append(message)
+            self._bound(self.record.received)
             if message.extra and not message.payloads:  # nothing this server can read
                 if await self.refuse("undecodable"):
                     return None
@@ -511,6 +520,13 @@ class FakeConnection:
         """
         await self.ws.send(frame)
         self.record.sent.append(frame.encode() if isinstance(frame, str) else frame)
+        self._bound(self.record.sent)
+
+    def _bound(self, entries: list[Any]) -> None:
+        # A connection that streams audio for hours must not grow without end.
+        if self.server.keep_records is not None and len(entries) > MAX_RECORD_MESSAGES:
+            del entries[0]
+            self.record.dropped_messages += 1
 
     # -------------------------------------------------------------- setup
 
