@@ -50,7 +50,6 @@ from rawlive.errors import (
     ConfigurationError,
     ConnectionClosedError,
     HandleRefusedError,
-    LintError,
     LiveError,
     LocalProtocolError,
     QueueFullError,
@@ -62,7 +61,7 @@ from rawlive.errors import (
 )
 from rawlive.protocol.codec import decode_client, decode_server, encode
 from rawlive.protocol.ledger import Ledger
-from rawlive.protocol.lint import LintContext, check_ephemeral_endpoint, check_message
+from rawlive.protocol.lint import check_message, check_request
 from rawlive.protocol.messages import (
     AudioTranscriptionConfig,
     Blob,
@@ -335,10 +334,7 @@ class Session:
         if self._closed_by_us:
             raise LocalProtocolError("the session is closed")
         if self._lint:
-            check_message(
-                envelope,
-                LintContext(setup=self.state.setup, pending_calls=set(self.state.pending_calls)),
-            )
+            check_message(envelope, setup=self.state.setup, pending_calls=self.state.pending_calls)
         if self._policy is not None and self._reconnecting and envelope.setup is None:
             if len(self._outbox) >= self._policy.queue_limit:
                 raise QueueFullError(
@@ -1008,7 +1004,7 @@ class Session:
     async def _handshake(self) -> None:
         envelope = ClientMessage(setup=self.setup)
         if self._lint:
-            check_message(envelope, LintContext())
+            check_message(envelope, setup=None)
         try:
             complete = await self._handshake_on(self._ws, envelope, self._conn)
         except SetupTimeoutError:
@@ -1163,9 +1159,8 @@ class connect:
             credentials = resolve_credentials(api_key, env_file=env_file)
             self._url = live_url(api_version=api_version, ephemeral=credentials.ephemeral)
         self._credentials = credentials
-        if lint and credentials is not None:
-            for issue in check_ephemeral_endpoint(self._url, credentials.ephemeral):
-                raise LintError(f"refusing to connect: {issue.message}", rule=issue.rule)
+        if lint:
+            check_request(self._url, ephemeral=credentials is not None and credentials.ephemeral)
         self._tool_handler = tool_handler
         self._open_timeout = open_timeout
         self._setup_timeout = setup_timeout
@@ -1195,7 +1190,10 @@ class connect:
         return f"<connect model={self._setup.model!r} endpoint={redact_url(self._url)!r}>"
 
     def _secrets(self) -> tuple[str, ...]:
-        return (self._credentials.secret,) if self._credentials is not None else ()
+        from rawlive.redact import url_secrets  # a key in the URL is a secret too
+
+        key = (self._credentials.secret,) if self._credentials is not None else ()
+        return key + url_secrets(self._url)
 
     async def _dial(self) -> ClientConnection:
         headers = self._credentials.headers() if self._credentials is not None else {}

@@ -27,7 +27,7 @@ sent something wrong or ended the conversation::
     └── TokenRequestError           minting an ephemeral token failed (HTTP status, reason)
 
 Messages are lowercase without a trailing period. No error text ever contains
-an API key: callers pass keys to :func:`redact` before formatting.
+an API key: callers pass keys to :func:`rawlive.redact.redact` before formatting.
 """
 
 from __future__ import annotations

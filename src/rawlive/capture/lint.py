@@ -1,81 +1,87 @@
 """``rawlive lint CAPTURE``: the outgoing-frame checks, run over a capture file.
 
-Each connection of the capture is replayed through a fresh
-:class:`~rawlive.protocol.lint.LintContext`: server frames update it (pending
-tool calls), client frames are checked with the same rules the client applies
-before sending (see :mod:`rawlive.protocol.lint`).
+Each connection of the capture is followed with the client's own state
+machine (:class:`~rawlive.protocol.session.SessionState`): its frames tell
+which setup was sent and which function calls are pending, and each client
+frame is checked with the rules the client applies before sending (see
+:mod:`rawlive.protocol.lint` and the table in :mod:`rawlive.protocol.rules`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 
 from rawlive.capture.format import Capture, FrameRecord
-from rawlive.errors import RemoteProtocolError
+from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.codec import decode_client, decode_server
-from rawlive.protocol.lint import LintContext, lint_message
+from rawlive.protocol.lint import LintIssue, lint_message
+from rawlive.protocol.session import SessionState
 
-__all__ = ["LintFinding", "format_findings", "lint_capture"]
+__all__ = ["ConnectionLint", "LintIssue", "format_findings", "lint_capture"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LintFinding:
-    """One problem in a capture's client frames.
+class ConnectionLint:
+    """The outgoing lint over one connection's frames, in order.
 
-    Attributes:
-        conn: the connection number.
-        frame: the position of the frame among the capture's frame records (1-based).
-        t: the frame's time offset in seconds.
-        rule: the rule id (see :mod:`rawlive.protocol.lint`), or ``undecodable``.
-        message: what is wrong.
+    Server frames keep its state current (the setup, pending tool calls);
+    each client frame is checked against what the service rejects before
+    its own effect is applied. ``rawlive lint`` runs one per connection of a
+    capture, and ``rawlive proxy --lint`` one per relayed connection.
     """
 
-    conn: int
-    frame: int
-    t: float
-    rule: str
-    message: str
+    def __init__(self) -> None:
+        self.state = SessionState()
 
-    def __str__(self) -> str:
-        return f"conn {self.conn} frame {self.frame} at {self.t:.3f}s: [{self.rule}] {self.message}"
+    def server(self, payload: str | bytes) -> None:
+        """Account for a server frame (an undecodable one is not the lint's business)."""
+        with contextlib.suppress(RemoteProtocolError, LocalProtocolError):
+            # Out-of-order frames are the lint's business, not the state machine's.
+            self.state.on_receive(decode_server(payload))
+
+    def client(self, payload: str | bytes) -> list[tuple[str, str]]:
+        """Return ``(rule, message)`` for each problem of a client frame."""
+        try:
+            message = decode_client(payload)
+        except RemoteProtocolError as exc:
+            return [("undecodable", str(exc))]
+        state = self.state
+        found = [
+            (issue.rule, issue.message)
+            for issue in lint_message(message, setup=state.setup, pending_calls=state.pending_calls)
+        ]
+        with contextlib.suppress(LocalProtocolError):
+            state.on_send(message)
+        return found
 
 
-def lint_capture(capture: Capture) -> list[LintFinding]:
-    """Return every problem the outgoing lint finds in the capture's client frames."""
-    contexts: dict[int, LintContext] = {}
-    findings: list[LintFinding] = []
+def lint_capture(capture: Capture) -> list[LintIssue]:
+    """Return every problem the outgoing lint finds in the capture's client frames.
+
+    Each issue carries its place: ``conn``, ``frame`` (the position among the
+    capture's frame records, 1-based) and ``t``. A client frame that does not
+    decode is reported under the rule ``undecodable``.
+    """
+    linters: dict[int, ConnectionLint] = {}
+    findings: list[LintIssue] = []
     position = 0
     for record in capture.records:
         if not isinstance(record, FrameRecord):
             continue
         position += 1
-        context = contexts.setdefault(record.conn, LintContext())
-        try:
-            if record.dir == "server":
-                context.received(decode_server(record.payload))
-                continue
-            message = decode_client(record.payload)
-        except RemoteProtocolError as exc:
-            if record.dir == "client":
-                findings.append(
-                    LintFinding(
-                        conn=record.conn, frame=position, t=record.t, rule="undecodable",
-                        message=str(exc),
-                    )
-                )  # fmt: skip
+        linter = linters.setdefault(record.conn, ConnectionLint())
+        if record.dir == "server":
+            linter.server(record.payload)
             continue
-        for issue in lint_message(message, context):
-            findings.append(
-                LintFinding(
-                    conn=record.conn, frame=position, t=record.t, rule=issue.rule,
-                    message=issue.message,
-                )
-            )  # fmt: skip
-        context.sent(message)
+        for rule, message in linter.client(record.payload):
+            findings.append(_at(record, position, rule, message))
     return findings
 
 
-def format_findings(findings: list[LintFinding]) -> str:
+def _at(record: FrameRecord, position: int, rule: str, message: str) -> LintIssue:
+    return LintIssue(rule=rule, message=message, conn=record.conn, frame=position, t=record.t)
+
+
+def format_findings(findings: list[LintIssue]) -> str:
     """Return the findings one per line, with a closing count."""
     lines = [str(f) for f in findings]
     lines.append(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} found")

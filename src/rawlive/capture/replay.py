@@ -26,12 +26,20 @@ once (``pace="fast"``) or at their recorded offsets from the run's first chunk
 (``pace="original"``), so a client that streams in real time hears them about
 when it did during the recording.
 
+Before matching, each client frame goes through the rules of the outgoing
+lint (:data:`rawlive.protocol.rules.RULES`, ``rules="service"``, the default):
+a frame the service would refuse (a second setup, ``mediaChunks``, a Live URL
+on API version ``v1``, ...) closes the connection with the service's own code
+and reason, as the real service would have, whatever the capture says next.
+
 A frame that does not match is a *mismatch*: the server records a
 :class:`~rawlive.errors.ReplayMismatchError` in :attr:`ReplayServer.mismatches`
 and, when ``strict`` (the default), closes the connection with code 1007
 (:data:`MISMATCH_CLOSE_CODE`) and the reason ``replay mismatch: expected X,
-got Y``. 1007 is what the real service sends for a payload it will not
-accept, so clients exercise the error path they need anyway, and it is never
+got Y``. When a setup differs, the reason leads with the first difference and
+its fix (``the capture expects model M: pass --model M; expected ...``), since
+close reasons are cut at 123 bytes. 1007 is what the real service sends for a
+payload it will not accept, so clients exercise the error path they need anyway, and it is never
 retryable: sending the same frames again cannot help.
 
 :class:`BackgroundReplayServer` runs a replay server on its own event loop in
@@ -43,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -59,6 +68,7 @@ from websockets.frames import Close
 
 from rawlive.auth import normalize_model
 from rawlive.capture.format import (
+    MAX_REDACTED_BYTES,
     Capture,
     CaptureWriter,
     CloseRecord,
@@ -70,15 +80,28 @@ from rawlive.capture.format import (
 from rawlive.errors import (
     ConfigurationError,
     LiveError,
+    LocalProtocolError,
     RemoteProtocolError,
     ReplayMismatchError,
     shorten,
 )
-from rawlive.protocol.codec import decode_client
+from rawlive.protocol.codec import decode_client, decode_server
+from rawlive.protocol.lint import lint_message, lint_request
 from rawlive.protocol.messages import ClientMessage, RealtimeInput
+from rawlive.protocol.rules import (
+    RULE_MODES,
+    RULES,
+    RuleMode,
+    live_path_version,
+    offered_credentials,
+)
+from rawlive.protocol.session import SessionState
+from rawlive.redact import RedactingLogger, redact, redact_bytes, url_secrets
 
 __all__ = [
+    "DEFAULT_MAX_SIZE",
     "LIVE_PATH",
+    "MAX_MISMATCHES",
     "MISMATCH_CLOSE_CODE",
     "BackgroundReplayServer",
     "FrameShape",
@@ -95,6 +118,7 @@ logger = logging.getLogger("rawlive.replay")
 Pace: TypeAlias = Literal["fast", "original"]
 """``"fast"`` sends server frames at once; ``"original"`` keeps the recorded gaps."""
 
+
 MISMATCH_CLOSE_CODE = 1007
 """The close code sent when a client frame does not match the capture."""
 
@@ -102,8 +126,17 @@ LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGener
 """The path in :attr:`ReplayServer.url` (any path is served)."""
 
 _REASON_LIMIT = 123  # bytes in a close frame's reason
-_MARKER_IN_JSON = re.compile(r'"(<redacted \d+ bytes sha256=[0-9a-f]{64}>)"')
+_TEXT_LIMIT = 2000  # characters of a frame description kept in a mismatch or a log line
+
+DEFAULT_MAX_SIZE = 2**24
+"""The largest frame a replay server accepts (16 MiB, as the fake server)."""
+
+MAX_MISMATCHES = 100
+"""How many mismatches a replay server keeps; later ones are only counted."""
+_MARKER_IN_JSON = re.compile(r'"(<redacted \d{1,10} bytes sha256=[0-9a-f]{64}>)"')
 _PACES: frozenset[str] = frozenset(("fast", "original"))
+# Server frames that change what the rules check (setup state, pending calls).
+_STATE_KEYS: tuple[bytes, ...] = (b"setupComplete", b"setup_complete", b"toolCall", b"tool_call")
 # Realtime fields in their wire spelling, in the order they are described.
 _REALTIME_FIELDS: tuple[tuple[str, str], ...] = (
     ("audio", "audio"),
@@ -228,22 +261,39 @@ def unredact_audio(text: str) -> str:
     base64 of ``N`` zero bytes, which is silence in PCM16. Everything else in
     the text is kept byte for byte.
 
+    Silence is bounded: one marker stands for at most
+    :data:`~rawlive.capture.format.MAX_REDACTED_BYTES` (a larger claim is not
+    a marker and stays as it is), and one frame gets at most that many bytes
+    of silence in all; markers past that budget become empty audio.
+
     Args:
-        text: the frame text.
+        text: the frame text (from a capture file, never from the wire).
 
     Returns:
         The text with markers replaced (the same object when there are none).
     """
     if "<redacted " not in text:
         return text
+    budget = MAX_REDACTED_BYTES
 
     def silence(m: re.Match[str]) -> str:
+        nonlocal budget
         parsed = parse_redaction_marker(m.group(1))
-        if parsed is None:  # pragma: no cover - the pattern only finds markers
+        if parsed is None:
             return m.group(0)
-        return '"' + base64.b64encode(bytes(parsed[0])).decode("ascii") + '"'
+        nbytes = min(parsed[0], budget)
+        budget -= nbytes
+        return '"' + base64.b64encode(bytes(nbytes)).decode("ascii") + '"'
 
     return _MARKER_IN_JSON.sub(silence, text)
+
+
+def _neutral_markers(text: str) -> str:
+    """Replace redaction markers by empty audio: the shape never looks at audio bytes,
+    and a marker that came from the wire must never be expanded."""
+    if "<redacted " not in text:
+        return text
+    return _MARKER_IN_JSON.sub('""', text)
 
 
 def client_frame_shape(frame: str | bytes) -> FrameShape:
@@ -273,18 +323,62 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
         The frame's shape.
     """
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-    text = unredact_audio(text)
+    text = _neutral_markers(text)
     try:
         message = decode_client(text)
-    except RemoteProtocolError:
+    except (RemoteProtocolError, RecursionError):
+        # Long text is compared by hash, so a shape never holds a huge frame.
+        key = text if len(text) <= 4096 else hashlib.sha256(text.encode()).hexdigest()
         return FrameShape(
-            key=(("undecodable", text),), description=f"undecodable {_quote(text, 200)}"
+            key=(("undecodable", key),), description=f"undecodable {_quote(text, 200)}"
         )
     return _shape_of(message)
 
 
-def _close_reason(expected: str, got: str) -> str:
-    """Return ``replay mismatch: expected X, got Y`` in at most 123 UTF-8 bytes."""
+def _first_difference(expected: FrameShape, got: FrameShape, limit: int | None = None) -> str:
+    """Say which setup field differs first and how to fix it ("" when not a setup mismatch).
+
+    A close reason is cut at 123 bytes, so this lead goes first: it names the
+    difference and the flag that fixes it, e.g. ``the capture expects model
+    rawlive-demo, got gemini-3.8-live: pass --model rawlive-demo``. With
+    ``limit``, the longest wording of at most that many UTF-8 bytes is chosen
+    (the shortest, ``the capture expects --model M``, when none fits).
+    """
+    # The setup key is ("setup", model, modalities, has_handle); see _shape_of.
+    keys = (
+        [cast("tuple[object, ...]", k) for k in expected.key],
+        [cast("tuple[object, ...]", k) for k in got.key],
+    )
+    want = next((k for k in keys[0] if k[0] == "setup"), None)
+    have = next((k for k in keys[1] if k[0] == "setup"), None)
+    if want is None or have is None:
+        return ""
+    if want[1] != have[1]:
+        w, h = str(want[1]).removeprefix("models/"), str(have[1]).removeprefix("models/")
+        wordings = [
+            f"the capture expects model {w}, got {h}: pass --model {w}",
+            f"the capture expects model {w}: pass --model {w}",
+            f"the capture expects --model {w}",
+        ]
+    elif want[2] != have[2]:
+        w = "+".join(str(m) for m in cast("tuple[str, ...]", want[2]))
+        h = "+".join(str(m) for m in cast("tuple[str, ...]", have[2]))
+        wordings = [f"the capture expects modality {w}, got {h}: pass --modality {w.lower()}"]
+    elif want[3] != have[3]:
+        wordings = [
+            "the capture resumes a session: pass --resume with a handle"
+            if want[3]
+            else "the capture starts a new session: do not pass --resume"
+        ]
+    else:
+        return ""
+    if limit is not None:
+        return next((t for t in wordings if len(t.encode("utf-8")) <= limit), wordings[-1])
+    return wordings[0]
+
+
+def _close_reason(expected: str, got: str, lead: str = "") -> str:
+    """Return ``replay mismatch: [LEAD; ]expected X, got Y`` in at most 123 UTF-8 bytes."""
 
     def cut(text: str, limit: int) -> str:
         raw = text.encode("utf-8")
@@ -292,6 +386,8 @@ def _close_reason(expected: str, got: str) -> str:
             return text
         return raw[: limit - 3].decode("utf-8", "ignore") + "..."
 
+    if lead:  # the difference and its fix come first; the rest as room allows
+        return cut(f"replay mismatch: {lead}; expected {expected}, got {got}", _REASON_LIMIT)
     head = "replay mismatch: expected "
     mid = ", got "
     room = _REASON_LIMIT - len(head) - len(mid)
@@ -398,10 +494,18 @@ class ReplayServer:
             served, per connection. Headers, and so API keys, are never
             recorded; ``key``/``access_token`` query values are redacted.
             Use it to see exactly what a client under test sends.
+        max_size: the largest client frame accepted, in bytes (default
+            :data:`DEFAULT_MAX_SIZE`, 16 MiB; ``None``: no limit). A larger
+            frame closes that connection with 1009; others are unaffected.
+        rules: ``"service"`` (default) closes on a frame the service would
+            refuse, with its code and reason (see :mod:`rawlive.protocol.rules`);
+            ``"lenient"`` only compares shapes. Independent of ``strict``.
 
     Attributes:
         capture: the capture being played.
-        mismatches: every mismatch so far, in order.
+        mismatches: the first :data:`MAX_MISMATCHES` mismatches, in order;
+            each description is cut to 2,000 characters.
+        dropped_mismatches: how many later mismatches were counted, not kept.
         served: how many connections were accepted.
 
     Raises:
@@ -422,9 +526,14 @@ class ReplayServer:
         repeat: bool = False,
         on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
         record: str | os.PathLike[str] | None = None,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+        rules: RuleMode = "service",
     ) -> None:
         if pace not in _PACES:
             raise ConfigurationError(f"pace must be 'fast' or 'original', got {pace!r}")
+        if rules not in RULE_MODES:
+            raise ConfigurationError(f"rules must be 'service' or 'lenient', got {rules!r}")
+        self.rules: RuleMode = rules
         if isinstance(capture, Capture):
             self.capture = capture
             self._name = "<capture>"
@@ -445,6 +554,8 @@ class ReplayServer:
         self._url: str | None = None
         self._record = record
         self._writer: CaptureWriter | None = None
+        self._max_size = max_size
+        self.dropped_mismatches = 0
 
     def __repr__(self) -> str:
         where = self._url or "not started"
@@ -469,7 +580,8 @@ class ReplayServer:
             self._port,
             ssl=self._ssl,
             compression=None,
-            max_size=None,
+            max_size=self._max_size,
+            logger=RedactingLogger(logging.getLogger("websockets.server")),
         )
         self._url = self._url_of(self._server)
         logger.debug("replaying %s at %s", self._name, self.url)
@@ -554,9 +666,11 @@ class ReplayServer:
         """Return a readable summary of every mismatch (empty when there were none)."""
         if not self.mismatches:
             return ""
-        count = len(self.mismatches)
+        count = len(self.mismatches) + self.dropped_mismatches
         lines = [f"replay of {self._name}: {count} mismatch{'es' if count > 1 else ''}"]
         lines.extend(f"  {m}" for m in self.mismatches)
+        if self.dropped_mismatches:
+            lines.append(f"  ... and {self.dropped_mismatches} more not kept")
         return "\n".join(lines)
 
     # ---------------------------------------------------------- connection
@@ -568,11 +682,24 @@ class ReplayServer:
             return self._scripts[index % len(self._scripts)]
         return self._scripts[index] if index < len(self._scripts) else None
 
-    def _mismatch(self, where: str, expected: str, got: str) -> ReplayMismatchError:
+    def _mismatch(
+        self,
+        where: str,
+        expected: str,
+        got: str,
+        lead: str = "",
+        secrets: tuple[str, ...] = (),
+    ) -> ReplayMismatchError:
+        lead = f"{lead}; " if lead else ""
+        # The client's own key may be in what it sent: never in reports or logs.
+        expected, got = shorten(expected, _TEXT_LIMIT), shorten(redact(got, *secrets), _TEXT_LIMIT)
         error = ReplayMismatchError(
-            f"{where}: expected {expected}, got {got}", expected=expected, got=got
+            f"{where}: {lead}expected {expected}, got {got}", expected=expected, got=got
         )
-        self.mismatches.append(error)
+        if len(self.mismatches) < MAX_MISMATCHES:
+            self.mismatches.append(error)
+        else:
+            self.dropped_mismatches += 1
         logger.info("replay mismatch: %s", error)
         if self._on_mismatch is not None:
             self._on_mismatch(error)
@@ -581,7 +708,7 @@ class ReplayServer:
     async def _handle(self, ws: ServerConnection) -> None:
         index = self.served
         self.served += 1
-        log = _ConnectionLog(self._writer, index + 1, self._endpoint(ws))
+        log = _ConnectionLog(self._writer, index + 1, self._endpoint(ws), _secrets_of(ws))
         script = self._script_for(index)
         try:
             if script is None:
@@ -592,8 +719,10 @@ class ReplayServer:
                     log.frame("client", first)
                     got = f"a connection sending {client_frame_shape(first)}"
                 expected = f"at most {len(self._scripts)} connection(s)"
-                self._mismatch(f"connection #{index + 1}", expected, got)
-                await ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, got))
+                error = self._mismatch(
+                    f"connection #{index + 1}", expected, got, secrets=log.secrets
+                )
+                await ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, error.got))
                 return
             await _Replayer(self, ws, index + 1, script, log).run()
         except (_Closed, ConnectionClosed):
@@ -610,8 +739,11 @@ class ReplayServer:
 class _ConnectionLog:
     """Writes one served connection to the server's own capture (when recording)."""
 
-    def __init__(self, writer: CaptureWriter | None, conn: int, endpoint: str) -> None:
+    def __init__(
+        self, writer: CaptureWriter | None, conn: int, endpoint: str, secrets: tuple[str, ...]
+    ) -> None:
         self._writer = writer
+        self.secrets = secrets
         self._conn = conn
         self._endpoint = endpoint
         self._t_open = writer.elapsed() if writer is not None else 0.0
@@ -627,10 +759,15 @@ class _ConnectionLog:
             return
         if not self._opened:
             model = None
-            with contextlib.suppress(RemoteProtocolError):
-                setup = decode_client(unredact_audio(_as_text(payload))).setup
+            with contextlib.suppress(RemoteProtocolError, RecursionError):
+                setup = decode_client(_neutral_markers(_as_text(payload))).setup
                 model = setup.model if setup is not None else None
             self._open(model)
+        if self.secrets:  # a client may send its own key inside a frame
+            if isinstance(payload, str):
+                payload = redact(payload, *self.secrets)
+            else:
+                payload = redact_bytes(payload, *self.secrets)
         self._writer.frame(self._conn, direction, payload)
 
     async def finish(self, ws: ServerConnection) -> None:
@@ -642,11 +779,22 @@ class _ConnectionLog:
         protocol = ws.protocol
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         if rcvd is not None and (sent is None or protocol.close_rcvd_then_sent):
-            self._writer.close_conn(self._conn, rcvd.code, rcvd.reason, "client")
+            self._writer.close_conn(
+                self._conn, rcvd.code, redact(rcvd.reason, *self.secrets), "client"
+            )
         elif sent is not None:
             self._writer.close_conn(self._conn, sent.code, sent.reason, "server")
         else:
             self._writer.close_conn(self._conn, 1006, "", None, dropped=True)
+
+
+def _secrets_of(ws: ServerConnection) -> tuple[str, ...]:
+    """The keys and tokens a client's request carried (never recorded)."""
+    request = ws.request
+    if request is None:
+        return ()
+    offered = offered_credentials(request.path, request.headers.raw_items())
+    return tuple(s for s in (*offered, *url_secrets(request.path)) if len(s) >= 8)
 
 
 def _as_text(payload: str | bytes) -> str:
@@ -674,6 +822,12 @@ class _Replayer:
         self._anchor_t = script.t0
         self._absorbing = False  # inside an audio run: audio frames are absorbed
         self._received = 0
+        request = ws.request
+        self._path = request.path if request is not None else "/"
+        offered = offered_credentials(self._path, request.headers.raw_items() if request else ())
+        self._ephemeral = any(c.startswith("auth_tokens/") for c in offered)
+        self._state = SessionState()  # what the rules need: the setup, pending calls
+        self._cancelled: set[str] = set()
 
     async def run(self) -> None:
         steps = self._script.steps
@@ -685,6 +839,7 @@ class _Replayer:
                     payload = _server_payload(record)
                     await self._ws.send(payload)
                     self._log.frame("server", payload)
+                    self._track(payload)
                 elif not step.skip:
                     assert step.shape is not None
                     if not await self._expect(step.shape, record.t):
@@ -700,9 +855,11 @@ class _Replayer:
         while True:
             shape = await self._receive()
             expected = "no more client frames"
-            self._server._mismatch(self._where(), expected, shape.description)
+            error = self._server._mismatch(
+                self._where(), expected, shape.description, secrets=self._log.secrets
+            )
             if self._server.strict:
-                await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, str(shape)))
+                await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, error.got))
                 return
 
     def _where(self) -> str:
@@ -731,11 +888,56 @@ class _Replayer:
                 raise _Closed from exc
             self._log.frame("client", frame)
             self._received += 1
+            await self._apply_rules(frame)
             shape = client_frame_shape(frame)
             if self._absorbing and shape.audio:
                 continue
             self._absorbing = False
             return shape
+
+    def _track(self, payload: str | bytes) -> None:
+        """Follow the server frames the rules depend on (setupComplete, tool calls)."""
+        raw = payload.encode("utf-8") if isinstance(payload, str) else payload
+        if self._server.rules != "service" or not any(k in raw for k in _STATE_KEYS):
+            return
+        state = self._state
+        before = set(state.pending_calls)
+        with contextlib.suppress(RemoteProtocolError, LocalProtocolError):
+            state.on_receive(decode_server(raw))
+        # A response to a call the server cancelled is a race the service forgives.
+        self._cancelled |= before - set(state.pending_calls)
+
+    async def _apply_rules(self, frame: str | bytes) -> None:
+        """Close as the service would when ``frame`` breaks one of its rules.
+
+        Raises:
+            _Closed: the frame broke a rule and the connection was closed.
+        """
+        if self._server.rules != "service":
+            return
+        state = self._state
+        try:
+            message = decode_client(_neutral_markers(_as_text(frame)))
+        except (RemoteProtocolError, RecursionError):
+            await self._refuse("undecodable", "")
+            return
+        pending = set(state.pending_calls) | self._cancelled
+        issues = lint_message(message, setup=state.setup, pending_calls=pending)
+        if state.setup is None and message.setup is not None:
+            issues += lint_request(self._path, ephemeral=self._ephemeral)
+        model = message.setup.model if message.setup is not None else None
+        if issues:
+            await self._refuse(issues[0].rule, model or "")
+        with contextlib.suppress(LocalProtocolError):
+            state.on_send(message)
+
+    async def _refuse(self, rule: str, model: str) -> None:
+        spec = RULES[rule]
+        parsed = live_path_version(self._path)
+        reason = spec.close_reason(model=model, version=parsed[0] if parsed else "v1beta")
+        logger.info("%s: refused by the service rule %s", self._where(), rule)
+        await self._ws.close(spec.code, reason)
+        raise _Closed
 
     async def _expect(self, expected: FrameShape, t: float) -> bool:
         got = await self._receive()
@@ -745,11 +947,15 @@ class _Replayer:
             self._absorbing = True
         if matched:
             return True
-        self._server._mismatch(self._where(), expected.description, got.description)
+        lead = _first_difference(expected, got)
+        error = self._server._mismatch(
+            self._where(), expected.description, got.description, lead, self._log.secrets
+        )
         if not self._server.strict:
             self._absorbing = expected.audio
             return True
-        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got)))
+        short = _first_difference(expected, got, _REASON_LIMIT - len("replay mismatch: "))
+        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), error.got, short))
         return False
 
     async def _close_as_recorded(self, record: CloseRecord) -> None:
@@ -786,12 +992,13 @@ async def replay_server(
     repeat: bool = False,
     on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
     record: str | os.PathLike[str] | None = None,
+    rules: RuleMode = "service",
 ) -> AsyncIterator[ReplayServer]:
     """Run a :class:`ReplayServer` for the duration of an ``async with`` block.
 
     Args:
         capture, host, port, ssl_context, pace, strict, repeat, on_mismatch,
-        record: as for :class:`ReplayServer`.
+        record, rules: as for :class:`ReplayServer`.
 
     Returns:
         An async context manager yielding the started server.
@@ -806,6 +1013,7 @@ async def replay_server(
         repeat=repeat,
         on_mismatch=on_mismatch,
         record=record,
+        rules=rules,
     )
     async with server:
         yield server
@@ -823,8 +1031,8 @@ class BackgroundReplayServer:
         replay.raise_for_mismatch()
 
     Args:
-        capture, host, port, ssl_context, pace, strict, repeat, record: as for
-            :class:`ReplayServer`.
+        capture, host, port, ssl_context, pace, strict, repeat, record, rules: as
+            for :class:`ReplayServer`.
 
     Attributes:
         server: the :class:`ReplayServer` (its methods belong to the
@@ -842,6 +1050,7 @@ class BackgroundReplayServer:
         strict: bool = True,
         repeat: bool = False,
         record: str | os.PathLike[str] | None = None,
+        rules: RuleMode = "service",
     ) -> None:
         self.server = ReplayServer(
             capture,
@@ -852,6 +1061,7 @@ class BackgroundReplayServer:
             strict=strict,
             repeat=repeat,
             record=record,
+            rules=rules,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -954,6 +1164,7 @@ async def serve_capture_forever(
     strict: bool = True,
     on_ready: Callable[[str], None] | None = None,
     on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
+    rules: RuleMode = "service",
 ) -> None:
     """Serve a capture until cancelled (the ``rawlive serve`` command).
 
@@ -971,6 +1182,7 @@ async def serve_capture_forever(
         strict: close a connection on a mismatch (see :class:`ReplayServer`).
         on_ready: called once with the URL when the server listens.
         on_mismatch: called with each mismatch as it happens.
+        rules: ``"service"`` or ``"lenient"`` (see :class:`ReplayServer`).
 
     Raises:
         ConfigurationError: only one of ``tls_cert`` and ``tls_key`` is given,
@@ -984,7 +1196,13 @@ async def serve_capture_forever(
         raise ConfigurationError("give both a TLS certificate and its key, or neither")
     context = None
     if tls_cert is not None and tls_key is not None:
-        context = server_ssl_context(tls_cert, tls_key)
+        try:
+            context = server_ssl_context(tls_cert, tls_key)
+        except ssl.SSLError as exc:
+            raise ConfigurationError(
+                f"cannot use TLS certificate {os.fspath(tls_cert)!r} with key "
+                f"{os.fspath(tls_key)!r}: {exc.reason or exc}"
+            ) from None
     server = ReplayServer(
         path,
         host=host,
@@ -994,6 +1212,7 @@ async def serve_capture_forever(
         strict=strict,
         repeat=True,
         on_mismatch=on_mismatch,
+        rules=rules,
     )
     async with server:
         if on_ready is not None:

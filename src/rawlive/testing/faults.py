@@ -55,6 +55,11 @@ common to all faults (all keyword-only):
     point faults: act right after the Kth output chunk of the turn.
     :class:`InterruptedWithAudio`: the chunk after the Kth carries
     ``interrupted``.
+``after_frames``
+    point faults: act right after the Nth server frame of the connection
+    (``setupComplete`` is frame 1).
+``after_seconds``
+    point faults: act this many seconds after ``setupComplete``.
 ``once``
     True (default): a point fault acts once; a turn fault changes one turn,
     the first it matches. False: every match.
@@ -99,6 +104,7 @@ __all__ = [
     "BundleFields",
     "CancelToolCall",
     "CloseWith",
+    "DelayFrames",
     "DelayTurnComplete",
     "DropConnection",
     "Fault",
@@ -113,7 +119,7 @@ __all__ = [
     "with_faults",
 ]
 
-Point = Literal["setup", "start", "chunk", "end"]
+Point = Literal["setup", "start", "chunk", "end", "frame"]
 """Where in a connection a point fault can act."""
 
 _F = TypeVar("_F", bound="Fault")
@@ -146,6 +152,8 @@ class Fault:
         on_turn: the model turn of a connection (1-based, 0 = setup), None for any.
         after_turn: point faults: act after the last frame of this turn.
         after_chunks: point faults: act after this many output chunks of the turn.
+        after_frames: point faults: act after this many server frames of the connection.
+        after_seconds: point faults: act this many seconds after ``setupComplete``.
         connection: the connection's number (1 = first accepted), None for any.
         once: act (or change a turn) only once.
 
@@ -156,6 +164,8 @@ class Fault:
     on_turn: int | None = None
     after_turn: int | None = None
     after_chunks: int | None = None
+    after_frames: int | None = None
+    after_seconds: float | None = None
     connection: int | None = None
     once: bool = True
 
@@ -163,19 +173,27 @@ class Fault:
     _FIRST_TURN: ClassVar[int] = 1  # on_turn=None matches turns from this one on
 
     def __post_init__(self) -> None:
-        for name in ("on_turn", "after_turn", "after_chunks"):
+        for name in ("on_turn", "after_turn", "after_chunks", "after_frames", "after_seconds"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be 0 or more, got {value}")
         if self.connection is not None and self.connection < 1:
             raise ValueError(f"connection numbers start at 1, got {self.connection}")
-        for name in ("after_turn", "after_chunks"):
+        for name in ("after_turn", "after_chunks", "after_frames", "after_seconds"):
             if getattr(self, name) is not None and name not in self._TRIGGERS:
                 raise ValueError(f"{type(self).__name__} does not take {name}")
         if self.after_turn is not None and (
             self.on_turn is not None or self.after_chunks is not None
         ):
             raise ValueError("after_turn cannot be combined with on_turn or after_chunks")
+        timed = [n for n in ("after_frames", "after_seconds") if getattr(self, n) is not None]
+        if timed and (
+            len(timed) > 1
+            or self.on_turn is not None
+            or self.after_turn is not None
+            or self.after_chunks is not None
+        ):
+            raise ValueError(f"{timed[0]} cannot be combined with another trigger")
         self._check()
 
     def _check(self) -> None:
@@ -194,13 +212,22 @@ class Fault:
 class _PointFault(Fault):
     """A fault that acts once, at one moment of a connection."""
 
-    _TRIGGERS: ClassVar[frozenset[str]] = frozenset({"after_turn", "after_chunks"})
+    _TRIGGERS: ClassVar[frozenset[str]] = frozenset(
+        {"after_turn", "after_chunks", "after_frames", "after_seconds"}
+    )
     _DEFAULT_POINT: ClassVar[Point] = "start"
 
-    def fires_at(self, point: Point, connection: int, turn: int, chunks: int) -> bool:
-        """Whether the fault acts at ``point`` (``chunks`` output chunks into ``turn``)."""
+    def fires_at(
+        self, point: Point, connection: int, turn: int, chunks: int, frames: int = 0
+    ) -> bool:
+        """Whether the fault acts at ``point`` (``chunks`` output chunks into ``turn``,
+        ``frames`` server frames into the connection)."""
         if self.connection is not None and self.connection != connection:
             return False
+        if self.after_seconds is not None:
+            return False  # the connection's timer strikes it
+        if self.after_frames is not None:
+            return point == "frame" and frames == self.after_frames
         if self.after_turn is not None:
             if self.after_turn == 0:
                 return point == "setup"
@@ -451,6 +478,25 @@ class TextFrames(Fault):
     _FIRST_TURN: ClassVar[int] = 0
 
 
+@dataclass(frozen=True, slots=True)
+class DelayFrames(Fault):
+    """Send every server frame of the matching turns ``seconds`` late (network latency).
+
+    By default every frame of every turn, as behind a slow link; with
+    ``on_turn=N`` only the frames of that turn.
+
+    Attributes:
+        seconds: the delay added before each frame.
+    """
+
+    seconds: float = 0.1
+    once: bool = False
+
+    def _check(self) -> None:
+        if self.seconds < 0:
+            raise ValueError(f"seconds must be 0 or more, got {self.seconds}")
+
+
 def _check_code(code: int) -> None:
     if not (1000 <= code < 5000) or code in (1004, 1005, 1006, 1015):
         hint = " (use DropConnection for a drop)" if code == 1006 else ""
@@ -553,6 +599,7 @@ class FaultyConnection(FakeConnection):
         super().__init__(server, ws, record)
         self.turn_number = 0
         self.turn_chunks = 0
+        self.frames_sent = 0
         self._reply: _Turn | None = None
         self._bundle: dict[str, Any] | None = None
         self._interrupted_sent = False  # InterruptedWithAudio: drop the rest of the reply
@@ -583,7 +630,7 @@ class FaultyConnection(FakeConnection):
                 continue
             if fault.once and armed.fired:
                 continue
-            if not fault.fires_at(point, conn, turn, self.turn_chunks):
+            if not fault.fires_at(point, conn, turn, self.turn_chunks, self.frames_sent):
                 continue
             armed.mark(conn, turn)
             await self.flush_bundle()
@@ -596,7 +643,23 @@ class FaultyConnection(FakeConnection):
         if accepted:
             await self.flush_bundle()
             await self._strike_at("setup")
+            for armed in self.server.faults:
+                fault = armed.fault
+                if (
+                    fault.after_seconds is not None
+                    and isinstance(fault, _PointFault)
+                    and fault.connection in (None, self.number)
+                ):
+                    self.spawn(self._strike_later(armed, fault, fault.after_seconds))
         return accepted
+
+    async def _strike_later(self, armed: ArmedFault, fault: _PointFault, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self.ws.state is not State.OPEN or not armed.active or (fault.once and armed.fired):
+            return
+        armed.mark(self.number, self.turn_number)
+        await self.flush_bundle()
+        await fault.strike(self)
 
     async def produce_turn(self, turn: _Turn) -> None:
         self.turn_number += 1
@@ -696,12 +759,20 @@ class FaultyConnection(FakeConnection):
             await self.send_frame(_dumps(pending))
 
     async def send_frame(self, frame: bytes | str) -> None:
-        if isinstance(frame, bytes) and self.server.faults:
+        if not self.server.faults:
+            await super().send_frame(frame)
+            return
+        if isinstance(frame, bytes):
             for armed, _ in self._changing(TextFrames):
                 armed.mark(self.number, self.turn_number)
                 frame = frame.decode("utf-8")
                 break
+        for armed, delay in self._changing(DelayFrames):
+            armed.mark(self.number, self.turn_number)
+            await asyncio.sleep(delay.seconds)
         await super().send_frame(frame)
+        self.frames_sent += 1
+        await self._strike_at("frame")
 
     # ---------------------------------------------------------- turn ends
 
