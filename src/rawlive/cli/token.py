@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = p.add_subparsers(dest="action", required=True)
+    actions = p.add_subparsers(dest="action", required=True, help="create: mint one token")
     create = actions.add_parser(
         "create", help="mint one token", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
