@@ -37,6 +37,7 @@ EXPECTED = {
         "LATENCY added per round trip:",
     ],
     "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
+    "bench_viewer.py": ["CPU render html:", "PAGE ", "RATIO render html / text timeline CPU:"],
 }
 
 

@@ -67,7 +67,7 @@ from base64 import urlsafe_b64encode
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, quote
 
 from websockets.asyncio.server import Server, ServerConnection
@@ -75,7 +75,6 @@ from websockets.exceptions import ConnectionClosed
 
 from rawlive._compat import ws_serve
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime, pcm_mime
-from rawlive.auth import RedactingLogger
 from rawlive.closecodes import cut_reason
 from rawlive.errors import AudioFormatError, RemoteProtocolError
 from rawlive.protocol._schema import camel
@@ -122,7 +121,15 @@ from rawlive.protocol.rules import (
     offered_credentials,
     split_target,
 )
+from rawlive.redact import (
+    REDACTED,
+    SECRET_QUERY_NAMES,
+    RedactingLogger,
+    redact,
+    redact_header,
+)
 from rawlive.testing.fake_model import FakeModel, split_text, words
+from rawlive.testing.token_endpoint import TokenEndpoint, TokenRegistry
 
 if TYPE_CHECKING:
     from rawlive.testing.faults import ArmedFault, Fault
@@ -144,11 +151,13 @@ __all__ = [
 logger = logging.getLogger("rawlive.testing")
 
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+VERTEX_LIVE_PATH = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
-_REDACTED = "REDACTED"  # the marker rawlive.capture uses too
-_SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
-_SECRET_PARAMS = frozenset({"key", "access_token"})
+MAX_RECORD_MESSAGES = 10_000
+"""Received and sent entries a connection record keeps (the newest), unless the
+server keeps every record (``keep_records=None``)."""
+
 _SPEECH_PEAK = 1000  # |sample| above this in a chunk counts as speech (barge-in)
 _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -173,13 +182,16 @@ class ConnectionRecord:
             replaced by ``REDACTED``.
         setup: the accepted (or last rejected) ``setup`` message.
         resumed_from: the handle this connection resumed, if any.
-        received: every decoded client message, in order.
-        sent: every frame the server sent, as bytes, in order.
+        received: every decoded client message, in order (the newest
+            :data:`MAX_RECORD_MESSAGES` when the server bounds its records).
+        sent: every frame the server sent, as bytes, in order (bounded alike).
         handles: the resumption handles issued on this connection.
         close_code: the close code, once closed (1006 when no close frame).
         close_reason: the close reason, once closed.
         closed_by: ``"server"`` or ``"client"``; None while open or when the
             connection dropped.
+        dropped_messages: how many of the oldest received and sent entries
+            were let go to keep the record bounded.
     """
 
     index: int
@@ -195,6 +207,7 @@ class ConnectionRecord:
     close_code: int | None = None
     close_reason: str | None = None
     closed_by: ClosedBy | None = None
+    dropped_messages: int = 0
 
     @property
     def sent_messages(self) -> list[ServerMessage]:
@@ -411,6 +424,13 @@ class FakeConnection:
             self.record.closed_by = "client"
         else:
             self.record.close_code, self.record.close_reason = 1006, ""
+        logger.info(
+            "connection %d: closed by %s %s %s",
+            self.record.index,
+            self.record.closed_by or "nobody (dropped)",
+            self.record.close_code,
+            self.record.close_reason,
+        )
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason`` (cut to 123 bytes)."""
@@ -420,7 +440,7 @@ class FakeConnection:
         reason = cut_reason(reason)
         self.record.close_code, self.record.close_reason = code, reason
         self.record.closed_by = "server"
-        logger.debug("connection %d: closing %d %s", self.record.index, code, reason)
+        logger.info("connection %d: closing %d %s", self.record.index, code, reason)
         await self.ws.close(code, reason)
 
     async def go_away(self, time_left: str = "50s", *, close_after: float | None = None) -> None:
@@ -476,11 +496,12 @@ class FakeConnection:
             frame = await self.ws.recv()
             try:
                 message = decode_client(frame)
-            except RemoteProtocolError:
+            except (RemoteProtocolError, RecursionError):
                 if await self.refuse("undecodable"):
                     return None
                 continue
             self.record.received.append(message)
+            self._bound(self.record.received)
             if message.extra and not message.payloads:  # nothing this server can read
                 if await self.refuse("undecodable"):
                     return None
@@ -502,20 +523,37 @@ class FakeConnection:
         """
         await self.ws.send(frame)
         self.record.sent.append(frame.encode() if isinstance(frame, str) else frame)
+        self._bound(self.record.sent)
+
+    def _bound(self, entries: list[Any]) -> None:
+        # A connection that streams audio for hours must not grow without end.
+        if self.server.keep_records is not None and len(entries) > MAX_RECORD_MESSAGES:
+            del entries[0]
+            self.record.dropped_messages += 1
 
     # -------------------------------------------------------------- setup
 
     def authorized(self) -> bool:
-        """Whether the request carries the server's API key (always true without one).
+        """Whether the request carries a credential the server accepts (always true without one).
 
-        The key may come as ``x-goog-api-key``, ``?key=``, ``?access_token=``
-        or ``Authorization: Token <key>`` (``Bearer`` is accepted too).
+        A key may come as ``x-goog-api-key``, ``?key=``, ``?access_token=``
+        or ``Authorization: Token <key>`` (``Bearer`` is accepted too). The
+        server's ``access_token`` (Vertex AI) is accepted the same ways, and so
+        is an ephemeral token it minted, while it is valid: a new session
+        spends one of its uses, a resumed one none.
         """
-        key = self.server.api_key
-        if key is None:
+        server = self.server
+        if server.api_key is None and server.access_token is None and not server.tokens.tokens:
             return True
-        expected = key.encode()
-        return any(hmac.compare_digest(v.encode(), expected) for v in self.offered_credentials())
+        expected = [s.encode() for s in (server.api_key, server.access_token) if s is not None]
+        setup = self.record.setup
+        resuming = bool(setup and setup.session_resumption and setup.session_resumption.handle)
+        for value in self.offered_credentials():
+            if any(hmac.compare_digest(value.encode(), e) for e in expected):
+                return True
+            if value.startswith("auth_tokens/") and server.tokens.accepts(value, resuming=resuming):
+                return True
+        return False
 
     def offered_credentials(self) -> list[str]:
         """Return the keys or tokens the request carries, wherever they are."""
@@ -903,13 +941,22 @@ class FakeConnection:
         """Send the frame ``{"serverContent":{"turnComplete":true},"usageMetadata":{...}}``."""
         prompt_total = sum(turn.prompt.values())
         response_total = sum(response.values())
-        usage = UsageMetadata(
-            prompt_token_count=prompt_total,
-            response_token_count=response_total,
-            total_token_count=prompt_total + response_total,
-            prompt_tokens_details=_details(turn.prompt),
-            response_tokens_details=_details(response) if response else None,
-        )
+        details = _details(response) if response else None
+        if self.server.vertex:  # Vertex AI's names for the response's share
+            usage = UsageMetadata(
+                prompt_token_count=prompt_total,
+                total_token_count=prompt_total + response_total,
+                prompt_tokens_details=_details(turn.prompt),
+                extra=_vertex_usage(response_total, details),
+            )
+        else:
+            usage = UsageMetadata(
+                prompt_token_count=prompt_total,
+                response_token_count=response_total,
+                total_token_count=prompt_total + response_total,
+                prompt_tokens_details=_details(turn.prompt),
+                response_tokens_details=details,
+            )
         await self.send(ServerMessage.bundle(ServerContent(turn_complete=True), usage))
 
     async def send_resumption_handle(self) -> None:
@@ -917,7 +964,7 @@ class FakeConnection:
         if not self.resumable:
             return
         handle = self.server.new_handle()
-        self.server._sessions[handle] = self.conversation.snapshot()
+        self.server._keep_session(handle, self.conversation.snapshot())
         self.record.handles.append(handle)
         await self.send(SessionResumptionUpdate(new_handle=handle, resumable=True))
 
@@ -994,7 +1041,7 @@ class FakeConnection:
             elif part.text is not None:
                 text_chars += len(part.text)
             else:  # function calls and responses, files: their JSON size
-                text_chars += len(json.dumps(part.to_wire(), separators=(",", ":")))
+                text_chars += _json_size(part.to_wire())
         if text_chars or not out:
             out["TEXT"] = model.count_text_tokens("x" * text_chars)
         return out
@@ -1021,12 +1068,46 @@ class FakeConnection:
         return {"AUDIO": model.count_audio_tokens(seconds)}
 
 
+def _json_size(value: object) -> int:
+    """Return about how many characters ``value`` takes as compact JSON.
+
+    Iterative, so a part nested as deep as the decoder allows (1,024 levels)
+    costs tokens instead of a RecursionError.
+    """
+    size = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            size += 1 + len(node)
+            for key, item in node.items():
+                size += len(str(key)) + 3
+                stack.append(item)
+        elif isinstance(node, (list, tuple)):
+            size += 1 + len(node)
+            stack.extend(node)
+        elif isinstance(node, str):
+            size += len(node) + 2
+        else:
+            size += len(json.dumps(node))
+    return size
+
+
 def _last_user_words(turns: list[Content], start: int) -> int | None:
     """Return the index of the last user turn from ``start`` on that has words."""
     for i in range(len(turns) - 1, start - 1, -1):
         if turns[i].role == "user" and words(turns[i].text):
             return i
     return None
+
+
+def _vertex_usage(total: int, details: tuple[ModalityTokenCount, ...] | None) -> dict[str, object]:
+    extra: dict[str, object] = {"candidatesTokenCount": total}
+    if details:
+        extra["candidatesTokensDetails"] = [
+            {"modality": d.modality, "tokenCount": d.token_count} for d in details
+        ]
+    return extra
 
 
 def _details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:
@@ -1078,11 +1159,28 @@ class FakeLiveServer:
             :class:`~rawlive.testing.faults.FaultyConnection` in front of it.
         faults: faults to inject from the start (see :mod:`rawlive.testing.faults`);
             :attr:`faults` lists them armed, with where each fired.
+        keep_records: how many records of *closed* connections
+            :attr:`connections` keeps (default 256); older ones are dropped
+            and counted in :attr:`dropped_records`, so a long-running server
+            stays bounded; the server also keeps only the newest
+            ``4 * keep_records`` resumption handles (an older one is refused
+            like an expired one). ``None`` keeps every record and handle.
         rules: ``"service"`` (default) closes on what the service refuses,
             with its code and reason: every rule of the outgoing lint
             (:data:`rawlive.protocol.rules.RULES`), including a Live URL on
             API version ``v1``. ``"lenient"`` lets those through, for
             exploratory work. A key is checked only when ``api_key`` is set.
+        vertex: speak as Vertex AI: :attr:`url` has the Vertex path, and
+            usage metadata says ``candidatesTokenCount`` /
+            ``candidatesTokensDetails`` where the Gemini API says
+            ``responseTokenCount`` / ``responseTokensDetails``.
+        access_token: a Vertex AI access token the server accepts
+            (``Authorization: Bearer``), as it accepts ``api_key`` (which, with
+            ``vertex``, is Vertex express mode).
+        mint_tokens: also listen for ``POST /v1alpha/auth_tokens`` on a port of
+            its own (:attr:`token_url`), minting ephemeral tokens that this
+            server then accepts while they are valid (see
+            :mod:`rawlive.testing.token_endpoint`).
     """
 
     def __init__(
@@ -1102,6 +1200,10 @@ class FakeLiveServer:
         connection_class: type[FakeConnection] = FakeConnection,
         faults: Iterable[Fault] = (),
         rules: RuleMode = "service",
+        keep_records: int | None = 256,
+        vertex: bool = False,
+        access_token: str | None = None,
+        mint_tokens: bool = False,
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
@@ -1111,6 +1213,12 @@ class FakeLiveServer:
         self.host = host
         self.ssl_context = ssl_context
         self.api_key = api_key
+        self.vertex = vertex
+        self.access_token = access_token
+        self.tokens = TokenRegistry()
+        self.token_endpoint = (
+            TokenEndpoint(self.tokens, api_key=api_key, host=host) if mint_tokens else None
+        )
         self.model = model if model is not None else FakeModel()
         self.chunk_ms = chunk_ms
         self.realtime = realtime
@@ -1119,6 +1227,9 @@ class FakeLiveServer:
         self.known_models = frozenset(known_models) if known_models is not None else None
         self.connection_class = connection_class
         self.connections: list[ConnectionRecord] = []
+        self.keep_records = keep_records
+        self.dropped_records = 0
+        self._accepted = 0
         self.open_connections: list[FakeConnection] = []
         self.faults: list[ArmedFault] = []
         for fault in faults:
@@ -1129,7 +1240,7 @@ class FakeLiveServer:
         self._sessions: dict[Handle, _Snapshot] = {}
         self._rng = random.Random(seed)
         self._ws_logger = RedactingLogger(
-            logging.getLogger("rawlive.testing.websockets"), [api_key or ""]
+            logging.getLogger("rawlive.testing.websockets"), [api_key or "", access_token or ""]
         )
 
     # ----------------------------------------------------------- lifecycle
@@ -1152,6 +1263,8 @@ class FakeLiveServer:
             logger=self._ws_logger,
         )
         self._port = int(self._server.sockets[0].getsockname()[1])
+        if self.token_endpoint is not None:
+            await self.token_endpoint.start()
         return self
 
     async def close(self) -> None:
@@ -1159,6 +1272,8 @@ class FakeLiveServer:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.token_endpoint is not None:
+            await self.token_endpoint.close()
         server.close()
         await server.wait_closed()
 
@@ -1188,10 +1303,33 @@ class FakeLiveServer:
 
     @property
     def url(self) -> str:
-        """``ws(s)://HOST:PORT/ws/google.ai.generativelanguage.v1beta...BidiGenerateContent``."""
+        """``ws(s)://HOST:PORT/ws/google.ai.generativelanguage.v1beta...BidiGenerateContent``.
+
+        In Vertex mode, the Vertex AI path (``.../google.cloud.aiplatform.v1beta1.
+        LlmBidiService/BidiGenerateContent``). The server answers any path.
+        """
         scheme = "wss" if self.ssl_context is not None else "ws"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}{LIVE_PATH}"
+        return f"{scheme}://{host}:{self.port}" + (VERTEX_LIVE_PATH if self.vertex else LIVE_PATH)
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://HOST:PORT/``: the ``base_url`` of the official SDKs and of
+        ``rawlive.connect(base_url=...)``, which keep the service's path."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/"
+
+    @property
+    def token_url(self) -> str:
+        """``http://HOST:PORT`` of the ``v1alpha/auth_tokens`` listener (``mint_tokens=True``).
+
+        Raises:
+            RuntimeError: the server mints no tokens, or is not started.
+        """
+        if self.token_endpoint is None or not self.token_endpoint.port:
+            raise RuntimeError("this fake server mints no tokens: pass mint_tokens=True")
+        return self.token_endpoint.base_url
 
     # ------------------------------------------------------- observability
 
@@ -1286,6 +1424,26 @@ class FakeLiveServer:
             await connection.run()
         finally:
             self.open_connections.remove(connection)
+            self._trim_records()
+
+    def _keep_session(self, handle: Handle, snapshot: _Snapshot) -> None:
+        # Bounded with the records: the oldest handles expire (resuming one is
+        # then refused as an unknown handle, as the service does after expiry).
+        self._sessions[handle] = snapshot
+        if self.keep_records is not None:
+            while len(self._sessions) > 4 * max(self.keep_records, 1):
+                del self._sessions[next(iter(self._sessions))]
+
+    def _trim_records(self) -> None:
+        if self.keep_records is None:
+            return
+        open_records = {id(c.record) for c in self.open_connections}
+        closed = [r for r in self.connections if id(r) not in open_records]
+        excess = len(closed) - self.keep_records
+        if excess > 0:
+            drop = {id(r) for r in closed[:excess]}
+            self.connections = [r for r in self.connections if id(r) not in drop]
+            self.dropped_records += excess
 
     def _new_record(self, ws: ServerConnection) -> ConnectionRecord:
         request = ws.request
@@ -1293,32 +1451,30 @@ class FakeLiveServer:
         query: dict[str, str] = {}
         pairs: list[str] = []
         for name, value in parse_qsl(query_text, keep_blank_values=True):
-            clean = _REDACTED if name in _SECRET_PARAMS else self._scrub(value)
+            clean = REDACTED if name.lower() in SECRET_QUERY_NAMES else self._scrub(value)
             query[name] = clean
             pairs.append(f"{quote(name, safe='')}={quote(clean, safe='')}")
         headers: dict[str, str] = {}
         if request is not None:
             for name, value in request.headers.raw_items():
                 lname = name.lower()
-                if lname == "authorization":
-                    scheme, sep, _ = value.strip().partition(" ")
-                    clean = f"{scheme} {_REDACTED}" if sep else _REDACTED
-                elif lname in _SECRET_HEADERS:
-                    clean = _REDACTED
-                else:
-                    clean = self._scrub(value)
+                clean = redact_header(lname, value, self.api_key)
                 headers[lname] = f"{headers[lname]}, {clean}" if lname in headers else clean
         target = path + ("?" + "&".join(pairs) if pairs else "")
         return ConnectionRecord(
-            index=len(self.connections),
+            index=self._next_index(),
             path=path,
             target=target,
             query=query,
             headers=headers,
         )
 
+    def _next_index(self) -> int:
+        self._accepted += 1
+        return self._accepted - 1
+
     def _scrub(self, text: str) -> str:
-        return text.replace(self.api_key, _REDACTED) if self.api_key else text
+        return redact(text, self.api_key)
 
 
 fake_server = FakeLiveServer
