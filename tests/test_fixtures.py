@@ -6,11 +6,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
-def test_make_fixtures_rebuilds_every_committed_fixture_byte_for_byte(tmp_path: Path) -> None:
+def _tool(path: Path) -> str:
+    meta = orjson.loads(path.read_bytes().split(b"\n", 1)[0])
+    return str(meta.get("tool", ""))
+
+
+def test_every_fixture_names_the_script_that_builds_it() -> None:
+    # A fixture nobody can rebuild would have no provenance.
+    for path in sorted(FIXTURES.glob("*.jsonl")):
+        tool = _tool(path)
+        assert tool.startswith("rawlive scripts/"), (path.name, tool)
+        assert (ROOT / tool.removeprefix("rawlive ")).is_file(), (path.name, tool)
+
+
+def test_make_fixtures_rebuilds_its_fixtures_byte_for_byte(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "make_fixtures.py"), "--out", str(tmp_path)],
         capture_output=True,
@@ -19,8 +34,9 @@ def test_make_fixtures_rebuilds_every_committed_fixture_byte_for_byte(tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     built = sorted(p.name for p in tmp_path.glob("*.jsonl"))
-    committed = sorted(p.name for p in FIXTURES.glob("*.jsonl"))
-    # A fixture the script does not build would have no provenance.
+    committed = sorted(
+        p.name for p in FIXTURES.glob("*.jsonl") if _tool(p) == "rawlive scripts/make_fixtures.py"
+    )
     assert built == committed
     for name in built:
         assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), name
