@@ -11,8 +11,6 @@ import pytest
 
 import rawlive
 from rawlive import (
-    ClientContent,
-    ClientMessage,
     ConnectionClosedError,
     HandleRefusedError,
     QueueFullError,
@@ -20,7 +18,6 @@ from rawlive import (
     ReconnectPolicy,
     ResumptionError,
 )
-from rawlive.protocol.ledger import Ledger
 from rawlive.testing import FakeConnection, FakeLiveServer
 
 FAST = ReconnectPolicy(handover_margin=0.3, backoff_initial=0.05, budget=5.0)
@@ -336,22 +333,6 @@ async def test_long_session_through_several_handovers() -> None:
     assert totals.turns == len(questions) + 1
     # each question reached the service once: handovers waited for each turn's handle
     assert user_texts(server) == [*questions, "what was the last question I asked?"]
-
-
-def test_ledger_drops_what_a_handle_covers() -> None:
-    ledger = Ledger()
-    msg = ClientMessage(client_content=ClientContent(turn_complete=True))
-    for _ in range(3):
-        ledger.record(msg, b"x")
-    ledger.mark_turn_end()
-    ledger.record(msg, b"after")
-    assert ledger.on_resumable_handle() == 3
-    assert [e.frame for e in ledger.take_unconsumed()] == [b"after"]
-    ledger.new_connection()
-    for _ in range(5):
-        ledger.record(msg, b"y")
-    assert ledger.on_resumable_handle(last_consumed_index=3) == 3
-    assert [e.index for e in ledger.take_unconsumed()] == [4, 5]
 
 
 async def test_a_recording_spans_the_reconnect(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 A thin layer over the sans-I/O core: frames go through
 :mod:`rawlive.protocol.codec`, state through
-:class:`~rawlive.protocol.session.SessionState`, and the network through
-``websockets``. Errors from websockets are re-raised as rawlive's own.
+:class:`~rawlive.protocol.session.SessionState`, the reader of each
+connection through :mod:`rawlive.engine`, reconnects through
+:mod:`rawlive.resilience`, and the network through ``websockets``. Errors
+from websockets are re-raised as rawlive's own.
 
 Usage::
 
@@ -16,55 +18,50 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
-import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.protocol import State
 
-from rawlive.audio.pcm import INPUT_RATE, pcm_mime
+from rawlive.audio.pcm import INPUT_RATE, parse_pcm_mime, pcm_mime
 from rawlive.audio.wav import WavWriter, read_wav_chunks
 from rawlive.auth import (
     Credentials,
     RedactingLogger,
     check_endpoint,
     live_url,
-    normalize_model,
     redact,
     redact_url,
     resolve_credentials,
 )
-from rawlive.closecodes import explain_close
+from rawlive.engine import (
+    _EMPTY,
+    DEFAULT_BUFFER_BYTES,
+    Connection,
+    Engine,
+    FrameObserver,
+    ToolHandler,
+    _Raise,
+)
 from rawlive.errors import (
     ConcurrentReadError,
     ConfigurationError,
     ConnectionClosedError,
-    HandleRefusedError,
     LintError,
     LiveError,
-    LocalProtocolError,
-    QueueFullError,
-    RemoteProtocolError,
-    ResumptionError,
-    SetupRejectedError,
-    SetupTimeoutError,
     TurnTimeoutError,
 )
-from rawlive.protocol.codec import decode_client, decode_server, encode
-from rawlive.protocol.ledger import Ledger
+from rawlive.protocol.codec import decode_client, encode
 from rawlive.protocol.lint import LintContext, check_ephemeral_endpoint, check_message
 from rawlive.protocol.messages import (
-    AudioTranscriptionConfig,
     Blob,
     ClientContent,
     ClientMessage,
@@ -72,7 +69,6 @@ from rawlive.protocol.messages import (
     Content,
     ContextUpdate,
     ContextWindowCompression,
-    FunctionCall,
     FunctionResponse,
     GenerationConfig,
     Part,
@@ -80,15 +76,14 @@ from rawlive.protocol.messages import (
     ServerMessage,
     SessionResumptionConfig,
     SetupComplete,
-    SlidingWindow,
-    SpeechConfig,
     Tool,
     ToolResponse,
     ToolsUpdate,
 )
 from rawlive.protocol.messages import Setup as SetupMessage
-from rawlive.protocol.session import SessionState, Turn, TurnAssembler, UsageTotals
-from rawlive.resilience import Reconnected, ReconnectPolicy
+from rawlive.protocol.session import Turn, TurnAssembler, UsageTotals
+from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
+from rawlive.setup import build_setup, encode_raw
 
 if TYPE_CHECKING:
     import ssl
@@ -100,6 +95,7 @@ __all__ = [
     "Session",
     "ToolHandler",
     "Turn",
+    "build_setup",
     "connect",
 ]
 
@@ -111,169 +107,40 @@ DEFAULT_PING_INTERVAL = 20.0
 # gives false "keepalive ping timeout" closes.
 DEFAULT_PING_TIMEOUT = 60.0
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
-
-ToolHandler = Callable[[FunctionCall], "Awaitable[Mapping[str, Any]] | Mapping[str, Any]"]
-"""Answers one function call with the ``response`` object (``{"output": ...}``)."""
-
-
-class FrameObserver(Protocol):
-    """Sees every frame and connection event (the recorder and ``--frames`` use it)."""
-
-    def on_open(self, conn: int, endpoint: str, model: str | None) -> None: ...
-
-    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None: ...
-
-    def on_close(
-        self, conn: int, code: int, reason: str, by: str | None, dropped: bool
-    ) -> None: ...
-
-
-def build_setup(
-    model: str | None,
-    *,
-    setup: SetupMessage | Mapping[str, Any] | None = None,
-    response_modalities: Sequence[str] | None = None,
-    system_instruction: str | Content | None = None,
-    voice: str | None = None,
-    tools: Sequence[Tool | Mapping[str, Any]] | None = None,
-    session_resumption: bool | str | None = None,
-    input_audio_transcription: bool = False,
-    output_audio_transcription: bool = False,
-    context_window_compression: bool | int | ContextWindowCompression | None = None,
-    generation_config: GenerationConfig | None = None,
-    extra_setup: Mapping[str, Any] | None = None,
-) -> SetupMessage:
-    """Return the setup message for the given options.
-
-    Keyword options override the same fields of ``setup``; ``extra_setup`` is a
-    raw dict merged last at the top level of the setup object (the escape hatch
-    for fields newer than this library).
-    """
-    if setup is None:
-        base = SetupMessage()
-    elif isinstance(setup, SetupMessage):
-        base = setup
-    else:
-        try:
-            base = decode_client(encode_raw({"setup": dict(setup)})).setup or SetupMessage()
-        except RemoteProtocolError as exc:
-            raise ConfigurationError(f"invalid setup mapping: {exc}") from exc
-    changes: dict[str, Any] = {}
-    chosen_model = model or base.model
-    if not chosen_model:
-        raise ConfigurationError("a model is required (e.g. 'gemini-2.0-flash-live-001')")
-    changes["model"] = normalize_model(chosen_model)
-    gc = generation_config or base.generation_config or GenerationConfig()
-    gc_changes: dict[str, Any] = {}
-    if response_modalities is not None:
-        gc_changes["response_modalities"] = tuple(m.upper() for m in response_modalities)
-    if voice is not None:
-        gc_changes["speech_config"] = SpeechConfig.voice(voice)
-    if gc_changes or generation_config is not None:
-        changes["generation_config"] = _replace(gc, gc_changes)
-    if system_instruction is not None:
-        changes["system_instruction"] = (
-            Content(parts=(Part(text=system_instruction),))
-            if isinstance(system_instruction, str)
-            else system_instruction
-        )
-    if tools is not None:
-        changes["tools"] = tuple(tools)  # mappings pass through as raw wire dicts
-    if session_resumption is True:
-        changes["session_resumption"] = SessionResumptionConfig()
-    elif isinstance(session_resumption, str):
-        changes["session_resumption"] = SessionResumptionConfig(handle=session_resumption)
-    if input_audio_transcription:
-        changes["input_audio_transcription"] = AudioTranscriptionConfig()
-    if output_audio_transcription:
-        changes["output_audio_transcription"] = AudioTranscriptionConfig()
-    if context_window_compression is True:
-        changes["context_window_compression"] = ContextWindowCompression(
-            sliding_window=SlidingWindow()
-        )
-    elif isinstance(context_window_compression, int) and context_window_compression:
-        changes["context_window_compression"] = ContextWindowCompression(
-            trigger_tokens=context_window_compression, sliding_window=SlidingWindow()
-        )
-    elif isinstance(context_window_compression, ContextWindowCompression):
-        changes["context_window_compression"] = context_window_compression
-    result: SetupMessage = _replace(base, changes)
-    if extra_setup:
-        merged = {**dict(result.extra), **dict(extra_setup)}
-        result = _replace(result, {"extra": merged})
-    return result
-
-
-def _replace(obj: Any, changes: Mapping[str, Any]) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes) if changes else obj
-
-
-def encode_raw(value: Mapping[str, Any]) -> bytes:
-    """Encode a raw JSON mapping (used for the dict escape hatch)."""
-    import orjson
-
-    return orjson.dumps(value)
+DEFAULT_HANDLE_WAIT = 1.5
+"""Seconds :meth:`Session.receive_turn` waits for the turn's resumption handle."""
 
 
 class Session:
-    """One Live conversation over one WebSocket connection.
+    """One Live conversation, over one connection or, with a reconnect policy, several.
 
     Obtain it from :func:`connect`. Only one task may read at a time (iterating,
     :meth:`receive` or :meth:`receive_turn`); a second concurrent reader gets
     :class:`~rawlive.errors.ConcurrentReadError`. Sending is safe from any task.
+    A reader task per connection runs whether or not you read (see
+    :mod:`rawlive.engine`): handles, goAway and tool calls are acted on as
+    they arrive, and other messages wait in a buffer bounded in bytes.
 
     Attributes:
         setup: the setup message this session sent.
         setup_complete: the server's ``setupComplete``.
         state: the protocol state (handle, goAway, usage, pending calls).
+        reconnects: every :class:`~rawlive.resilience.Reconnected` so far.
     """
 
     def __init__(
         self,
-        ws: ClientConnection,
+        engine: Engine,
         *,
-        setup: SetupMessage,
-        endpoint: str,
-        secrets: tuple[str, ...] = (),
-        tool_handler: ToolHandler | None = None,
-        observers: Sequence[FrameObserver] = (),
-        conn: int = 1,
-        lint: bool = True,
-        reconnect: ReconnectPolicy | None = None,
-        dial: Callable[[], Awaitable[ClientConnection]] | None = None,
-        setup_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
+        handle_wait: float = DEFAULT_HANDLE_WAIT,
     ) -> None:
-        self._ws = ws
-        self._lint = lint
-        self._policy = reconnect
-        self._dial = dial
-        self._setup_timeout = setup_timeout
-        self._ledger = Ledger()
-        self._outbox: list[tuple[ClientMessage, bytes]] = []
-        self._reconnecting = False
-        self._reconnect_task: asyncio.Task[Reconnected] | None = None
-        self._handover_task: asyncio.Task[None] | None = None
-        self._turn_open = False
-        self._turn_handle_pending = False
-        self._early: list[ServerMessage] = []
-        self._background: set[asyncio.Task[None]] = set()
-        self.reconnects: list[Reconnected] = []
-        self.setup = setup
-        self.endpoint = endpoint
-        self._secrets = secrets
-        self._tool_handler = tool_handler
-        self._observers = list(observers)
-        self._conn = conn
-        self.state = SessionState()
-        self.setup_complete: SetupComplete | None = None
+        self._engine = engine
+        self._handle_wait = handle_wait
         self._reading = False
-        self._closed_error: ConnectionClosedError | None = None
-        self._closed_by_us = False
-        self._send_lock = asyncio.Lock()
-        self._go_away_at: float | None = None
-        self._buffer: collections.deque[ServerMessage | Reconnected] = collections.deque()
+        self.setup = engine.setup
+        self.endpoint = engine.endpoint
+        self.state = engine.state
+        self.setup_complete: SetupComplete | None = None
 
     def __repr__(self) -> str:
         return (
@@ -285,7 +152,11 @@ class Session:
 
     @property
     def handle(self) -> str | None:
-        """The latest resumable handle (only updates marked resumable count)."""
+        """The latest resumable handle (only updates marked resumable count).
+
+        After :meth:`receive_turn` (with resumption on) it covers that turn
+        when the service sent its handle within ``handle_wait`` seconds.
+        """
         return self.state.handle
 
     @property
@@ -294,21 +165,38 @@ class Session:
         return self.state.usage
 
     @property
+    def reconnects(self) -> list[Reconnected]:
+        """Every reconnect so far, in order."""
+        resilience = self._engine.resilience
+        return resilience.reconnects if resilience is not None else []
+
+    @property
     def go_away_time_left(self) -> float | None:
         """Seconds left before the server closes, from the last goAway (None if none)."""
-        if self._go_away_at is None:
+        conn = self._engine.conn
+        if conn is None or conn.go_away_at is None:
             return None
-        return max(0.0, self._go_away_at - time.monotonic())
+        return max(0.0, conn.go_away_at - time.monotonic())
 
     @property
     def closed(self) -> bool:
-        """Whether the connection is closed."""
-        return self._closed_error is not None or self._closed_by_us
+        """Whether the session is over (closed by us, or ended for good)."""
+        return self._engine.closed_error is not None or self._engine.closed_by_us
+
+    @property
+    def _ws(self) -> ClientConnection:
+        """The current WebSocket connection (for tests and debugging)."""
+        conn = self._engine.conn
+        assert conn is not None
+        return conn.ws
 
     # --------------------------------------------------------------- sending
 
     async def send(self, message: ClientPayload | ClientMessage | Mapping[str, Any]) -> None:
         """Send one client message.
+
+        With a reconnect policy, a message that cannot go out now (the
+        connection is being replaced) is queued and sent on the next one.
 
         Args:
             message: a payload (``ClientContent(...)``), an envelope, or a raw
@@ -318,6 +206,7 @@ class Session:
         Raises:
             ConnectionClosedError: the connection is closed.
             LocalProtocolError: the message is not allowed now (e.g. a second setup).
+            QueueFullError: too many messages are queued during a reconnect.
         """
         if isinstance(message, Mapping):
             data = encode_raw(message)
@@ -327,51 +216,7 @@ class Session:
                 message if isinstance(message, ClientMessage) else ClientMessage.wrap(message)
             )
             data = encode(envelope)
-        await self._send_frame(envelope, data)
-
-    async def _send_frame(self, envelope: ClientMessage, data: bytes) -> None:
-        if self._closed_error is not None:
-            raise self._closed_error
-        if self._closed_by_us:
-            raise LocalProtocolError("the session is closed")
-        if self._lint:
-            check_message(
-                envelope,
-                LintContext(setup=self.state.setup, pending_calls=set(self.state.pending_calls)),
-            )
-        if self._policy is not None and self._reconnecting and envelope.setup is None:
-            if len(self._outbox) >= self._policy.queue_limit:
-                raise QueueFullError(
-                    f"{len(self._outbox)} messages are already queued while reconnecting "
-                    f"(queue_limit={self._policy.queue_limit}); slow down or raise the limit"
-                )
-            self._outbox.append((envelope, data))
-            return
-        self.state.on_send(envelope)
-        if self._policy is not None and envelope.setup is None:
-            self._ledger.record(envelope, data)
-        ws = self._ws
-        try:
-            await self._write(ws, data)
-        except ConnectionClosed as exc:
-            if self._policy is None or ws is not self._ws:
-                if ws is self._ws:
-                    raise self._finish(self._close_error(exc)) from exc
-                return  # swapped meanwhile: the ledger re-sends it
-            error = self._close_error(exc)
-            if not (error.retryable or self._handing_over):
-                raise self._finish(error) from exc
-            # The message stays in the ledger and goes out after the reconnect,
-            # which the reader (or this task, when nobody reads) drives.
-            self._start_reconnect(error)
-
-    async def _write(self, ws: ClientConnection, data: bytes) -> None:
-        text = data.decode("utf-8")
-        conn = self._conn
-        for observer in self._observers:
-            observer.on_frame(conn, "client", text)
-        async with self._send_lock:
-            await ws.send(text)
+        await self._engine.send(envelope, data)
 
     async def send_text(self, text: str, *, turn_complete: bool = True) -> None:
         """Send a user text turn as ``clientContent`` (the seed's flow)."""
@@ -476,348 +321,25 @@ class Session:
 
     # ------------------------------------------------------------- receiving
 
-    @property
-    def _buffer_full(self) -> bool:
-        return len(self._buffer) >= 10_000
-
-    @property
-    def _handing_over(self) -> bool:
-        return self._reconnecting or self._handover_task is not None
-
-    def _close_error(
-        self, exc: ConnectionClosed, *, during_setup: bool = False
-    ) -> ConnectionClosedError:
-        """Build the error for a close (no side effects)."""
-        rcvd, sent = exc.rcvd, exc.sent
-        if rcvd is not None:
-            code, reason, by = rcvd.code, rcvd.reason, "server"
-        elif sent is not None:
-            code, reason, by = sent.code, sent.reason, "client"
-        else:
-            code, reason, by = 1006, "", None
-        dropped = by is None
-        reason = redact(reason, *self._secrets)
-        info = explain_close(code, reason)
-        who = {"server": "the server", "client": "the client", None: "nobody"}[by]
-        if dropped:
-            text = "connection dropped with no close frame (1006)"
-        else:
-            shown = f"{reason!r}" + (" (cut at 123 bytes)" if info.truncated else "")
-            text = f"connection closed by {who} with {code} {shown}"
-        error_class: type[ConnectionClosedError] = ConnectionClosedError
-        if during_setup or self.setup_complete is None:
-            error_class = SetupRejectedError
-            if code == 1008 and "session not found" in reason.lower():
-                error_class = HandleRefusedError
-        error = error_class(
-            f"{text}: {info.title}: {info.meaning}",
-            code=code,
-            reason=reason,
-            explanation=info.meaning,
-            retryable=info.retryable,
-            truncated=info.truncated,
-            by_server=None if dropped else by == "server",
-            dropped=dropped,
-        )
-        return error
-
-    def _finish(self, error: ConnectionClosedError) -> ConnectionClosedError:
-        """The session is over: remember why and tell the observers once."""
-        if self._closed_error is None:
-            self._closed_error = error
-            self.state.on_close()
-            by = None if error.by_server is None else ("server" if error.by_server else "client")
-            dropped = bool(error.dropped)
-            for observer in self._observers:
-                observer.on_close(self._conn, error.code, error.reason, by, dropped)
-            self._cancel_background()
-        return self._closed_error
-
-    def _cancel_background(self) -> None:
-        for task in (self._handover_task, self._reconnect_task):
-            if task is not None and not task.done() and task is not asyncio.current_task():
-                task.cancel()
-
-    async def _recv_frame(self) -> ServerMessage | Reconnected:
-        while True:
-            if self._buffer:
-                return self._buffer.popleft()
-            ws = self._ws
+    async def _next(self, timeout: float | None = None) -> ServerMessage | Reconnected:
+        inbox = self._engine.inbox
+        item = inbox.get_nowait()
+        if item is _EMPTY:
             try:
-                data = await ws.recv()
-            except ConnectionClosed as exc:
-                if ws is not self._ws:
-                    continue  # a handover swapped the connection: read the new one
-                error = self._close_error(exc)
-                if self._policy is None or self._closed_by_us:
-                    raise self._finish(error) from exc
-                if not (error.retryable or self._handing_over):
-                    raise self._finish(error) from exc
-                self._observe_close(self._conn, error)
-                try:
-                    await asyncio.shield(self._start_reconnect(error))
-                except LiveError as failure:
-                    if isinstance(failure, ConnectionClosedError):
-                        raise self._finish(failure) from exc
-                    self._finish(error)
-                    raise
-                continue  # the Reconnected event is now in the buffer
-            return self._accept_frame(data)
+                item = await inbox.get(timeout)
+            except ConnectionClosedError as exc:
+                raise _fresh(exc) from None
+        if type(item) is _Raise:
+            raise item.error
+        return item  # type: ignore[no-any-return]
 
-    async def _read_wire(self, ws: ClientConnection) -> ServerMessage:
-        """Read and accept one frame of ``ws`` (no reconnect handling)."""
-        return self._accept_frame(await ws.recv())
-
-    def _accept_frame(self, data: str | bytes) -> ServerMessage:
-        """Observe, decode and account for one received frame."""
-        for observer in self._observers:
-            observer.on_frame(self._conn, "server", data)
-        message = decode_server(data)
-        self._on_server_message(message)
-        return message
-
-    def _observe_close(self, conn: int, error: ConnectionClosedError) -> None:
-        by = None if error.by_server is None else ("server" if error.by_server else "client")
-        dropped = bool(error.dropped)
-        for observer in self._observers:
-            observer.on_close(conn, error.code, error.reason, by, dropped)
-
-    def _on_server_message(self, message: ServerMessage) -> None:
-        self.state.on_receive(message)
+    def _delivered(self, message: ServerMessage) -> int | None:
+        """Note a delivered turnComplete; return the turn number it ends."""
         sc = message.server_content
-        if sc is not None:
-            if sc.model_turn is not None or sc.output_transcription is not None:
-                self._turn_open = True
-            if sc.turn_complete:
-                self._turn_open = False
-                self._turn_handle_pending = True
-                self._ledger.mark_turn_end()
-        sru = message.session_resumption_update
-        if sru is not None and sru.resumable and sru.new_handle:
-            self._turn_handle_pending = False
-            self._ledger.on_resumable_handle(sru.last_consumed_client_message_index)
-        if message.go_away is not None:
-            left = message.go_away.time_left_seconds
-            if left is not None:
-                self._go_away_at = time.monotonic() + left
-                if self._policy is not None:
-                    if self._handover_task is not None:
-                        self._handover_task.cancel()  # a newer goAway supersedes it
-                    self._handover_task = asyncio.ensure_future(self._handover(self._ws, left))
-
-    # ----------------------------------------------------------- reconnecting
-
-    def _start_reconnect(self, cause: ConnectionClosedError | None) -> asyncio.Task[Reconnected]:
-        if self._reconnect_task is None or self._reconnect_task.done():
-            self._reconnect_task = asyncio.ensure_future(self._reconnect(cause))
-        return self._reconnect_task
-
-    async def _handover(self, ws: ClientConnection, time_left: float) -> None:
-        """After a goAway on ``ws``: move to a new connection before the deadline."""
-        try:
-            await self._handover_steps(ws, time_left)
-        finally:
-            if self._handover_task is asyncio.current_task():
-                self._handover_task = None
-
-    async def _handover_steps(self, ws: ClientConnection, time_left: float) -> None:
-        policy = self._policy
-        assert policy is not None
-        # Never wait for an idle moment past this point (scaled for short goAways).
-        deadline = time.monotonic() + time_left - min(policy.min_margin, time_left / 10)
-        await asyncio.sleep(policy.handover_delay(time_left))
-        # Wait for an idle moment (the turn finished, tool calls answered) while
-        # there is time: a handover mid-turn cuts the model off mid-sentence.
-        # The handle for a finished turn arrives just after turnComplete: wait for
-        # it too, or the turn's input would be sent again and answered twice.
-        while (
-            self._ws is ws
-            and time.monotonic() < deadline
-            and (
-                self._turn_open
-                or self._ledger.awaiting_handle
-                or (policy.wait_for_tool_calls and self.state.pending_calls)
-            )
-        ):
-            if self._reading or self._buffer_full:
-                await asyncio.sleep(0.02)
-                continue
-            # Nobody is reading: read for the user, into the buffer they drain next.
-            with self._reader():
-                try:
-                    message = await asyncio.wait_for(
-                        self._read_wire(ws), max(0.01, deadline - time.monotonic())
-                    )
-                except (asyncio.TimeoutError, ConnectionClosed, LiveError):
-                    break
-            self._buffer.append(message)
-        if self.closed or self._ws is not ws:
-            return  # closed, or already moved on (a drop or close came first)
-        with contextlib.suppress(LiveError):  # the reader sees a failure when it next reads
-            await asyncio.shield(self._start_reconnect(None))
-
-    async def _reconnect(self, cause: ConnectionClosedError | None) -> Reconnected:
-        """Open a new connection with the latest handle and continue the session.
-
-        Raises:
-            ResumptionError: there is no handle, or the service refused it.
-            ConnectionClosedError: a close a retry cannot help, or the attempts
-                or the time budget ran out.
-        """
-        policy = self._policy
-        assert policy is not None
-        self._reconnecting = True
-        old_ws, old_conn = self._ws, self._conn
-        try:
-            handle = self.state.handle
-            if handle is None:
-                raise ResumptionError(
-                    "cannot reconnect: the service has not sent a resumable handle yet"
-                    + (f" (the connection ended: {cause})" if cause is not None else "")
-                )
-            started = time.monotonic()
-            attempts = 0
-            last_error: LiveError | None = cause
-            ws: ClientConnection | None = None
-            for delay in policy.delays():
-                if attempts >= policy.max_attempts or (
-                    attempts and time.monotonic() - started + delay > policy.budget
-                ):
-                    break
-                await asyncio.sleep(delay)
-                attempts += 1
-                try:
-                    ws = await self._open_resumed(handle, old_conn + attempts)
-                    break
-                except HandleRefusedError:
-                    raise
-                except ConnectionClosedError as exc:
-                    if not exc.retryable:
-                        raise
-                    last_error = exc
-                except SetupTimeoutError as exc:
-                    last_error = exc
-            if ws is None:
-                raise ConnectionClosedError(
-                    f"gave up reconnecting after {attempts} attempts in "
-                    f"{time.monotonic() - started:.1f} s: {last_error}",
-                    code=getattr(last_error, "code", 1006),
-                    reason=getattr(last_error, "reason", ""),
-                    explanation="the service could not be reached again within the budget",
-                    retryable=False,
-                )
-            new_conn = old_conn + attempts
-            self._ws, self._conn = ws, new_conn
-            for message in self._early:
-                self._on_server_message(message)
-                self._buffer.append(message)
-            self._early = []
-            if old_ws.state is not State.CLOSED:
-                closing = asyncio.ensure_future(self._close_quietly(old_ws, old_conn))
-                self._background.add(closing)
-                closing.add_done_callback(self._background.discard)
-            # Re-send what the service had not consumed, then what was queued.
-            self._ledger.new_connection()
-            resent = self._ledger.take_unconsumed()
-            queued, self._outbox = self._outbox, []
-            for entry in resent:
-                self.state.on_send(entry.message)
-                self._ledger.record(entry.message, entry.frame)
-                await self._write(ws, entry.frame)
-            for envelope, frame in queued:
-                self.state.on_send(envelope)
-                self._ledger.record(envelope, frame)
-                await self._write(ws, frame)
-            if cause is None:
-                kind, code, reason = "goAway", None, ""
-            else:
-                kind = "drop" if cause.dropped else "close"
-                code, reason = cause.code, cause.reason
-            event = Reconnected(
-                cause=kind,
-                code=code,
-                reason=reason,
-                connection=new_conn,
-                attempts=attempts,
-                resent=len(resent),
-                queued=len(queued),
-                handle=handle,
-            )
-            self.reconnects.append(event)
-            self._buffer.append(event)  # the reader yields it in the message stream
-            self._go_away_at = None
-            logger.info("reconnected: %s", event)
-            return event
-        finally:
-            self._reconnecting = False
-
-    async def _close_quietly(self, ws: ClientConnection, conn: int) -> None:
-        with contextlib.suppress(Exception):
-            await ws.close(1000, "handover to a new connection")
-        for observer in self._observers:
-            observer.on_close(conn, 1000, "handover to a new connection", "client", False)
-
-    async def _open_resumed(self, handle: str, conn: int) -> ClientConnection:
-        """Dial, send the setup with ``handle``, wait for setupComplete; return the socket."""
-        assert self._dial is not None
-        ws = await self._dial()
-        for observer in self._observers:
-            observer.on_open(conn, self.endpoint, self.setup.model)
-        resumption = self.setup.session_resumption or SessionResumptionConfig()
-        setup = dataclasses.replace(
-            self.setup, session_resumption=dataclasses.replace(resumption, handle=handle)
-        )
-        envelope = ClientMessage(setup=setup)
-        try:
-            complete = await self._handshake_on(ws, envelope, conn)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await ws.close()
-            raise
-        self.state.reset_connection()
-        self.state.on_send(envelope)
-        self.state.on_receive(complete)
-        self.setup_complete = complete.setup_complete
-        return ws
-
-    async def _handshake_on(
-        self, ws: ClientConnection, envelope: ClientMessage, conn: int
-    ) -> ServerMessage:
-        """Send ``envelope`` (a setup) on ``ws`` and return the setupComplete frame.
-
-        Frames that arrive before setupComplete are kept in the read buffer.
-        """
-        data = encode(envelope).decode("utf-8")
-        for observer in self._observers:
-            observer.on_frame(conn, "client", data)
-        early: list[ServerMessage] = []
-
-        async def wait() -> ServerMessage:
-            await ws.send(data)
-            while True:
-                try:
-                    frame = await ws.recv()
-                except ConnectionClosed as exc:
-                    error = self._close_error(exc, during_setup=True)
-                    self._observe_close(conn, error)
-                    raise error from exc
-                for observer in self._observers:
-                    observer.on_frame(conn, "server", frame)
-                message = decode_server(frame)
-                if message.setup_complete is not None:
-                    return message
-                logger.debug("%s arrived before setupComplete", message.kinds)
-                early.append(message)
-
-        try:
-            complete = await asyncio.wait_for(wait(), self._setup_timeout)
-        except asyncio.TimeoutError:
-            raise SetupTimeoutError(
-                f"no setupComplete within {self._setup_timeout} s after sending setup "
-                f"for {self.setup.model}"
-            ) from None
-        self._early = early
-        return complete
+        if sc is not None and sc.turn_complete:
+            marks = self._engine.turn_marks
+            return marks.popleft() if marks else None
+        return None
 
     async def receive(self) -> ServerMessage | Reconnected:
         """Return the next server message (or a :class:`Reconnected` event when a
@@ -830,38 +352,40 @@ class Session:
             ConcurrentReadError: another task is reading.
         """
         with self._reader():
-            return await self._receive_one()
+            message = await self._next()
+            if not isinstance(message, Reconnected):
+                self._delivered(message)
+            return message
 
     async def wait_for_handle(self, timeout: float = 5.0) -> str | None:
         """Wait for the resumable handle of the last completed turn; return the latest handle.
 
         The service sends the handle for a turn just after ``turnComplete`` (or
-        bundled with it), so call this after :meth:`receive_turn` when you want
-        to store it. It returns at once when that handle already arrived.
-        Messages read meanwhile are not lost: the next reads return them first.
-        Returns the current handle (possibly None) when none arrives in time.
+        bundled with it). :meth:`receive_turn` already waits for it briefly
+        (``handle_wait``); call this to wait longer. Returns the current handle
+        (possibly None) when none arrives in time.
         """
-        with self._reader():
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while self._turn_handle_pending or self.state.handle is None:
-                left = deadline - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    message = await asyncio.wait_for(self._recv_frame(), left)
-                except asyncio.TimeoutError:
-                    break
-                self._buffer.append(message)
-            return self.state.handle
+        state = self.state
+        await self._engine.wait_for(
+            lambda: not state.handle_pending and state.handle is not None, timeout
+        )
+        return state.handle
 
-    async def _receive_one(self) -> ServerMessage | Reconnected:
-        message = await self._recv_frame()
-        if isinstance(message, Reconnected):
-            return message
-        if message.tool_call is not None and self._tool_handler is not None:
-            await self._answer_tool_calls(message.tool_call.function_calls or ())
-        return message
+    async def _wait_for_turn_handle(self, turn_number: int | None) -> None:
+        if turn_number is None or self._handle_wait <= 0 or self.setup.session_resumption is None:
+            return
+        state, engine = self.state, self._engine
+        conn = engine.conn
+        if state.handle_turns >= turn_number:
+            return
+        await engine.wait_for(
+            lambda: (
+                state.handle_turns >= turn_number
+                or engine.conn is not conn
+                or (conn is not None and conn.ended.done())
+            ),
+            self._handle_wait,
+        )
 
     @contextlib.contextmanager
     def _reader(self) -> Any:
@@ -886,6 +410,13 @@ class Session:
         keep_messages: bool | None = None,
     ) -> Turn:
         """Receive messages until ``turnComplete`` and return them as a :class:`Turn`.
+
+        With a reconnect policy, a turn cut by a reconnect is discarded (the
+        :class:`Reconnected` event in :attr:`reconnects` reports it in
+        ``discarded``) and the answer that completes on the new connection is
+        returned; a WAV being written is cut back to where the turn began.
+        With resumption on, it then waits up to ``handle_wait`` seconds for
+        the turn's handle, so :attr:`handle` covers the turn.
 
         Args:
             wav: stream the audio into this WAV writer or new file (constant
@@ -917,29 +448,30 @@ class Session:
     ) -> Turn:
         writer: WavWriter | None = wav if isinstance(wav, WavWriter) else None
         own_writer = wav is not None and writer is None
+        start = writer.bytes_written if writer is not None else 0
+        rate = 24000
 
         def sink(pcm: bytes) -> None:
             nonlocal writer
             if writer is None:
                 assert wav is not None and not isinstance(wav, WavWriter)
-                writer = WavWriter(wav, rate=assembler_rate[0])
+                writer = WavWriter(wav, rate=rate)
             writer.write(pcm)
+
+        def new_assembler() -> TurnAssembler:
+            return TurnAssembler(
+                audio_sink=sink if wav is not None else None, keep_messages=keep_messages
+            )
 
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        assembler_rate = [24000]
-        assembler = TurnAssembler(
-            audio_sink=sink if wav is not None else None, keep_messages=keep_messages
-        )
+        assembler = new_assembler()
         try:
             while True:
                 try:
-                    if deadline is None:
-                        message = await self._recv_frame()
-                    else:
-                        message = await asyncio.wait_for(
-                            self._recv_frame(), max(0.0, deadline - loop.time())
-                        )
+                    message = await self._next(
+                        None if deadline is None else max(0.0, deadline - loop.time())
+                    )
                 except ConnectionClosedError as exc:
                     exc.partial_turn = assembler.build()
                     raise
@@ -949,53 +481,47 @@ class Session:
                         partial_turn=assembler.build(),
                     ) from None
                 if isinstance(message, Reconnected):
-                    continue  # the turn (and its WAV) continues on the new connection
-                if message.tool_call is not None and self._tool_handler is not None:
-                    await self._answer_tool_calls(message.tool_call.function_calls or ())
+                    if message.cut_turn and assembler.started:
+                        self._report_discarded(message, assembler.build())
+                        assembler = new_assembler()
+                        if writer is not None:
+                            writer.truncate(start)
+                    continue
                 if wav is not None and writer is None:
                     for blob in message.audio_chunks():
-                        from rawlive.audio.pcm import parse_pcm_mime
-
-                        assembler_rate[0] = parse_pcm_mime(blob.mime_type)
+                        rate = parse_pcm_mime(blob.mime_type)
                         break
                 if assembler.feed(message):
-                    return assembler.build()
+                    turn_number = self._delivered(message)
+                    turn = assembler.build()
+                    await self._wait_for_turn_handle(turn_number)
+                    return turn
         finally:
             if own_writer and writer is not None:
                 writer.close()
             elif own_writer and writer is None:
                 # No audio arrived: still leave a valid (empty) file behind.
-                WavWriter(wav, rate=assembler_rate[0]).close()  # type: ignore[arg-type]
+                WavWriter(wav, rate=rate).close()  # type: ignore[arg-type]
 
-    async def _answer_tool_calls(self, calls: Sequence[FunctionCall]) -> None:
-        handler = self._tool_handler
-        assert handler is not None
-        responses = []
-        for call in calls:
-            try:
-                result = handler(call)
-                if inspect.isawaitable(result):
-                    result = await result
-                response = dict(result)
-            except Exception as exc:  # the model gets the error, the session goes on
-                logger.warning("tool handler for %s failed: %r", call.name, exc)
-                response = {"error": f"{type(exc).__name__}: {exc}"}
-            responses.append(FunctionResponse(id=call.id, name=call.name, response=response))
-        if responses:
-            await self.send_tool_response(responses)
+    def _report_discarded(self, event: Reconnected, partial: Turn) -> None:
+        reconnects = self.reconnects
+        updated = dataclasses.replace(event, discarded=partial)
+        for i, known in enumerate(reconnects):
+            if known is event:
+                reconnects[i] = updated
 
     # --------------------------------------------------------------- closing
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (idempotent)."""
-        if self._closed_by_us or self._closed_error is not None:
+        engine = self._engine
+        if engine.closed_by_us or engine.closed_error is not None:
             return
-        self._closed_by_us = True
-        self._cancel_background()
-        await self._ws.close(code, reason)
-        self.state.on_close()
-        for observer in self._observers:
-            observer.on_close(self._conn, code, reason, "client", False)
+        await engine.close(code, reason)
+        conn = engine.conn
+        if conn is not None:
+            for observer in engine.observers:
+                observer.on_close(conn.number, code, reason, "client", False)
 
     async def __aenter__(self) -> Session:
         return self
@@ -1003,25 +529,14 @@ class Session:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # ---------------------------------------------------------------- setup
 
-    async def _handshake(self) -> None:
-        envelope = ClientMessage(setup=self.setup)
-        if self._lint:
-            check_message(envelope, LintContext())
-        try:
-            complete = await self._handshake_on(self._ws, envelope, self._conn)
-        except SetupTimeoutError:
-            with contextlib.suppress(Exception):
-                await self._ws.close(1000, "setup timeout")
-            raise
-        self.state.on_send(envelope)
-        self.setup_complete = complete.setup_complete
-        self.state.on_receive(complete)
-        for message in self._early:
-            self._on_server_message(message)
-            self._buffer.append(message)
-        self._early = []
+def _fresh(error: ConnectionClosedError) -> ConnectionClosedError:
+    """A copy of the session's end error, so each raise has its own partial_turn."""
+    copy = type(error).__new__(type(error))
+    copy.__dict__.update(error.__dict__)
+    copy.args = error.args
+    copy.partial_turn = None
+    return copy
 
 
 class _MessageIterator:
@@ -1041,15 +556,14 @@ class _MessageIterator:
 
     async def __anext__(self) -> ServerMessage | Reconnected:
         session = self._session
-        if session._closed_by_us:
+        if session._engine.closed_by_us:
             raise StopAsyncIteration
-        with session._reader():
-            try:
-                return await session._receive_one()
-            except ConnectionClosedError as exc:
-                if session._closed_by_us or (exc.code == 1000 and exc.by_server is False):
-                    raise StopAsyncIteration from None
-                raise
+        try:
+            return await session.receive()
+        except ConnectionClosedError as exc:
+            if session._engine.closed_by_us or (exc.code == 1000 and exc.by_server is False):
+                raise StopAsyncIteration from None
+            raise
 
 
 class connect:
@@ -1097,6 +611,12 @@ class connect:
         lint: check every outgoing frame for what the service would reject
             with 1007/1008 and raise :class:`~rawlive.errors.LintError` instead
             of sending it (see :mod:`rawlive.protocol.lint`). Default True.
+        handle_wait: with resumption on, seconds :meth:`Session.receive_turn`
+            waits for the turn's handle after ``turnComplete`` (default 1.5;
+            0 turns the wait off).
+        receive_buffer: bytes of received frames buffered while the
+            application does not read (default 16 MiB); when full, rawlive
+            stops reading the socket until the application catches up.
     """
 
     def __init__(
@@ -1131,7 +651,15 @@ class connect:
         observers: Sequence[FrameObserver] = (),
         lint: bool = True,
         reconnect: bool | ReconnectPolicy = False,
+        handle_wait: float = DEFAULT_HANDLE_WAIT,
+        receive_buffer: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
+        if receive_buffer < 1:
+            raise ConfigurationError(
+                f"receive_buffer must be at least 1 byte, got {receive_buffer}"
+            )
+        self._handle_wait = handle_wait
+        self._receive_buffer = receive_buffer
         self._lint = lint
         self._policy = (
             ReconnectPolicy() if reconnect is True else (reconnect if reconnect else None)
@@ -1210,7 +738,7 @@ class connect:
             )
         except InvalidURI:
             raise ConfigurationError(f"invalid endpoint {shown_url!r}") from None
-        except InvalidHandshake as exc:
+        except (InvalidHandshake, ConnectionClosed) as exc:
             raise ConnectionClosedError(
                 f"WebSocket handshake with {shown_url} failed: "
                 f"{redact(str(exc), *self._secrets())}",
@@ -1229,29 +757,58 @@ class connect:
 
     async def _open(self) -> Session:
         shown_url = redact_url(self._url)
-        ws = await self._dial()
-        for observer in self._observers:
-            observer.on_open(1, shown_url, self._setup.model)
-        session = Session(
-            ws,
+        engine = Engine(
             setup=self._setup,
             endpoint=shown_url,
             secrets=self._secrets(),
-            tool_handler=self._tool_handler,
             observers=self._observers,
+            tool_handler=self._tool_handler,
             lint=self._lint,
-            reconnect=self._policy,
-            dial=self._dial,
+            buffer_bytes=self._receive_buffer,
             setup_timeout=self._setup_timeout,
+            resumable=self._policy is not None,
         )
+        if self._lint:
+            check_message(ClientMessage(setup=self._setup), LintContext())
         try:
-            await session._handshake()
+            conn, early = await self._open_connection(engine, self._setup, 1)
         except BaseException:
-            with contextlib.suppress(Exception):
-                await ws.close()
             self._close_recorder()
             raise
+        session = Session(engine, handle_wait=self._handle_wait)
+        session.setup_complete = engine.setup_complete
+        if self._policy is not None:
+
+            async def open_resumed(
+                handle: str, number: int
+            ) -> tuple[Connection, list[tuple[ServerMessage, int]]]:
+                resumption = self._setup.session_resumption or SessionResumptionConfig()
+                setup = dataclasses.replace(
+                    self._setup,
+                    session_resumption=dataclasses.replace(resumption, handle=handle),
+                )
+                opened = await self._open_connection(engine, setup, number)
+                session.setup_complete = engine.setup_complete
+                return opened
+
+            engine.resilience = Resilience(engine, self._policy, open_resumed)
+        engine.start(conn, early)
         return session
+
+    async def _open_connection(
+        self, engine: Engine, setup: SetupMessage, number: int
+    ) -> tuple[Connection, list[tuple[ServerMessage, int]]]:
+        """Dial, send ``setup``, wait for setupComplete (nothing is started yet)."""
+        ws = await self._dial()
+        for observer in self._observers:
+            observer.on_open(number, engine.endpoint, setup.model)
+        try:
+            early = await engine.handshake(ws, number, setup)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await ws.close(1000, "setup failed")
+            raise
+        return Connection(ws, number), early
 
     def _close_recorder(self) -> None:
         if self._recorder is not None:

@@ -396,6 +396,26 @@ class WavWriter:
         f.flush()
         self._unflushed = 0
 
+    def truncate(self, data_bytes: int) -> None:
+        """Cut the audio back to its first ``data_bytes`` bytes (whole frames).
+
+        A reconnecting session uses it to drop a reply that was cut off and is
+        answered again. A carried-over partial frame is dropped too.
+
+        Raises:
+            ValueError: the writer is closed.
+            OSError: the file cannot be written.
+        """
+        if self._closed:
+            raise ValueError("truncate of a closed wav writer")
+        keep = max(0, min(data_bytes, self._data_bytes))
+        keep -= keep % self._block_align
+        self._pending = b""
+        self._data_bytes = keep
+        self._file.seek(self._data_start + keep)
+        self._file.truncate()
+        self._write_sizes()
+
     def flush(self) -> None:
         """Make the file a complete WAV holding every whole frame written so far.
 
