@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import wave
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +19,9 @@ from rawlive import (
     ReconnectPolicy,
     ResumptionError,
 )
+from rawlive.audio.wav import WavWriter
 from rawlive.testing import FakeConnection, FakeLiveServer
+from rawlive.testing.faults import CloseWith, DropConnection, FaultyConnection, GoAwayThenClose
 
 FAST = ReconnectPolicy(handover_margin=0.3, backoff_initial=0.05, budget=5.0)
 
@@ -364,3 +367,208 @@ async def test_a_recording_spans_the_reconnect(tmp_path: Path) -> None:
     second_setup = next(f for f in capture.frames(conn=2) if f.dir == "client")
     assert '"handle"' in second_setup.text
     assert "AIza-secret-in-test" not in path.read_text()
+
+
+# ------------------------------------------------------ nothing lost, nothing twice
+
+
+def resumed_histories_hold_no_resent_question(server: FakeLiveServer) -> None:
+    """No connection was sent a question its resumed history already held."""
+    histories = server.histories
+    for record in server.connections[1:]:
+        if record.resumed_from is None:
+            continue
+        known = {c.text for c in histories[record.resumed_from] if c.role == "user"}
+        sent = [
+            t.text
+            for m in record.received
+            if m.client_content is not None
+            for t in m.client_content.turns or ()
+        ]
+        assert not known & set(sent), (record.index, known & set(sent))
+
+
+def final_user_turns(server: FakeLiveServer, handle: str | None) -> list[str]:
+    assert handle is not None
+    return [c.text for c in server.histories[handle] if c.role == "user"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(DropConnection(after_turn=2), id="drop-after-handle"),
+        pytest.param(DropConnection(after_complete=2), id="drop-before-handle"),
+        pytest.param(CloseWith(1011, "Internal error encountered.", after_complete=2), id="1011"),
+        pytest.param(DropConnection(after_chunks=2, on_turn=2), id="drop-mid-reply"),
+        pytest.param(GoAwayThenClose("0.2s", after_complete=2), id="goaway-before-handle"),
+    ],
+)
+async def test_each_answer_pairs_with_its_question_across_a_fault(fault: Any) -> None:
+    questions = [f"Question number {i}?" for i in range(1, 7)]
+    async with FakeLiveServer(faults=[fault]) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
+        ) as session:
+            answers = []
+            for question in questions:
+                await session.send_text(question)
+                answers.append((await session.receive_turn(timeout=10)).text)
+                if question.endswith("3?"):
+                    await asyncio.sleep(0.4)  # idle: the fault lands between turns
+            await session.send_text("what was the last question I asked?")
+            recall = (await session.receive_turn(timeout=10)).text
+            handle = session.handle
+            reconnects = session.reconnects
+    assert server.faults[0].fired, "the fault never fired"
+    assert len(reconnects) == 1
+    assert answers == [f'You said: "{q}".' for q in questions]
+    assert recall == 'The last question you asked was: "Question number 6?"'
+    assert final_user_turns(server, handle) == [*questions, "what was the last question I asked?"]
+    resumed_histories_hold_no_resent_question(server)
+
+
+async def test_a_drop_mid_reply_discards_the_cut_part_and_the_wav_holds_one_reply(
+    tmp_path: Path,
+) -> None:
+    fault = DropConnection(after_chunks=5, on_turn=2)
+    async with FakeLiveServer(faults=[fault]) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["AUDIO"], reconnect=FAST
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn()
+            await session.send_text("Can you tell me a joke?")
+            with WavWriter(tmp_path / "all.wav") as shared:
+                turn = await session.receive_turn(wav=shared)
+            (event,) = session.reconnects
+    joke = server.model.speak("Why don't scientists trust atoms? Because they make up everything!")
+    assert event.cut_turn and event.discarded is not None
+    assert event.discarded.audio_bytes == 5 * 1920 and not event.discarded.turn_complete
+    assert turn.audio_bytes == len(joke)
+    with wave.open(str(tmp_path / "all.wav"), "rb") as w:
+        assert w.readframes(w.getnframes()) == joke  # the cut part is gone, the reply once
+
+
+async def test_go_away_and_deadline_while_idle_hand_over_with_the_newest_handle() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            reconnect=ReconnectPolicy(handover_margin=0.3, backoff_initial=0.05),
+        ) as session:
+            for question in ("Question number 1?", "Question number 2?"):
+                await session.send_text(question)
+                await session.receive_turn(timeout=5)
+            newest = session.handle
+            assert newest == server.connections[0].handles[-1]
+            # The person is typing; nobody reads. goAway and its deadline both pass.
+            await server.go_away("0.6s", close_after=0.6)
+            await asyncio.sleep(1.0)
+            first = server.connections[0]
+            assert first.closed_by == "client" and first.close_code == 1000  # before the deadline
+            assert server.connections[1].resumed_from == newest
+            await session.send_text("what was the last question I asked?")
+            recall = await session.receive_turn(timeout=5)
+            (event,) = session.reconnects
+    assert event.cause == "goAway" and event.resent == 0 and not event.cut_turn
+    assert recall.text == 'The last question you asked was: "Question number 2?"'
+
+
+async def test_transparent_resumption_uses_the_consumed_index_end_to_end() -> None:
+    fault = DropConnection(after_complete=2)
+    async with FakeLiveServer(faults=[fault]) as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            setup={"model": "m", "sessionResumption": {"transparent": True}},
+            reconnect=FAST,
+            lint=False,  # transparent is Vertex-only
+        ) as session:
+            answers = []
+            for i in range(1, 5):
+                await session.send_text(f"Question number {i}?")
+                answers.append((await session.receive_turn(timeout=5)).text)
+            handle = session.handle
+    updates = [
+        m.session_resumption_update
+        for m in server.connections[0].sent_messages
+        if m.session_resumption_update and m.session_resumption_update.new_handle
+    ]
+    assert [u.last_consumed_client_message_index for u in updates] == [1]
+    assert answers == [f'You said: "Question number {i}?".' for i in range(1, 5)]
+    assert final_user_turns(server, handle) == [f"Question number {i}?" for i in range(1, 5)]
+    resumed_histories_hold_no_resent_question(server)
+
+
+async def test_a_server_that_accepts_and_drops_cannot_make_the_client_spin() -> None:
+    policy = ReconnectPolicy(max_attempts=2, budget=5, backoff_initial=0.05)
+    async with FakeLiveServer(faults=[DropConnection(after_turn=1)]) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=policy
+        ) as session:
+            await session.send_text("Hello")
+            await session.receive_turn(timeout=5)
+            server.inject(DropConnection(after_turn=0, once=False))  # every resume drops
+            with pytest.raises(ConnectionClosedError, match="gave up reconnecting after 2"):
+                async for _ in session:
+                    pass
+    assert len(server.connections) == 3
+
+
+async def test_randomized_faults_over_many_turns_lose_nothing_and_repeat_nothing() -> None:
+    rng = random.Random(20261130)
+    kinds = ["drop", "close", "goaway"]
+    points = ["start", "chunk", "complete", "end"]
+    questions = [f"Question number {i}?" for i in range(1, 161)]
+    answers: list[str] = []
+    injected = 0
+    policy = ReconnectPolicy(
+        handover_margin=0.05,
+        min_margin=0.02,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        max_attempts=5,
+        budget=20,
+    )
+    async with FakeLiveServer(seed=7) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=policy
+        ) as session:
+            for question in questions:
+                if rng.random() < 0.3:
+                    live = server.open_connections[-1]
+                    assert isinstance(live, FaultyConnection)
+                    target = dict(connection=live.number)
+                    turn = live.turn_number + 1
+                    point = rng.choice(points)
+                    trigger: dict[str, Any] = {
+                        "start": {"on_turn": turn},
+                        "chunk": {"on_turn": turn, "after_chunks": rng.randint(1, 2)},
+                        "complete": {"after_complete": turn},
+                        "end": {"after_turn": turn},
+                    }[point]
+                    kind = rng.choice(kinds)
+                    if kind == "drop":
+                        fault: Any = DropConnection(**target, **trigger)
+                    elif kind == "close":
+                        fault = CloseWith(1011, "Internal error encountered.", **target, **trigger)
+                    else:
+                        fault = GoAwayThenClose("0.1s", **target, **trigger)
+                    server.inject(fault)
+                    injected += 1
+                await session.send_text(question)
+                answers.append((await session.receive_turn(timeout=10)).text)
+                if rng.random() < 0.2:
+                    await asyncio.sleep(0.15)  # idle between turns
+            await session.send_text("what was the last question I asked?")
+            recall = (await session.receive_turn(timeout=10)).text
+            handle = session.handle
+            reconnects = len(session.reconnects)
+    fired = sum(1 for armed in server.faults if armed.fired)
+    assert fired >= 20 and reconnects >= 20, (injected, fired, reconnects)
+    assert answers == [f'You said: "{q}".' for q in questions]
+    assert recall == f'The last question you asked was: "{questions[-1]}"'
+    assert final_user_turns(server, handle) == [*questions, "what was the last question I asked?"]
+    resumed_histories_hold_no_resent_question(server)

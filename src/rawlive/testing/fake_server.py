@@ -298,6 +298,7 @@ class FakeConnection:
         self._turn: _Turn | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.dispatched = 0  # client messages after setup fully handled
 
     # ----------------------------------------------------------- lifecycle
 
@@ -337,6 +338,7 @@ class FakeConnection:
             if message is None:
                 return
             await self.dispatch(message)
+            self.dispatched += 1
 
     async def cleanup(self) -> None:
         """Stop timers and tasks of this connection (called once, at the end)."""
@@ -874,7 +876,17 @@ class FakeConnection:
         handle = self.server.new_handle()
         self.server._sessions[handle] = self.conversation.snapshot()
         self.record.handles.append(handle)
-        await self.send(SessionResumptionUpdate(new_handle=handle, resumable=True))
+        resumption = self.setup.session_resumption if self.setup is not None else None
+        consumed = None
+        if resumption is not None and resumption.transparent:
+            # Vertex's transparent mode: the index of the last client message the
+            # handle covers (setup is 0 on each connection, the next message 1).
+            consumed = self.dispatched
+        await self.send(
+            SessionResumptionUpdate(
+                new_handle=handle, resumable=True, last_consumed_client_message_index=consumed
+            )
+        )
 
     async def pace(self, turn: _Turn, delay: float, *, always: bool = False) -> None:
         """Wait ``delay`` seconds (in realtime mode, or ``always``), then check for interruption.
