@@ -83,6 +83,8 @@ def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
         "api_version": args.api_version,
         "observers": [FramePrinter(sys.stderr)] if args.frames else [],
     }
+    if args.reconnect:
+        options["reconnect"] = True
     if audio:
         options["output_audio_transcription"] = True
     if args.voice:
@@ -128,6 +130,13 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
         "default: google when an API key is found, else demo",
     )
     p.add_argument("--resume", metavar="HANDLE", help="resume the session of this handle")
+    p.add_argument(
+        "--reconnect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the conversation across connections: hand over on goAway, "
+        "resume after drops (default: on)",
+    )
     p.add_argument(
         "--modality",
         choices=("audio", "text"),
