@@ -27,7 +27,6 @@ reader of each connection (:mod:`rawlive.engine`) reports the facts.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -45,6 +44,8 @@ from rawlive.errors import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from rawlive.engine import Connection, Engine
     from rawlive.protocol.messages import ServerMessage
     from rawlive.protocol.session import Turn
@@ -178,6 +179,8 @@ class Resilience:
 
     def take_over(self, conn: Connection, error: ConnectionClosedError) -> bool:
         """The reader of ``conn`` ended with ``error``: reconnect when that can help."""
+        import asyncio  # here, so that `import rawlive` stays free of asyncio
+
         planned = conn.handing_over or conn.go_away_at is not None
         if not (error.retryable or planned):
             return False
@@ -198,6 +201,8 @@ class Resilience:
         return True
 
     def stop(self) -> None:
+        import asyncio
+
         for task in (self._task, self._handover):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -207,6 +212,8 @@ class Resilience:
     # ------------------------------------------------------------ handover
 
     async def _hand_over(self, conn: Connection, time_left: float) -> None:
+        import asyncio
+
         policy, engine = self._policy, self._engine
         deadline = time.monotonic() + time_left - min(policy.min_margin, time_left / 10)
         await asyncio.sleep(policy.handover_delay(time_left))
@@ -243,6 +250,8 @@ class Resilience:
     async def _reconnect(
         self, old: Connection, cause: ConnectionClosedError | None, planned: bool
     ) -> None:
+        import asyncio
+
         engine = self._engine
         try:
             event = await self._reconnect_steps(old, cause, planned)
@@ -260,6 +269,8 @@ class Resilience:
     async def _reconnect_steps(
         self, old: Connection, cause: ConnectionClosedError | None, planned: bool
     ) -> Reconnected:
+        import asyncio
+
         policy, engine = self._policy, self._engine
         handle = engine.state.handle
         assert handle is not None
