@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +31,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from rawlive.audio.pcm import INPUT_RATE, parse_pcm_mime, pcm_mime
-from rawlive.audio.wav import WavWriter, read_wav_chunks
+from rawlive.audio.pcm import parse_pcm_mime
+from rawlive.audio.wav import WavWriter
 from rawlive.auth import (
     Credentials,
     RedactingLogger,
@@ -62,27 +62,20 @@ from rawlive.errors import (
 from rawlive.protocol.codec import decode_client, encode
 from rawlive.protocol.lint import LintContext, check_ephemeral_endpoint, check_message
 from rawlive.protocol.messages import (
-    Blob,
-    ClientContent,
     ClientMessage,
     ClientPayload,
     Content,
-    ContextUpdate,
     ContextWindowCompression,
-    FunctionResponse,
     GenerationConfig,
-    Part,
-    RealtimeInput,
     ServerMessage,
     SessionResumptionConfig,
     SetupComplete,
     Tool,
-    ToolResponse,
-    ToolsUpdate,
 )
 from rawlive.protocol.messages import Setup as SetupMessage
 from rawlive.protocol.session import Turn, TurnAssembler, UsageTotals
 from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
+from rawlive.senders import Senders
 from rawlive.setup import build_setup, encode_raw
 
 if TYPE_CHECKING:
@@ -111,7 +104,7 @@ DEFAULT_HANDLE_WAIT = 1.5
 """Seconds :meth:`Session.receive_turn` waits for the turn's resumption handle."""
 
 
-class Session:
+class Session(Senders):
     """One Live conversation, over one connection or, with a reconnect policy, several.
 
     Obtain it from :func:`connect`. Only one task may read at a time (iterating,
@@ -217,107 +210,6 @@ class Session:
             )
             data = encode(envelope)
         await self._engine.send(envelope, data)
-
-    async def send_text(self, text: str, *, turn_complete: bool = True) -> None:
-        """Send a user text turn as ``clientContent`` (the seed's flow)."""
-        await self.send(
-            ClientContent(turns=(Content.user_text(text),), turn_complete=turn_complete)
-        )
-
-    async def send_client_content(
-        self, turns: Iterable[Content] | Content | None = None, *, turn_complete: bool = True
-    ) -> None:
-        """Send ``clientContent`` with the given turns (e.g. history seeding)."""
-        if isinstance(turns, Content):
-            turns = (turns,)
-        await self.send(
-            ClientContent(
-                turns=tuple(turns) if turns is not None else None, turn_complete=turn_complete
-            )
-        )
-
-    async def send_realtime_text(self, text: str) -> None:
-        """Send ``realtimeInput.text`` (what 3.x models expect mid-session)."""
-        await self.send(RealtimeInput(text=text))
-
-    async def send_audio(self, pcm: bytes, *, rate: int = INPUT_RATE) -> None:
-        """Send one chunk of 16-bit mono PCM as ``realtimeInput.audio``."""
-        await self.send(RealtimeInput(audio=Blob(mime_type=pcm_mime(rate), data=pcm)))
-
-    async def send_video(self, frame: bytes, *, mime_type: str = "image/jpeg") -> None:
-        """Send one video frame (an encoded image) as ``realtimeInput.video``."""
-        await self.send(RealtimeInput(video=Blob(mime_type=mime_type, data=frame)))
-
-    async def send_activity_start(self) -> None:
-        """Mark the start of user activity (only with automatic VAD disabled)."""
-        await self.send(RealtimeInput(activity_start={}))
-
-    async def send_activity_end(self) -> None:
-        """Mark the end of user activity (only with automatic VAD disabled)."""
-        await self.send(RealtimeInput(activity_end={}))
-
-    async def send_audio_stream_end(self) -> None:
-        """Say the microphone closed (automatic VAD on; Gemini API only)."""
-        await self.send(RealtimeInput(audio_stream_end=True))
-
-    async def send_tool_response(
-        self, responses: FunctionResponse | Sequence[FunctionResponse]
-    ) -> None:
-        """Answer function calls; each response must carry its call's ``id``."""
-        if isinstance(responses, FunctionResponse):
-            responses = (responses,)
-        await self.send(ToolResponse(function_responses=tuple(responses)))
-
-    async def send_context_update(
-        self,
-        *,
-        system_instruction: str | Content | None = None,
-        tools: Sequence[Tool] | None = None,
-    ) -> None:
-        """Replace the system instruction and/or tools mid-session (newer models)."""
-        si = (
-            Content(parts=(Part(text=system_instruction),))
-            if isinstance(system_instruction, str)
-            else system_instruction
-        )
-        await self.send(
-            ContextUpdate(
-                system_instruction=si,
-                tools=ToolsUpdate(tools=tuple(tools)) if tools is not None else None,
-            )
-        )
-
-    async def stream_wav(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        chunk_ms: float = 100,
-        realtime: bool = False,
-        end: bool = True,
-    ) -> float:
-        """Send a 16-bit mono WAV file as realtime audio; return its duration.
-
-        Args:
-            chunk_ms: chunk duration (ADK recommends 50 to 100 ms).
-            realtime: sleep between chunks to pace the audio at real time.
-            end: send ``audioStreamEnd`` afterwards, or ``activityEnd`` when
-                automatic VAD is disabled (after an ``activityStart`` first).
-        """
-        manual = not self.setup.vad_enabled
-        if manual:
-            await self.send_activity_start()
-        total = 0.0
-        for chunk in read_wav_chunks(path, chunk_ms=chunk_ms):
-            await self.send(RealtimeInput(audio=Blob(mime_type=chunk.mime_type, data=chunk.data)))
-            total += chunk.duration
-            if realtime:
-                await asyncio.sleep(chunk.duration)
-        if end:
-            if manual:
-                await self.send_activity_end()
-            else:
-                await self.send_audio_stream_end()
-        return total
 
     # ------------------------------------------------------------- receiving
 
@@ -466,30 +358,39 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         assembler = new_assembler()
+        get_nowait = self._engine.inbox.get_nowait
+        rate_unknown = wav is not None
         try:
             while True:
-                try:
-                    message = await self._next(
-                        None if deadline is None else max(0.0, deadline - loop.time())
-                    )
-                except ConnectionClosedError as exc:
-                    exc.partial_turn = assembler.build()
-                    raise
-                except asyncio.TimeoutError:
-                    raise TurnTimeoutError(
-                        f"the turn did not complete within {timeout} s",
-                        partial_turn=assembler.build(),
-                    ) from None
-                if isinstance(message, Reconnected):
-                    if message.cut_turn and assembler.started:
-                        self._report_discarded(message, assembler.build())
-                        assembler = new_assembler()
-                        if writer is not None:
-                            writer.truncate(start)
-                    continue
-                if wav is not None and writer is None:
+                message = get_nowait()  # the fast path: no coroutine per frame
+                if message is _EMPTY:
+                    try:
+                        message = await self._next(
+                            None if deadline is None else max(0.0, deadline - loop.time())
+                        )
+                    except ConnectionClosedError as exc:
+                        exc.partial_turn = assembler.build()
+                        raise
+                    except asyncio.TimeoutError:
+                        raise TurnTimeoutError(
+                            f"the turn did not complete within {timeout} s",
+                            partial_turn=assembler.build(),
+                        ) from None
+                kind = type(message)
+                if kind is not ServerMessage:
+                    if kind is _Raise:
+                        raise message.error
+                    if kind is Reconnected:
+                        if message.cut_turn and assembler.started:
+                            self._report_discarded(message, assembler.build())
+                            assembler = new_assembler()
+                            if writer is not None:
+                                writer.truncate(start)
+                        continue
+                if rate_unknown:
                     for blob in message.audio_chunks():
                         rate = parse_pcm_mime(blob.mime_type)
+                        rate_unknown = False
                         break
                 if assembler.feed(message):
                     turn_number = self._delivered(message)

@@ -372,7 +372,7 @@ class Engine:
 
     async def _read(self, conn: Connection) -> None:
         ws, number, inbox, state = conn.ws, conn.number, self.inbox, self.state
-        observers = self.observers
+        observers, ledger, put = self.observers, self.ledger, inbox.put
         error: BaseException
         try:
             while True:
@@ -385,16 +385,16 @@ class Engine:
                 try:
                     message = decode_server(data)
                 except RemoteProtocolError as exc:
-                    inbox.put(_Raise(exc))
+                    put(_Raise(exc))
                     continue
                 attrs = message.__dict__
                 if len(attrs) == 1 and "server_content" in attrs:
                     sc = attrs["server_content"]
                     if len(sc.__dict__) == 1 and sc.model_turn is not None:
                         # the commonest frame, a chunk of the model's turn
-                        if self.ledger is None or not self.ledger.duplicates:
+                        if ledger is None or not ledger.duplicates:
                             state.turn_open = True
-                            inbox.put(message, len(data))
+                            put(message, len(data))
                         continue
                 self.on_message(conn, message, len(data))
         except ConnectionClosed as exc:
