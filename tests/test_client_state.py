@@ -301,3 +301,16 @@ def test_a_handle_clears_the_answered_turns() -> None:
     ledger.on_turn_complete()
     ledger.on_handle()
     assert ledger.new_connection() == type(ledger.new_connection())(0, 0, 0)
+
+
+def test_giving_up_on_a_duplicate_releases_what_was_held_back() -> None:
+    ledger = Ledger()
+    ledger.record(TEXT, b"q1")
+    write_all(ledger)
+    ledger.on_turn_complete()
+    ledger.record(TEXT, b"q2")
+    ledger.new_connection()
+    assert write_all(ledger) == [1]
+    ledger.give_up_duplicates()
+    assert write_all(ledger) == [2]
+    assert ledger.on_turn_complete() is False

@@ -57,6 +57,7 @@ from rawlive.protocol.messages import (
     FunctionResponse,
     ServerMessage,
     Setup,
+    SetupComplete,
     ToolResponse,
 )
 from rawlive.protocol.session import SessionState
@@ -289,6 +290,7 @@ class Engine:
         self.resilience: Resilience | None = None
         self.closed_error: LiveError | None = None
         self.closed_by_us = False
+        self.setup_complete: SetupComplete | None = None
         self.changed = asyncio.Event()  # set on every handle and connection change
         self.turn_marks: collections.deque[int] = collections.deque()
         self._send_lock = asyncio.Lock()
@@ -474,8 +476,9 @@ class Engine:
             error if isinstance(error, LiveError) else LiveError(f"the session failed: {error!r}")
         )
         self.state.on_close()
-        if isinstance(error, ConnectionClosedError) and self.conn is not None:
-            self.observe_close(self.conn.number, error)
+        conn = self.conn
+        if conn is not None and conn.error is error:  # not observed yet
+            self.observe_close(conn.number, error)
         self.cancel_tasks()
         self.inbox.end(error)
         self.changed.set()
@@ -588,12 +591,14 @@ class Engine:
         conn = self.conn
         if conn is None:
             return
+        conn.handing_over = True  # the reader reads on to the close, past the bound
         self.inbox.release()
         with contextlib.suppress(Exception):
             await conn.ws.close(code, reason)
         if conn.reader is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(conn.reader), 5.0)
+            conn.reader.cancel()
         self.state.on_close()
         self.inbox.end(
             ConnectionClosedError(

@@ -54,6 +54,9 @@ __all__ = ["ReconnectPolicy", "Reconnected", "Resilience"]
 
 logger = logging.getLogger("rawlive")
 
+DUPLICATE_WAIT = 15.0
+"""Seconds to hold new input back while waiting for a re-sent turn's second answer."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReconnectPolicy:
@@ -187,6 +190,7 @@ class Resilience:
         if self._stable is not None:
             self._stable.cancel()
         if self._engine.state.handle is None:
+            self._engine.observe_close(conn.number, error)
             self._engine.finish(
                 ResumptionError(
                     "cannot reconnect: the service has not sent a resumable handle yet "
@@ -341,7 +345,26 @@ class Resilience:
         loop = asyncio.get_running_loop()
         self._stable = loop.call_later(policy.stable_after, self._end_outage)
         await engine.flush()
+        if resend.duplicates:
+            loop.call_later(DUPLICATE_WAIT, self._give_up_duplicates, conn)
         return event
+
+    def _give_up_duplicates(self, conn: Connection) -> None:
+        """The service did not answer the re-sent turns again: stop holding back."""
+        import asyncio
+
+        engine = self._engine
+        ledger = engine.ledger
+        if conn is not engine.conn or conn.ended.done() or ledger is None:
+            return
+        if not ledger.duplicates:
+            return
+        if engine.state.turn_open:  # a duplicate is streaming: look again later
+            asyncio.get_running_loop().call_later(DUPLICATE_WAIT, self._give_up_duplicates, conn)
+            return
+        logger.warning("rawlive: no second answer to %d re-sent turn(s)", ledger.duplicates)
+        ledger.give_up_duplicates()
+        engine.spawn(engine.flush(), "sending after the duplicates")
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

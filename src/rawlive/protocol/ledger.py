@@ -170,6 +170,11 @@ class Ledger:
             self._answered_turns = 0
         return dropped
 
+    def give_up_duplicates(self) -> None:
+        """Expect no more second answers (the service did not give them)."""
+        self.duplicates = 0
+        self._held = 0
+
     def new_connection(self) -> Resend:
         """A new connection starts: every entry is to be written again on it."""
         resent, queued = self._written, len(self._entries) - self._written
