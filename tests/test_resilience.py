@@ -329,7 +329,10 @@ async def test_long_session_through_several_handovers() -> None:
                 "m",
                 endpoint=server.url,
                 response_modalities=["TEXT"],
-                reconnect=ReconnectPolicy(handover_margin=0.2, backoff_initial=0.05),
+                # one attempt per outage: handovers must not count as attempts
+                reconnect=ReconnectPolicy(
+                    handover_margin=0.2, backoff_initial=0.05, max_attempts=1
+                ),
             ) as session:
                 for question in questions:
                     await session.send_text(question)
@@ -633,3 +636,28 @@ async def test_the_reader_stops_reading_when_the_buffer_is_full() -> None:
             turn = await session.receive_turn(timeout=5)
     joke = "Why don't scientists trust atoms? Because they make up everything!"
     assert turn.audio == server.model.speak(joke)
+
+
+async def test_the_tool_handler_answers_while_nobody_reads() -> None:
+    lights = {
+        "functionDeclarations": [
+            {"name": "turn_on_the_lights", "description": "Turn on the lights."}
+        ]
+    }
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            tools=[lights],
+            tool_handler=lambda call: {"output": "ok"},
+        ) as session:
+            await session.send_text("Turn on the lights")
+            for _ in range(100):  # bounded: at most 2 s
+                if server.received_count("toolResponse"):
+                    break
+                await asyncio.sleep(0.02)
+            assert server.received_count("toolResponse") == 1  # answered, nobody reading
+            call_turn = await session.receive_turn(timeout=5)
+            answer = await session.receive_turn(timeout=5)
+    assert call_turn.tool_calls and "lights" in answer.text.lower()
