@@ -1,4 +1,4 @@
-"""The official google-genai SDK as a client of rawlive's replay server.
+"""The official google-genai SDK as a client of rawlive's replay and fake servers.
 
 The SDK insists on ``wss://`` when it has an API key, so the replay server
 runs TLS with a throwaway self-signed certificate, and the SDK is told to
@@ -15,6 +15,7 @@ captures written in camelCase.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,6 +35,7 @@ import rawlive  # noqa: E402
 from rawlive.capture.format import CaptureWriter, read_capture  # noqa: E402
 from rawlive.capture.replay import ReplayServer  # noqa: E402
 from rawlive.capture.tls import SelfSignedCertificate, generate_self_signed_cert  # noqa: E402
+from rawlive.testing import FakeLiveServer  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MODEL = "gemini-2.0-flash-live-001"
@@ -242,3 +244,186 @@ async def test_sdk_audio_chunks_match_a_recorded_audio_run(
     assert sent[1].startswith('{"realtime_input": {"audio": {')
     assert "-" in orjson.loads(sent[1])["realtime_input"]["audio"]["data"]
     assert_no_key_in_captures(tmp_path)
+
+
+# ------------------------------------------- the SDK against the fake server
+
+
+def fake_client(server: FakeLiveServer, cert: SelfSignedCertificate) -> Any:
+    """An SDK client for the fake: base_url https://HOST:PORT/, Live on v1beta."""
+    root = server.url.split("/ws/", 1)[0].replace("wss://", "https://", 1)
+    return genai.Client(
+        api_key=FAKE_KEY,
+        http_options=types.HttpOptions(
+            api_version="v1beta",
+            base_url=root + "/",
+            async_client_args={"ssl": cert.client_context()},
+        ),
+    )
+
+
+async def next_turn(session: Any) -> list[types.LiveServerMessage]:
+    async with asyncio.timeout(10):
+        return [message async for message in session.receive()]
+
+
+async def test_sdk_tool_round_trip_against_the_fake(cert: SelfSignedCertificate) -> None:
+    weather = types.FunctionDeclaration(
+        name="get_weather",
+        description="Get the current weather in a city",
+        parameters=types.Schema(
+            type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}
+        ),
+    )
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        tools=[types.Tool(function_declarations=[weather])],
+    )
+    async with FakeLiveServer(ssl_context=cert.server_context(), api_key=FAKE_KEY) as server:
+        client = fake_client(server, cert)
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(turns=user_text("Get the weather in Paris, please."))
+            asked = await next_turn(session)
+            (call,) = [c for m in asked if m.tool_call for c in m.tool_call.function_calls or ()]
+            await session.send_tool_response(
+                function_responses=[
+                    types.FunctionResponse(
+                        id=call.id, name=call.name, response={"output": "sunny, 21 C"}
+                    )
+                ]
+            )
+            answer = await next_turn(session)
+        await server.wait_idle()
+    assert call.name == "get_weather"
+    assert turn_text(answer) == 'Done: {"output":"sunny, 21 C"}'
+    record = server.connections[0]
+    # What the Python SDK sends: //ws/... (base_url ends in /), the key in a header.
+    assert record.path.startswith("//ws/google.ai.generativelanguage.v1beta.")
+    assert record.headers["x-goog-api-key"] == "REDACTED"
+
+
+async def test_sdk_realtime_audio_with_transcription_against_the_fake(
+    cert: SelfSignedCertificate,
+) -> None:
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+    chunk = bytes(3200)  # 100 ms of 16 kHz PCM16
+    async with FakeLiveServer(ssl_context=cert.server_context()) as server:
+        client = fake_client(server, cert)
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            for _ in range(5):
+                await session.send_realtime_input(
+                    audio=types.Blob(data=chunk, mime_type="audio/pcm;rate=16000")
+                )
+            await session.send_realtime_input(audio_stream_end=True)
+            messages = await next_turn(session)
+    heard = "".join(
+        m.server_content.input_transcription.text or ""
+        for m in messages
+        if m.server_content and m.server_content.input_transcription
+    )
+    said = "".join(
+        m.server_content.output_transcription.text or ""
+        for m in messages
+        if m.server_content and m.server_content.output_transcription
+    )
+    audio = b"".join(m.data or b"" for m in messages)
+    assert heard == "(0.5 s of audio)"
+    assert said == 'You said: "(0.5 s of audio)".'
+    assert len(audio) > 0 and len(audio) % 2 == 0
+
+
+async def test_sdk_resumption_with_recall_against_the_fake(cert: SelfSignedCertificate) -> None:
+    async with FakeLiveServer(ssl_context=cert.server_context()) as server:
+        client = fake_client(server, cert)
+        config = types.LiveConnectConfig(
+            response_modalities=[types.Modality.TEXT],
+            session_resumption=types.SessionResumptionConfig(),
+        )
+        handle = None
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(turns=user_text("What is the capital of Brazil?"))
+            await next_turn(session)
+            async with asyncio.timeout(10):
+                async for message in session.receive():
+                    update = message.session_resumption_update
+                    if update is not None and update.resumable and update.new_handle:
+                        handle = update.new_handle
+                        break
+        assert handle is not None
+        config = types.LiveConnectConfig(
+            response_modalities=[types.Modality.TEXT],
+            session_resumption=types.SessionResumptionConfig(handle=handle),
+        )
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(
+                turns=user_text("what was the last question I asked?")
+            )
+            recall = turn_text(await next_turn(session))
+    assert recall == 'The last question you asked was: "What is the capital of Brazil?"'
+    assert server.connections[1].resumed_from == handle
+
+
+async def test_sdk_seeded_history_then_a_nudge_answers_the_question(
+    cert: SelfSignedCertificate,
+) -> None:
+    # The frameworks' start-up: seed the history (no reply), then a content-free nudge.
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        history_config=types.HistoryConfig(initial_history_in_client_content=True),
+    )
+    async with FakeLiveServer(ssl_context=cert.server_context()) as server:
+        client = fake_client(server, cert)
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(
+                turns=[user_text("What is the capital of Brazil?")], turn_complete=True
+            )
+            await session.send_realtime_input(text=" ")  # pipecat's nudge
+            answer = await next_turn(session)
+    assert turn_text(answer) == "The capital of Brazil is **Brasília**."
+    assert not any(m.server_content and m.server_content.interrupted for m in answer)
+
+
+async def test_sdk_default_api_version_is_refused_as_the_service_does(
+    cert: SelfSignedCertificate,
+) -> None:
+    async with FakeLiveServer(ssl_context=cert.server_context()) as server:
+        root = server.url.split("/ws/", 1)[0].replace("wss://", "https://", 1)
+        client = genai.Client(
+            api_key=FAKE_KEY,
+            http_options=types.HttpOptions(
+                base_url=root + "/", async_client_args={"ssl": cert.client_context()}
+            ),
+        )
+        config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+        with pytest.raises(errors.APIError) as info:
+            async with client.aio.live.connect(model=MODEL, config=config) as session:
+                await session.send_client_content(turns=user_text("Hello"))
+                await next_turn(session)
+    assert info.value.code == 1008
+    assert "is not found for API version v1," in str(info.value)
+
+
+def doc_block(marker: str) -> str:
+    """The fenced block of docs/testing.md that contains ``marker``."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    (block,) = [b for b in text.split("```")[1::2] if marker in b]
+    return block.split("\n", 1)[1]
+
+
+def test_the_python_sdk_snippet_of_the_docs_runs() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", doc_block("# conformance: python-sdk")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Yes, I am here! How can I help you today?\n"

@@ -55,12 +55,11 @@ from rawlive.errors import (
     ConcurrentReadError,
     ConfigurationError,
     ConnectionClosedError,
-    LintError,
     LiveError,
     TurnTimeoutError,
 )
 from rawlive.protocol.codec import decode_client, encode
-from rawlive.protocol.lint import LintContext, check_ephemeral_endpoint, check_message
+from rawlive.protocol.lint import check_message, check_request
 from rawlive.protocol.messages import (
     ClientMessage,
     ClientPayload,
@@ -592,9 +591,8 @@ class connect:
             credentials = resolve_credentials(api_key, env_file=env_file)
             self._url = live_url(api_version=api_version, ephemeral=credentials.ephemeral)
         self._credentials = credentials
-        if lint and credentials is not None:
-            for issue in check_ephemeral_endpoint(self._url, credentials.ephemeral):
-                raise LintError(f"refusing to connect: {issue.message}", rule=issue.rule)
+        if lint:
+            check_request(self._url, ephemeral=credentials is not None and credentials.ephemeral)
         self._tool_handler = tool_handler
         self._open_timeout = open_timeout
         self._setup_timeout = setup_timeout
@@ -670,7 +668,7 @@ class connect:
             resumable=self._policy is not None,
         )
         if self._lint:
-            check_message(ClientMessage(setup=self._setup), LintContext())
+            check_message(ClientMessage(setup=self._setup), setup=None)
         try:
             conn, early = await self._open_connection(engine, self._setup, 1)
         except BaseException:

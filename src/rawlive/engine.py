@@ -50,7 +50,7 @@ from rawlive.errors import (
 )
 from rawlive.protocol.codec import decode_server, encode
 from rawlive.protocol.ledger import Ledger
-from rawlive.protocol.lint import LintContext, check_message
+from rawlive.protocol.lint import check_message
 from rawlive.protocol.messages import (
     ClientMessage,
     FunctionCall,
@@ -501,10 +501,7 @@ class Engine:
         if self.closed_by_us:
             raise LocalProtocolError("the session is closed")
         if self.lint:
-            check_message(
-                envelope,
-                LintContext(setup=self.state.setup, pending_calls=set(self.state.pending_calls)),
-            )
+            check_message(envelope, setup=self.state.setup, pending_calls=self.state.pending_calls)
         ledger = self.ledger
         if ledger is None:
             conn = self.conn

@@ -1,81 +1,64 @@
 """``rawlive lint CAPTURE``: the outgoing-frame checks, run over a capture file.
 
-Each connection of the capture is replayed through a fresh
-:class:`~rawlive.protocol.lint.LintContext`: server frames update it (pending
-tool calls), client frames are checked with the same rules the client applies
-before sending (see :mod:`rawlive.protocol.lint`).
+Each connection of the capture is followed with the client's own state
+machine (:class:`~rawlive.protocol.session.SessionState`): its frames tell
+which setup was sent and which function calls are pending, and each client
+frame is checked with the rules the client applies before sending (see
+:mod:`rawlive.protocol.lint` and the table in :mod:`rawlive.protocol.rules`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 
 from rawlive.capture.format import Capture, FrameRecord
-from rawlive.errors import RemoteProtocolError
+from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.codec import decode_client, decode_server
-from rawlive.protocol.lint import LintContext, lint_message
+from rawlive.protocol.lint import LintIssue, lint_message
+from rawlive.protocol.session import SessionState
 
-__all__ = ["LintFinding", "format_findings", "lint_capture"]
+__all__ = ["LintIssue", "format_findings", "lint_capture"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LintFinding:
-    """One problem in a capture's client frames.
+def lint_capture(capture: Capture) -> list[LintIssue]:
+    """Return every problem the outgoing lint finds in the capture's client frames.
 
-    Attributes:
-        conn: the connection number.
-        frame: the position of the frame among the capture's frame records (1-based).
-        t: the frame's time offset in seconds.
-        rule: the rule id (see :mod:`rawlive.protocol.lint`), or ``undecodable``.
-        message: what is wrong.
+    Each issue carries its place: ``conn``, ``frame`` (the position among the
+    capture's frame records, 1-based) and ``t``. A client frame that does not
+    decode is reported under the rule ``undecodable``.
     """
-
-    conn: int
-    frame: int
-    t: float
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"conn {self.conn} frame {self.frame} at {self.t:.3f}s: [{self.rule}] {self.message}"
-
-
-def lint_capture(capture: Capture) -> list[LintFinding]:
-    """Return every problem the outgoing lint finds in the capture's client frames."""
-    contexts: dict[int, LintContext] = {}
-    findings: list[LintFinding] = []
+    states: dict[int, SessionState] = {}
+    findings: list[LintIssue] = []
     position = 0
     for record in capture.records:
         if not isinstance(record, FrameRecord):
             continue
         position += 1
-        context = contexts.setdefault(record.conn, LintContext())
+        state = states.setdefault(record.conn, SessionState())
         try:
             if record.dir == "server":
-                context.received(decode_server(record.payload))
+                server_message = decode_server(record.payload)
+                # Out-of-order frames are the lint's business, not the state machine's.
+                with contextlib.suppress(LocalProtocolError):
+                    state.on_receive(server_message)
                 continue
             message = decode_client(record.payload)
         except RemoteProtocolError as exc:
             if record.dir == "client":
-                findings.append(
-                    LintFinding(
-                        conn=record.conn, frame=position, t=record.t, rule="undecodable",
-                        message=str(exc),
-                    )
-                )  # fmt: skip
+                findings.append(_at(record, position, "undecodable", str(exc)))
             continue
-        for issue in lint_message(message, context):
-            findings.append(
-                LintFinding(
-                    conn=record.conn, frame=position, t=record.t, rule=issue.rule,
-                    message=issue.message,
-                )
-            )  # fmt: skip
-        context.sent(message)
+        for issue in lint_message(message, setup=state.setup, pending_calls=state.pending_calls):
+            findings.append(_at(record, position, issue.rule, issue.message))
+        with contextlib.suppress(LocalProtocolError):
+            state.on_send(message)
     return findings
 
 
-def format_findings(findings: list[LintFinding]) -> str:
+def _at(record: FrameRecord, position: int, rule: str, message: str) -> LintIssue:
+    return LintIssue(rule=rule, message=message, conn=record.conn, frame=position, t=record.t)
+
+
+def format_findings(findings: list[LintIssue]) -> str:
     """Return the findings one per line, with a closing count."""
     lines = [str(f) for f in findings]
     lines.append(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} found")

@@ -26,6 +26,12 @@ once (``pace="fast"``) or at their recorded offsets from the run's first chunk
 (``pace="original"``), so a client that streams in real time hears them about
 when it did during the recording.
 
+Before matching, each client frame goes through the rules of the outgoing
+lint (:data:`rawlive.protocol.rules.RULES`, ``rules="service"``, the default):
+a frame the service would refuse (a second setup, ``mediaChunks``, a Live URL
+on API version ``v1``, ...) closes the connection with the service's own code
+and reason, as the real service would have, whatever the capture says next.
+
 A frame that does not match is a *mismatch*: the server records a
 :class:`~rawlive.errors.ReplayMismatchError` in :attr:`ReplayServer.mismatches`
 and, when ``strict`` (the default), closes the connection with code 1007
@@ -70,12 +76,22 @@ from rawlive.capture.format import (
 from rawlive.errors import (
     ConfigurationError,
     LiveError,
+    LocalProtocolError,
     RemoteProtocolError,
     ReplayMismatchError,
     shorten,
 )
-from rawlive.protocol.codec import decode_client
+from rawlive.protocol.codec import decode_client, decode_server
+from rawlive.protocol.lint import lint_message, lint_request
 from rawlive.protocol.messages import ClientMessage, RealtimeInput
+from rawlive.protocol.rules import (
+    RULE_MODES,
+    RULES,
+    RuleMode,
+    live_path_version,
+    offered_credentials,
+)
+from rawlive.protocol.session import SessionState
 
 __all__ = [
     "LIVE_PATH",
@@ -95,6 +111,7 @@ logger = logging.getLogger("rawlive.replay")
 Pace: TypeAlias = Literal["fast", "original"]
 """``"fast"`` sends server frames at once; ``"original"`` keeps the recorded gaps."""
 
+
 MISMATCH_CLOSE_CODE = 1007
 """The close code sent when a client frame does not match the capture."""
 
@@ -104,6 +121,8 @@ LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGener
 _REASON_LIMIT = 123  # bytes in a close frame's reason
 _MARKER_IN_JSON = re.compile(r'"(<redacted \d+ bytes sha256=[0-9a-f]{64}>)"')
 _PACES: frozenset[str] = frozenset(("fast", "original"))
+# Server frames that change what the rules check (setup state, pending calls).
+_STATE_KEYS: tuple[bytes, ...] = (b"setupComplete", b"setup_complete", b"toolCall", b"tool_call")
 # Realtime fields in their wire spelling, in the order they are described.
 _REALTIME_FIELDS: tuple[tuple[str, str], ...] = (
     ("audio", "audio"),
@@ -398,6 +417,9 @@ class ReplayServer:
             served, per connection. Headers, and so API keys, are never
             recorded; ``key``/``access_token`` query values are redacted.
             Use it to see exactly what a client under test sends.
+        rules: ``"service"`` (default) closes on a frame the service would
+            refuse, with its code and reason (see :mod:`rawlive.protocol.rules`);
+            ``"lenient"`` only compares shapes. Independent of ``strict``.
 
     Attributes:
         capture: the capture being played.
@@ -422,9 +444,13 @@ class ReplayServer:
         repeat: bool = False,
         on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
         record: str | os.PathLike[str] | None = None,
+        rules: RuleMode = "service",
     ) -> None:
         if pace not in _PACES:
             raise ConfigurationError(f"pace must be 'fast' or 'original', got {pace!r}")
+        if rules not in RULE_MODES:
+            raise ConfigurationError(f"rules must be 'service' or 'lenient', got {rules!r}")
+        self.rules: RuleMode = rules
         if isinstance(capture, Capture):
             self.capture = capture
             self._name = "<capture>"
@@ -674,6 +700,12 @@ class _Replayer:
         self._anchor_t = script.t0
         self._absorbing = False  # inside an audio run: audio frames are absorbed
         self._received = 0
+        request = ws.request
+        self._path = request.path if request is not None else "/"
+        offered = offered_credentials(self._path, request.headers.raw_items() if request else ())
+        self._ephemeral = any(c.startswith("auth_tokens/") for c in offered)
+        self._state = SessionState()  # what the rules need: the setup, pending calls
+        self._cancelled: set[str] = set()
 
     async def run(self) -> None:
         steps = self._script.steps
@@ -685,6 +717,7 @@ class _Replayer:
                     payload = _server_payload(record)
                     await self._ws.send(payload)
                     self._log.frame("server", payload)
+                    self._track(payload)
                 elif not step.skip:
                     assert step.shape is not None
                     if not await self._expect(step.shape, record.t):
@@ -731,11 +764,56 @@ class _Replayer:
                 raise _Closed from exc
             self._log.frame("client", frame)
             self._received += 1
+            await self._apply_rules(frame)
             shape = client_frame_shape(frame)
             if self._absorbing and shape.audio:
                 continue
             self._absorbing = False
             return shape
+
+    def _track(self, payload: str | bytes) -> None:
+        """Follow the server frames the rules depend on (setupComplete, tool calls)."""
+        raw = payload.encode("utf-8") if isinstance(payload, str) else payload
+        if self._server.rules != "service" or not any(k in raw for k in _STATE_KEYS):
+            return
+        state = self._state
+        before = set(state.pending_calls)
+        with contextlib.suppress(RemoteProtocolError, LocalProtocolError):
+            state.on_receive(decode_server(raw))
+        # A response to a call the server cancelled is a race the service forgives.
+        self._cancelled |= before - set(state.pending_calls)
+
+    async def _apply_rules(self, frame: str | bytes) -> None:
+        """Close as the service would when ``frame`` breaks one of its rules.
+
+        Raises:
+            _Closed: the frame broke a rule and the connection was closed.
+        """
+        if self._server.rules != "service":
+            return
+        state = self._state
+        try:
+            message = decode_client(unredact_audio(_as_text(frame)))
+        except RemoteProtocolError:
+            await self._refuse("undecodable", "")
+            return
+        pending = set(state.pending_calls) | self._cancelled
+        issues = lint_message(message, setup=state.setup, pending_calls=pending)
+        if state.setup is None and message.setup is not None:
+            issues += lint_request(self._path, ephemeral=self._ephemeral)
+        model = message.setup.model if message.setup is not None else None
+        if issues:
+            await self._refuse(issues[0].rule, model or "")
+        with contextlib.suppress(LocalProtocolError):
+            state.on_send(message)
+
+    async def _refuse(self, rule: str, model: str) -> None:
+        spec = RULES[rule]
+        parsed = live_path_version(self._path)
+        reason = spec.close_reason(model=model, version=parsed[0] if parsed else "v1beta")
+        logger.info("%s: refused by the service rule %s", self._where(), rule)
+        await self._ws.close(spec.code, reason)
+        raise _Closed
 
     async def _expect(self, expected: FrameShape, t: float) -> bool:
         got = await self._receive()
@@ -786,12 +864,13 @@ async def replay_server(
     repeat: bool = False,
     on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
     record: str | os.PathLike[str] | None = None,
+    rules: RuleMode = "service",
 ) -> AsyncIterator[ReplayServer]:
     """Run a :class:`ReplayServer` for the duration of an ``async with`` block.
 
     Args:
         capture, host, port, ssl_context, pace, strict, repeat, on_mismatch,
-        record: as for :class:`ReplayServer`.
+        record, rules: as for :class:`ReplayServer`.
 
     Returns:
         An async context manager yielding the started server.
@@ -806,6 +885,7 @@ async def replay_server(
         repeat=repeat,
         on_mismatch=on_mismatch,
         record=record,
+        rules=rules,
     )
     async with server:
         yield server
@@ -823,8 +903,8 @@ class BackgroundReplayServer:
         replay.raise_for_mismatch()
 
     Args:
-        capture, host, port, ssl_context, pace, strict, repeat, record: as for
-            :class:`ReplayServer`.
+        capture, host, port, ssl_context, pace, strict, repeat, record, rules: as
+            for :class:`ReplayServer`.
 
     Attributes:
         server: the :class:`ReplayServer` (its methods belong to the
@@ -842,6 +922,7 @@ class BackgroundReplayServer:
         strict: bool = True,
         repeat: bool = False,
         record: str | os.PathLike[str] | None = None,
+        rules: RuleMode = "service",
     ) -> None:
         self.server = ReplayServer(
             capture,
@@ -852,6 +933,7 @@ class BackgroundReplayServer:
             strict=strict,
             repeat=repeat,
             record=record,
+            rules=rules,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -954,6 +1036,7 @@ async def serve_capture_forever(
     strict: bool = True,
     on_ready: Callable[[str], None] | None = None,
     on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
+    rules: RuleMode = "service",
 ) -> None:
     """Serve a capture until cancelled (the ``rawlive serve`` command).
 
@@ -971,6 +1054,7 @@ async def serve_capture_forever(
         strict: close a connection on a mismatch (see :class:`ReplayServer`).
         on_ready: called once with the URL when the server listens.
         on_mismatch: called with each mismatch as it happens.
+        rules: ``"service"`` or ``"lenient"`` (see :class:`ReplayServer`).
 
     Raises:
         ConfigurationError: only one of ``tls_cert`` and ``tls_key`` is given,
@@ -994,6 +1078,7 @@ async def serve_capture_forever(
         strict=strict,
         repeat=True,
         on_mismatch=on_mismatch,
+        rules=rules,
     )
     async with server:
         if on_ready is not None:

@@ -24,6 +24,13 @@ def add_parser(sub: Any) -> None:
         default="fast",
         help="fast: send server frames at once (default); original: keep the recorded gaps",
     )
+    p.add_argument(
+        "--rules",
+        choices=("service", "lenient"),
+        default="service",
+        help="service: close on what the Live API refuses, as it does (default); "
+        "lenient: only compare with the capture",
+    )
     p.set_defaults(run=run, is_async=True)
 
 
@@ -49,6 +56,7 @@ async def run(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         pace=args.pace,
+        rules=args.rules,
         on_ready=ready,
         on_mismatch=mismatch,
     )

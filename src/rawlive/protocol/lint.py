@@ -1,93 +1,81 @@
-"""Outgoing lint: catch what the service would answer with an opaque 1007 or 1008.
+"""Outgoing lint: catch what the service would answer with an opaque close.
 
 The service closes the connection, with a terse reason, on frames it cannot
 accept. These checks run before a frame is sent (the client raises
-:class:`~rawlive.errors.LintError`, nothing is sent) and over capture files
-(``rawlive lint CAPTURE``). Each rule has a stable id:
+:class:`~rawlive.errors.LintError`, nothing is sent), over capture files
+(``rawlive lint CAPTURE``), and inside the fake and replay servers, which
+close with the service's code and reason (``rules="service"``). The rules,
+their ids and those codes live in one table, :data:`rawlive.protocol.rules.RULES`;
+this module holds only the checks.
 
-=====================  ======================================================
-rule                   what it catches
-=====================  ======================================================
-one-key                a client frame with more than one top-level key, or none
-setup-first            anything but ``setup`` as the first frame
-second-setup           a second ``setup`` on the same connection
-setup-model            a ``setup`` without ``model`` (closed 1011)
-media-chunks           the deprecated ``realtimeInput.mediaChunks`` (1007)
-activity-with-vad      ``activityStart``/``activityEnd`` while automatic
-                       activity detection is on
-stream-end-without-vad ``audioStreamEnd`` while automatic activity detection
-                       is off
-tool-response-id       a function response without an ``id``, or whose id
-                       matches no pending call
-ephemeral-endpoint     an ephemeral token on an endpoint that is not
-                       ``BidiGenerateContentConstrained``
-=====================  ======================================================
+The checks keep no state of their own: the caller passes what the connection
+knows so far (the setup sent, the pending function call ids), which the
+client already tracks in :class:`~rawlive.protocol.session.SessionState`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from rawlive.errors import LintError
-from rawlive.protocol.messages import ClientMessage, ServerMessage, Setup
+from rawlive.protocol.messages import ClientMessage, Setup
+from rawlive.protocol.rules import GEMINI_LIVE_VERSIONS, RULES, Rule, live_path_version
 
 __all__ = [
-    "LintContext",
     "LintIssue",
-    "check_ephemeral_endpoint",
     "check_message",
+    "check_request",
     "lint_message",
+    "lint_request",
 ]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LintIssue:
-    """One problem found in an outgoing frame."""
+    """One problem found in an outgoing frame or a connection request.
+
+    Attributes:
+        rule: the rule id, a key of :data:`~rawlive.protocol.rules.RULES`.
+        message: what is wrong, for people.
+        conn: in a capture, the connection number.
+        frame: in a capture, the frame's position among its frame records (1-based).
+        t: in a capture, the frame's time offset in seconds.
+    """
 
     rule: str
     message: str
+    conn: int | None = None
+    frame: int | None = None
+    t: float | None = None
+
+    @property
+    def spec(self) -> Rule:
+        """The rule's table entry (close code and reason the service uses)."""
+        return RULES[self.rule]
 
     def __str__(self) -> str:
-        return f"[{self.rule}] {self.message}"
+        where = ""
+        if self.conn is not None and self.frame is not None:
+            where = f"conn {self.conn} frame {self.frame} at {self.t or 0.0:.3f}s: "
+        return f"{where}[{self.rule}] {self.message}"
 
 
-@dataclass(slots=True, kw_only=True)
-class LintContext:
-    """What the checks need to know about the connection so far.
+def lint_message(
+    message: ClientMessage,
+    *,
+    setup: Setup | None,
+    pending_calls: Collection[str] | None = None,
+) -> list[LintIssue]:
+    """Return the problems of one outgoing frame (empty when it is fine).
 
-    Feed it the frames in order with :meth:`sent` and :meth:`received`.
+    Args:
+        message: the frame, decoded.
+        setup: the setup already sent on this connection, None before it.
+        pending_calls: the ids of function calls awaiting a response; None
+            skips the check that a response answers a pending call.
     """
-
-    setup: Setup | None = None
-    pending_calls: set[str] = field(default_factory=set)
-    check_tool_ids: bool = True
-
-    def sent(self, message: ClientMessage) -> None:
-        """Account for a client frame that went out."""
-        if message.setup is not None and self.setup is None:
-            self.setup = message.setup
-        tr = message.tool_response
-        if tr is not None:
-            for response in tr.function_responses or ():
-                if response.id is not None:
-                    self.pending_calls.discard(response.id)
-
-    def received(self, message: ServerMessage) -> None:
-        """Account for a server frame that came in."""
-        tc = message.tool_call
-        if tc is not None:
-            for call in tc.function_calls or ():
-                if call.id is not None:
-                    self.pending_calls.add(call.id)
-        tcc = message.tool_call_cancellation
-        if tcc is not None:
-            for call_id in tcc.ids or ():
-                self.pending_calls.discard(call_id)
-
-
-def lint_message(message: ClientMessage, context: LintContext) -> list[LintIssue]:
-    """Return the problems of one outgoing frame (empty when it is fine)."""
     issues: list[LintIssue] = []
     kinds = message.kinds
     if len(kinds) != 1:
@@ -98,7 +86,7 @@ def lint_message(message: ClientMessage, context: LintContext) -> list[LintIssue
             )
         )
     if message.setup is not None:
-        if context.setup is not None:
+        if setup is not None:
             issues.append(
                 LintIssue(rule="second-setup", message="setup was already sent on this connection")
             )
@@ -109,7 +97,7 @@ def lint_message(message: ClientMessage, context: LintContext) -> list[LintIssue
                     message="setup has no model (the service closes with 1011 Internal error)",
                 )
             )
-    elif context.setup is None and kinds:
+    elif setup is None and kinds:
         issues.append(
             LintIssue(rule="setup-first", message=f"the first frame must be setup, not {kinds[0]}")
         )
@@ -123,7 +111,7 @@ def lint_message(message: ClientMessage, context: LintContext) -> list[LintIssue
                     "send realtimeInput.audio, video or text instead",
                 )
             )
-        vad_on = context.setup.vad_enabled if context.setup is not None else True
+        vad_on = setup.vad_enabled if setup is not None else True
         if vad_on and (ri.activity_start is not None or ri.activity_end is not None):
             issues.append(
                 LintIssue(
@@ -151,30 +139,65 @@ def lint_message(message: ClientMessage, context: LintContext) -> list[LintIssue
                         "requires the id of the call it answers",
                     )
                 )
-            elif context.check_tool_ids and response.id not in context.pending_calls:
+            elif pending_calls is not None and response.id not in pending_calls:
                 issues.append(
                     LintIssue(
                         rule="tool-response-id",
                         message=f"function response id {response.id!r} matches no pending call "
-                        f"(pending: {sorted(context.pending_calls) or 'none'})",
+                        f"(pending: {sorted(pending_calls) or 'none'})",
                     )
                 )
     return issues
 
 
-def check_message(message: ClientMessage, context: LintContext) -> None:
-    """Raise :class:`LintError` for the first problem of an outgoing frame."""
-    issues = lint_message(message, context)
+def lint_request(url: str, *, ephemeral: bool) -> list[LintIssue]:
+    """Return the problems of a connection URL (empty when it is fine).
+
+    Args:
+        url: the WebSocket URL (or just its path).
+        ephemeral: the credential is an ephemeral token (``auth_tokens/...``).
+    """
+    issues: list[LintIssue] = []
+    parsed = live_path_version(urlsplit(url).path or url)
+    if parsed is not None and parsed[0] not in GEMINI_LIVE_VERSIONS:
+        issues.append(
+            LintIssue(
+                rule="api-version",
+                message=f"the Gemini API serves the Live WebSocket on v1beta or v1alpha, "
+                f"not {parsed[0]}",
+            )
+        )
+    if ephemeral and (parsed is None or parsed != ("v1alpha", "BidiGenerateContentConstrained")):
+        issues.append(
+            LintIssue(
+                rule="ephemeral-endpoint",
+                message="ephemeral tokens (auth_tokens/...) only work on the v1alpha "
+                "BidiGenerateContentConstrained endpoint",
+            )
+        )
+    return issues
+
+
+def _raise_first(issues: list[LintIssue], doing: str) -> None:
     if issues:
         first = issues[0]
-        raise LintError(f"refusing to send: {first.message}", rule=first.rule)
+        raise LintError(f"refusing to {doing}: {first.message}", rule=first.rule)
 
 
-def check_ephemeral_endpoint(url: str, secret_is_token: bool) -> Iterable[LintIssue]:
-    """Return a problem when an ephemeral token targets a non-constrained endpoint."""
-    if secret_is_token and "BidiGenerateContentConstrained" not in url:
-        yield LintIssue(
-            rule="ephemeral-endpoint",
-            message="ephemeral tokens (auth_tokens/...) only work on the v1alpha "
-            "BidiGenerateContentConstrained endpoint",
-        )
+def check_message(
+    message: ClientMessage,
+    *,
+    setup: Setup | None,
+    pending_calls: Collection[str] | None = None,
+) -> None:
+    """Raise :class:`LintError` for the first problem of an outgoing frame.
+
+    Args:
+        message, setup, pending_calls: as for :func:`lint_message`.
+    """
+    _raise_first(lint_message(message, setup=setup, pending_calls=pending_calls), "send")
+
+
+def check_request(url: str, *, ephemeral: bool) -> None:
+    """Raise :class:`LintError` for the first problem of a connection URL."""
+    _raise_first(lint_request(url, ephemeral=ephemeral), "connect")

@@ -18,17 +18,27 @@ machine driven by the client's frames::
     OPENED      setup (valid, authorized)         -> setupComplete; ACTIVE
     OPENED      anything else / bad JSON          close 1007 "Request contains an invalid..."
     OPENED      setup, key does not match         close 1008 "API key not valid..."
-    OPENED      setup without model               close 1011 "Internal error encountered."
     OPENED      setup, unknown resumption handle  close 1008 "BidiGenerateContent session..."
     ACTIVE      clientContent                     interrupt any reply; append turns;
                                                   turnComplete -> answer
     ACTIVE      realtimeInput.text                interrupt any reply; answer
     ACTIVE      realtimeInput.audio               buffer; answer on activityEnd,
                                                   audioStreamEnd, or VAD silence
-    ACTIVE      realtimeInput.mediaChunks         close 1007 "...media_chunks is deprecated..."
     ACTIVE      toolResponse (pending id)         answer using the response
-    ACTIVE      toolResponse (unknown id)         close 1007
-    ACTIVE      setup again / several keys        close 1007
+    any         a frame that breaks a rule        close with the service's code and
+                                                  reason (rules="service")
+
+The rules are those of the outgoing lint, from one table
+(:data:`rawlive.protocol.rules.RULES`): a setup without model (1011), a second
+setup, several keys, ``mediaChunks``, a response to no pending call (1007), a
+Live URL on API version ``v1`` or an ephemeral token on the wrong method
+(1008). ``rules="lenient"`` lets them through where the fake can go on.
+
+The answer goes to the last unanswered user turn with words: content-free
+nudges (``"."``, ``" "``) never win, and when nothing unanswered has words the
+last real question of the history is answered. History seeded with
+``historyConfig.initialHistoryInClientContent`` is not answered by itself (the
+documented rule); a nudge after it gets the answer to the seeded question.
 
 An answer runs in its own task (the *reply task*) so the reader keeps reading
 while audio streams; the reader interrupts it cooperatively (an event checked
@@ -52,14 +62,13 @@ import hmac
 import json
 import logging
 import random
-import re
 import ssl
 from base64 import urlsafe_b64encode
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -70,6 +79,7 @@ from rawlive.closecodes import cut_reason
 from rawlive.errors import AudioFormatError, RemoteProtocolError
 from rawlive.protocol._schema import camel
 from rawlive.protocol.codec import decode_client, decode_server, encode
+from rawlive.protocol.lint import lint_message, lint_request
 from rawlive.protocol.messages import (
     Blob,
     ClientContent,
@@ -97,7 +107,21 @@ from rawlive.protocol.messages import (
     Transcription,
     UsageMetadata,
 )
-from rawlive.testing.fake_model import FakeModel, split_text
+from rawlive.protocol.rules import (
+    API_KEY_INVALID,
+    DEADLINE_EXPIRED,
+    INTERNAL_ERROR,
+    INVALID_ARGUMENT,
+    MEDIA_CHUNKS_DEPRECATED,
+    RULE_MODES,
+    RULES,
+    SESSION_NOT_FOUND,
+    RuleMode,
+    live_path_version,
+    offered_credentials,
+    split_target,
+)
+from rawlive.testing.fake_model import FakeModel, split_text, words
 
 if TYPE_CHECKING:
     from rawlive.testing.faults import ArmedFault, Fault
@@ -121,20 +145,9 @@ logger = logging.getLogger("rawlive.testing")
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
-# Close reasons, verbatim from real traffic (../shared/close_reasons.md).
-INVALID_ARGUMENT = "Request contains an invalid argument."
-INTERNAL_ERROR = "Internal error encountered."
-API_KEY_INVALID = "API key not valid. Please pass a valid API key."
-SESSION_NOT_FOUND = "BidiGenerateContent session not found"
-MEDIA_CHUNKS_DEPRECATED = (
-    "realtime_input.media_chunks is deprecated. Use audio, video, or text instead."
-)
-DEADLINE_EXPIRED = "Deadline expired before operation could complete."
-
 _REDACTED = "REDACTED"  # the marker rawlive.capture uses too
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 _SECRET_PARAMS = frozenset({"key", "access_token"})
-_API_VERSION_RE = re.compile(r"\.(v\d+(?:alpha|beta)\d*)\.")
 _SPEECH_PEAK = 1000  # |sample| above this in a chunk counts as speech (barge-in)
 _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -320,25 +333,59 @@ class FakeConnection:
             True when the session is active, False when the connection was closed.
         """
         message = await self.receive()
-        if message is None:
+        if message is None or await self.check_rules(message):
             return False
-        if message.setup is None:
-            await self.close(1007, INVALID_ARGUMENT)
+        if message.setup is None:  # even a lenient server cannot serve without a setup
+            await self.close(RULES["setup-first"].code, RULES["setup-first"].reason)
             return False
         self.record.setup = message.setup
         if not self.authorized():
-            await self.close(1008, API_KEY_INVALID)
+            await self.refuse("api-key")
             return False
         return await self.accept_setup(message.setup)
 
     async def serve(self) -> None:
-        """Read and dispatch client frames until the connection closes."""
+        """Read, check and dispatch client frames until the connection closes."""
         while not self._closing:
             message = await self.receive()
             if message is None:
                 return
+            if await self.check_rules(message):
+                return
             await self.dispatch(message)
             self.dispatched += 1
+
+    async def check_rules(self, message: ClientMessage) -> bool:
+        """Apply the outgoing lint's rules to a received frame, as the service would.
+
+        Returns:
+            True when the frame broke a rule and the connection was closed.
+        """
+        # A response to a call we cancelled is a race the service forgives.
+        pending = set(self.pending_calls) | self._cancelled_calls
+        for issue in lint_message(message, setup=self.setup, pending_calls=pending):
+            if await self.refuse(issue.rule):
+                return True
+        return False
+
+    async def refuse(self, rule: str, *, model: str = "") -> bool:
+        """Close the connection with the code and reason the service uses for ``rule``.
+
+        With ``rules="lenient"``, the rules of the outgoing lint are let
+        through; the rules that come from the server's configuration (a key,
+        known models, resumption handles) always apply.
+
+        Returns:
+            True when the connection was closed.
+        """
+        spec = RULES[rule]
+        if spec.lint and self.server.rules == "lenient":
+            logger.debug("connection %d: lenient about %s", self.record.index, rule)
+            return False
+        parsed = live_path_version(self.record.path)
+        reason = spec.close_reason(model=model, version=parsed[0] if parsed else "v1beta")
+        await self.close(spec.code, reason)
+        return True
 
     async def cleanup(self) -> None:
         """Stop timers and tasks of this connection (called once, at the end)."""
@@ -419,23 +466,27 @@ class FakeConnection:
     async def receive(self) -> ClientMessage | None:
         """Return the next client message, or None after closing for a bad frame.
 
-        A frame must decode as a client message with exactly one known
-        top-level key; otherwise the connection closes with 1007.
+        A frame that does not decode as a client message, or holds only
+        unknown keys, closes the connection with 1007 (``undecodable``); a
+        lenient server skips it.
 
         Raises:
             ConnectionClosed: the connection closed.
         """
-        frame = await self.ws.recv()
-        try:
-            message = decode_client(frame)
-        except RemoteProtocolError:
-            await self.close(1007, INVALID_ARGUMENT)
-            return None
-        self.record.received.append(message)
-        if len(message.kinds) != 1 or message.extra:
-            await self.close(1007, INVALID_ARGUMENT)
-            return None
-        return message
+        while True:
+            frame = await self.ws.recv()
+            try:
+                message = decode_client(frame)
+            except RemoteProtocolError:
+                if await self.refuse("undecodable"):
+                    return None
+                continue
+            self.record.received.append(message)
+            if message.extra and not message.payloads:  # nothing this server can read
+                if await self.refuse("undecodable"):
+                    return None
+                continue
+            return message
 
     async def send(self, message: ServerMessage | ServerPayload) -> None:
         """Encode ``message`` (a bare payload gets its envelope) and send it."""
@@ -464,19 +515,15 @@ class FakeConnection:
         key = self.server.api_key
         if key is None:
             return True
+        expected = key.encode()
+        return any(hmac.compare_digest(v.encode(), expected) for v in self.offered_credentials())
+
+    def offered_credentials(self) -> list[str]:
+        """Return the keys or tokens the request carries, wherever they are."""
         request = self.ws.request
         if request is None:
-            return False
-        offered = list(request.headers.get_all("x-goog-api-key"))
-        for value in request.headers.get_all("authorization"):
-            scheme, _, credentials = value.strip().partition(" ")
-            if scheme.lower() in {"token", "bearer"}:
-                offered.append(credentials.strip())
-        for name, value in parse_qsl(urlsplit(request.path).query, keep_blank_values=True):
-            if name in _SECRET_PARAMS:
-                offered.append(value)
-        expected = key.encode()
-        return any(hmac.compare_digest(v.encode(), expected) for v in offered)
+            return []
+        return offered_credentials(request.path, request.headers.raw_items())
 
     async def accept_setup(self, setup: Setup) -> bool:
         """Validate ``setup``, restore a resumed session, then send ``setupComplete``.
@@ -484,24 +531,19 @@ class FakeConnection:
         Returns:
             True when the session is active, False when the connection was closed.
         """
-        if not setup.model:
-            await self.close(1011, INTERNAL_ERROR)
-            return False
+        ephemeral = any(c.startswith("auth_tokens/") for c in self.offered_credentials())
+        for issue in lint_request(self.record.path, ephemeral=ephemeral):
+            if await self.refuse(issue.rule, model=setup.model or ""):
+                return False
         known = self.server.known_models
         if known is not None and setup.model not in known:
-            version = _API_VERSION_RE.search(self.record.path)
-            await self.close(
-                1008,
-                f"{setup.model} is not found for API version "
-                f"{version.group(1) if version else 'v1beta'}, "
-                "or is not supported for bidiGenerateContent",
-            )
+            await self.refuse("model-not-found", model=setup.model or "")
             return False
         resumption = setup.session_resumption
         if resumption is not None and resumption.handle:
             snapshot = self.server._sessions.get(Handle(resumption.handle))
             if snapshot is None:
-                await self.close(1008, SESSION_NOT_FOUND)
+                await self.refuse("session-not-found")
                 return False
             self.conversation = _Conversation(snapshot)
             self._unanswered = len(self.conversation.turns)
@@ -517,10 +559,14 @@ class FakeConnection:
     # ----------------------------------------------------------- dispatch
 
     async def dispatch(self, message: ClientMessage) -> None:
-        """Route one client message (exactly one payload) to its handler."""
+        """Route one client message to its handler (the first payload, when several).
+
+        Call :meth:`check_rules` first: a second setup and a lenient server's
+        other oddities are ignored here.
+        """
         if message.setup is not None:
-            await self.close(1007, INVALID_ARGUMENT)
-        elif message.client_content is not None:
+            return
+        if message.client_content is not None:
             await self.on_client_content(message.client_content)
         elif message.realtime_input is not None:
             await self.on_realtime_input(message.realtime_input)
@@ -544,14 +590,14 @@ class FakeConnection:
 
     async def on_realtime_input(self, realtime: RealtimeInput) -> None:
         """Handle streaming input: text turns, audio buffering, activity signals."""
-        if realtime.media_chunks is not None:
-            await self.close(1007, MEDIA_CHUNKS_DEPRECATED)
-            return
         self._seeding = False
         if realtime.activity_start is not None and self.barge_in:
             await self.interrupt()
         if realtime.audio is not None:
             await self.on_audio(realtime.audio)
+        for chunk in realtime.media_chunks or ():  # only a lenient server gets here
+            if (chunk.mime_type or "").startswith("audio/"):
+                await self.on_audio(chunk)
         if realtime.text is not None:
             await self.begin_user_turn(Content.user_text(realtime.text))
         if realtime.activity_end is not None or realtime.audio_stream_end:
@@ -595,15 +641,14 @@ class FakeConnection:
         )
 
     async def on_tool_response(self, response: ToolResponse) -> None:
-        """Answer pending calls; an id that matches no pending call closes 1007."""
+        """Answer pending calls (:meth:`check_rules` refuses an id that matches none)."""
         answered: list[tuple[FunctionCall, FunctionResponse]] = []
         for fr in response.function_responses or ():
             if fr.id is not None and fr.id in self._cancelled_calls:
                 continue  # the client raced our toolCallCancellation: ignore
             call = self.pending_calls.get(fr.id) if fr.id is not None else None
             if call is None:
-                await self.close(1007, INVALID_ARGUMENT)
-                return
+                continue  # a lenient server ignores it (check_rules refused it otherwise)
             answered.append((call, fr))
         if not answered:
             return
@@ -645,9 +690,13 @@ class FakeConnection:
     ) -> None:
         """Interrupt any reply, append ``content``, and start answering.
 
-        The user's text is that of the last user turn with text among the
-        turns not answered yet; the history given to the model is everything
-        before it. Pending function calls are cancelled.
+        The user's text is that of the last user turn *with words* among the
+        turns not answered yet: content-free nudges (``"."``, ``" "``, which
+        frameworks send after seeding history) never win. When no unanswered
+        turn has words, the last user turn with words in the whole history is
+        answered (the pending question of a seeded history). The history
+        given to the model is everything before the chosen turn. Pending
+        function calls are cancelled.
 
         Args:
             content: the user turn to append first, if any.
@@ -661,14 +710,9 @@ class FakeConnection:
             turns = self.conversation.turns
             if content is not None:
                 self.remember(content, tokens or self.content_tokens(content))
-            current = next(
-                (
-                    i
-                    for i in range(len(turns) - 1, self._unanswered - 1, -1)
-                    if turns[i].role == "user" and turns[i].text
-                ),
-                None,
-            )
+            current = _last_user_words(turns, self._unanswered)
+            if current is None:
+                current = _last_user_words(turns, 0)
             user_text = turns[current].text if current is not None else ""
             history = tuple(turns[:current] if current is not None else turns)
             self._unanswered = len(turns)
@@ -988,6 +1032,14 @@ class FakeConnection:
         return {"AUDIO": model.count_audio_tokens(seconds)}
 
 
+def _last_user_words(turns: list[Content], start: int) -> int | None:
+    """Return the index of the last user turn from ``start`` on that has words."""
+    for i in range(len(turns) - 1, start - 1, -1):
+        if turns[i].role == "user" and words(turns[i].text):
+            return i
+    return None
+
+
 def _details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:
     order = {"TEXT": 0, "AUDIO": 1}
     return tuple(
@@ -1037,6 +1089,11 @@ class FakeLiveServer:
             :class:`~rawlive.testing.faults.FaultyConnection` in front of it.
         faults: faults to inject from the start (see :mod:`rawlive.testing.faults`);
             :attr:`faults` lists them armed, with where each fired.
+        rules: ``"service"`` (default) closes on what the service refuses,
+            with its code and reason: every rule of the outgoing lint
+            (:data:`rawlive.protocol.rules.RULES`), including a Live URL on
+            API version ``v1``. ``"lenient"`` lets those through, for
+            exploratory work. A key is checked only when ``api_key`` is set.
     """
 
     def __init__(
@@ -1055,9 +1112,13 @@ class FakeLiveServer:
         seed: int | None = None,
         connection_class: type[FakeConnection] = FakeConnection,
         faults: Iterable[Fault] = (),
+        rules: RuleMode = "service",
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
+        if rules not in RULE_MODES:
+            raise ValueError(f"rules must be 'service' or 'lenient', got {rules!r}")
+        self.rules: RuleMode = rules
         self.host = host
         self.ssl_context = ssl_context
         self.api_key = api_key
@@ -1239,11 +1300,10 @@ class FakeLiveServer:
 
     def _new_record(self, ws: ServerConnection) -> ConnectionRecord:
         request = ws.request
-        raw_path = request.path if request is not None else "/"
-        parts = urlsplit(raw_path)
+        path, query_text = split_target(request.path if request is not None else "/")
         query: dict[str, str] = {}
         pairs: list[str] = []
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        for name, value in parse_qsl(query_text, keep_blank_values=True):
             clean = _REDACTED if name in _SECRET_PARAMS else self._scrub(value)
             query[name] = clean
             pairs.append(f"{quote(name, safe='')}={quote(clean, safe='')}")
@@ -1259,10 +1319,10 @@ class FakeLiveServer:
                 else:
                     clean = self._scrub(value)
                 headers[lname] = f"{headers[lname]}, {clean}" if lname in headers else clean
-        target = parts.path + ("?" + "&".join(pairs) if pairs else "")
+        target = path + ("?" + "&".join(pairs) if pairs else "")
         return ConnectionRecord(
             index=len(self.connections),
-            path=parts.path,
+            path=path,
             target=target,
             query=query,
             headers=headers,
