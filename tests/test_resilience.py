@@ -23,7 +23,13 @@ from rawlive import (
 )
 from rawlive.audio.wav import WavWriter
 from rawlive.testing import FakeConnection, FakeLiveServer
-from rawlive.testing.faults import CloseWith, DropConnection, FaultyConnection, GoAwayThenClose
+from rawlive.testing.faults import (
+    BundleFields,
+    CloseWith,
+    DropConnection,
+    FaultyConnection,
+    GoAwayThenClose,
+)
 
 FAST = ReconnectPolicy(handover_margin=0.3, backoff_initial=0.05, budget=5.0)
 
@@ -415,11 +421,16 @@ def final_user_turns(server: FakeLiveServer, handle: str | None) -> list[str]:
         pytest.param(CloseWith(1011, "Internal error encountered.", after_complete=2), id="1011"),
         pytest.param(DropConnection(after_chunks=2, on_turn=2), id="drop-mid-reply"),
         pytest.param(GoAwayThenClose("0.2s", after_complete=2), id="goaway-before-handle"),
+        pytest.param(
+            (DropConnection(after_complete=2), BundleFields(connection=2, once=False)),
+            id="drop-before-handle-then-bundled-frames",
+        ),
     ],
 )
 async def test_each_answer_pairs_with_its_question_across_a_fault(fault: Any) -> None:
     questions = [f"Question number {i}?" for i in range(1, 7)]
-    async with FakeLiveServer(faults=[fault]) as server:
+    faults = fault if isinstance(fault, tuple) else (fault,)
+    async with FakeLiveServer(faults=faults) as server:
         async with rawlive.connect(
             "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
         ) as session:

@@ -443,9 +443,13 @@ class Engine:
             if self.resilience is not None:
                 self.resilience.on_go_away(conn, left)
         if duplicate:
+            # A frame of a turn answered twice (delivered once already): only its
+            # handle or goAway, if it carries one, goes on to the application.
             state.turn_open = False
-            if go_away is None and sru is None:
-                return  # a frame of a turn answered twice: delivered once already
+            control = tuple(p for p in (sru, go_away) if p is not None)
+            if not control:
+                return
+            message = ServerMessage.bundle(*control)
         tc = message.tool_call
         if tc is not None and self.tool_handler is not None and not duplicate:
             self.spawn(self._answer_tool_calls(tc.function_calls or ()), "the tool handler")
