@@ -672,3 +672,24 @@ async def test_the_tool_handler_answers_while_nobody_reads() -> None:
             call_turn = await session.receive_turn(timeout=5)
             answer = await session.receive_turn(timeout=5)
     assert call_turn.tool_calls and "lights" in answer.text.lower()
+
+
+async def test_a_person_idle_through_many_go_aways_keeps_the_session() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            reconnect=ReconnectPolicy(handover_margin=0.1, max_attempts=1),
+        ) as session:
+            await session.send_text("What is the capital of Brazil?")
+            await session.receive_turn(timeout=5)
+            for _ in range(4):  # nobody reads: four connections come to their end
+                await server.go_away("0.3s", close_after=0.3)
+                await asyncio.sleep(0.5)
+            await session.send_text("what was the last question I asked?")
+            recall = await session.receive_turn(timeout=5)
+            causes = [e.cause for e in session.reconnects]
+    assert causes == ["goAway"] * 4
+    assert all(r.closed_by == "client" for r in server.connections[:4])  # before each deadline
+    assert recall.text == 'The last question you asked was: "What is the capital of Brazil?"'
