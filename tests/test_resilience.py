@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
 import wave
 from collections.abc import Iterator
@@ -549,7 +550,8 @@ async def test_a_server_that_accepts_and_drops_cannot_make_the_client_spin() -> 
 async def test_randomized_faults_over_many_turns_lose_nothing_and_repeat_nothing(
     modality: str, count: int, tmp_path: Path
 ) -> None:
-    rng = random.Random(20261130)
+    # RAWLIVE_FAULT_SEED=N explores other fault sequences; CI runs the fixed one.
+    rng = random.Random(int(os.environ.get("RAWLIVE_FAULT_SEED", "20261130")))
     kinds = ["drop", "close", "goaway"]
     points = ["start", "chunk", "complete", "end"]
     questions = [f"Question number {i}?" for i in range(1, count + 1)]
@@ -572,8 +574,9 @@ async def test_randomized_faults_over_many_turns_lose_nothing_and_repeat_nothing
             output_audio_transcription=modality == "AUDIO",
             reconnect=policy,
         ) as session:
-            for question in questions:
-                if rng.random() < 0.35:
+            for number, question in enumerate(questions):
+                # (no fault before the first handle: there would be nothing to resume)
+                if rng.random() < 0.35 and number and server.open_connections:
                     live = server.open_connections[-1]
                     assert isinstance(live, FaultyConnection)
                     target = dict(connection=live.number)
@@ -608,7 +611,8 @@ async def test_randomized_faults_over_many_turns_lose_nothing_and_repeat_nothing
             handle = session.handle
             reconnects = len(session.reconnects)
     fired = [(kind, point) for kind, point, armed in injected if armed.fired]
-    assert {k for k, _ in fired} == set(kinds) and {p for _, p in fired} == set(points)
+    if modality == "TEXT":  # enough turns for every kind and every point
+        assert {k for k, _ in fired} == set(kinds) and {p for _, p in fired} == set(points)
     assert len(fired) >= count // 5 and reconnects >= len(fired) // 2, (fired, reconnects)
     replies = [f'You said: "{q}".' for q in questions]
     assert answers == replies
