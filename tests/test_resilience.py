@@ -553,7 +553,7 @@ async def test_randomized_faults_over_many_turns_lose_nothing_and_repeat_nothing
     # RAWLIVE_FAULT_SEED=N explores other fault sequences; CI runs the fixed one.
     rng = random.Random(int(os.environ.get("RAWLIVE_FAULT_SEED", "20261130")))
     kinds = ["drop", "close", "goaway"]
-    points = ["start", "chunk", "complete", "end"]
+    points = ["start", "chunk", "complete", "end", "resumed"]
     questions = [f"Question number {i}?" for i in range(1, count + 1)]
     answers: list[str] = []
     wavs: list[Path] = []
@@ -587,7 +587,10 @@ async def test_randomized_faults_over_many_turns_lose_nothing_and_repeat_nothing
                         "chunk": {"on_turn": turn, "after_chunks": rng.randint(1, 2)},
                         "complete": {"after_complete": turn},
                         "end": {"after_turn": turn},
+                        "resumed": {"after_turn": 0},  # the next connection, at setupComplete
                     }[point]
+                    if point == "resumed":
+                        target = dict(connection=live.number + 1)
                     kind = rng.choice(kinds)
                     if kind == "drop":
                         fault: Any = DropConnection(**target, **trigger)
