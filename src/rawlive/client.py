@@ -415,11 +415,12 @@ class Session(Senders):
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (idempotent)."""
         engine = self._engine
-        if engine.closed_by_us or engine.closed_error is not None:
+        if engine.closed_by_us:
             return
+        ended = engine.closed_error is not None  # the close was observed already
         await engine.close(code, reason)
         conn = engine.conn
-        if conn is not None:
+        if conn is not None and not ended:
             for observer in engine.observers:
                 observer.on_close(conn.number, code, reason, "client", False)
 
