@@ -314,3 +314,48 @@ def test_giving_up_on_a_duplicate_releases_what_was_held_back() -> None:
     ledger.give_up_duplicates()
     assert write_all(ledger) == [2]
     assert ledger.on_turn_complete() is False
+
+
+# ------------------------------------------------------------------- Inbox
+
+
+async def test_the_inbox_counts_bytes_and_ends_after_the_last_item() -> None:
+    from rawlive.engine import Inbox
+
+    inbox = Inbox(limit=10)
+    inbox.put("a", 6)
+    inbox.put("b", 6)
+    assert inbox.full and inbox.bytes == 12
+    inbox.end(LocalProtocolError("over"))
+    assert await inbox.get() == "a" and not inbox.full
+    assert await inbox.get() == "b" and inbox.bytes == 0
+    with pytest.raises(LocalProtocolError, match="over"):
+        await inbox.get()
+
+
+async def test_a_reader_waiting_for_room_goes_on_when_the_buffer_drains() -> None:
+    import asyncio
+
+    from rawlive.engine import Inbox
+
+    inbox = Inbox(limit=4)
+    inbox.put("x", 5)
+    waiting = asyncio.ensure_future(inbox.wait_for_room())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    assert inbox.get_nowait() == "x"
+    await asyncio.wait_for(waiting, 1.0)
+
+
+async def test_a_waiting_get_wakes_on_put_and_times_out_without() -> None:
+    import asyncio
+
+    from rawlive.engine import Inbox
+
+    inbox = Inbox()
+    with pytest.raises(asyncio.TimeoutError):
+        await inbox.get(timeout=0.01)
+    getter = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put("m")
+    assert await asyncio.wait_for(getter, 1.0) == "m"
