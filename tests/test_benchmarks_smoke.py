@@ -32,7 +32,12 @@ EXPECTED = {
         "RATIO memory default peak RSS",
         "RATIO memory keep_messages=True peak RSS",
     ],
+    "bench_proxy.py": [
+        "RATIO proxy relay CPU per frame rawlive/bare:",
+        "LATENCY added per round trip:",
+    ],
     "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
+    "bench_viewer.py": ["CPU render html:", "PAGE ", "RATIO render html / text timeline CPU:"],
 }
 
 

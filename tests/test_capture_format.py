@@ -38,6 +38,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 
 FIXTURE_NAMES = (
     "close_goaway.jsonl",
+    "fake_handover_audio.jsonl",
+    "fake_tool_call.jsonl",
     "real_messages.jsonl",
     "sdk_repr_messages.jsonl",
     "seed_audio_turns.jsonl",

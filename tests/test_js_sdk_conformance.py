@@ -332,3 +332,30 @@ async def test_the_js_snippet_of_the_docs_runs(sdk_cache: Path) -> None:
         out, err = await asyncio.wait_for(process.communicate(), SCRIPT_TIMEOUT)
     assert process.returncode == 0, err.decode()
     assert out.decode() == "Yes, I am here! How can I help you today?\n"
+
+
+# ----------------------------------------------------------------- the proxy
+
+
+async def test_the_sdk_through_rawlive_proxy_then_replayed(sdk_cache: Path, tmp_path: Path) -> None:
+    """Record a JS app's session through ``rawlive proxy``, then replay it to the same app."""
+    from rawlive.capture.format import read_capture
+    from rawlive.proxy import LiveProxy
+
+    capture = tmp_path / "js.jsonl"
+    async with (
+        FakeLiveServer(api_key=KEY) as fake,
+        LiveProxy(upstream=f"ws://127.0.0.1:{fake.port}", record=capture) as proxy,
+    ):
+        proxied = await run_js(sdk_cache, "resume", base_url(proxy.url + "/ws/x"))
+    assert "Brazil" in proxied["recall"]
+    assert proxy.recorder is not None and proxy.recorder.paths == [capture]
+    recorded = read_capture(capture)
+    assert recorded.connections() == (1, 2)  # the resumed connection joined its session
+    assert KEY not in capture.read_text(encoding="utf-8")
+    assert "//ws/google.ai.generativelanguage.v1beta" in recorded.opens()[0].endpoint
+
+    async with ReplayServer(capture) as replay:
+        again = await run_js(sdk_cache, "resume", base_url(replay.url))
+    replay.raise_for_mismatch()
+    assert again["texts"] == proxied["texts"] and again["recall"] == proxied["recall"]

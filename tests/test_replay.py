@@ -1,4 +1,4 @@
-"""Tests for rawlive.capture.replay, rawlive.capture.tls and rawlive.pytest_plugin.
+"""Tests for rawlive.capture.replay and rawlive.capture.tls (the plugin: test_pytest_plugin.py).
 
 Real WebSocket frames over loopback: rawlive's own client (or a bare
 websockets client, for frames rawlive would never send) against a
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
 import stat
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,6 @@ import rawlive
 from rawlive.capture.format import (
     Capture,
     CaptureWriter,
-    FrameRecord,
     read_capture,
     redaction_marker,
 )
@@ -41,8 +39,6 @@ from rawlive.capture.replay import (
 )
 from rawlive.errors import ConnectionClosedError, ReplayMismatchError, SetupRejectedError
 from rawlive.protocol.codec import decode_client, decode_server
-
-pytest_plugins = ["pytester"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MODEL = "gemini-2.0-flash-live-001"
@@ -660,177 +656,6 @@ async def test_record_against_the_fake_server_then_replay(tmp_path: Path) -> Non
     server.raise_for_mismatch()
     server_frames = [f.payload for f in capture.frames(dir="server")]
     assert all(isinstance(p, bytes) for p in server_frames)
-
-
-# -- the pytest plugin ----------------------------------------------------------------
-
-
-def _plugin_args(request: pytest.FixtureRequest) -> list[str]:
-    # The generated tests need neither pytest-asyncio nor hypothesis (whose
-    # plugin costs a second per run); once the pytest11 entry point is
-    # installed, the rawlive plugin loads by itself.
-    args = ["-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:hypothesispytest"]
-    if not request.config.pluginmanager.has_plugin("rawlive"):
-        args += ["-p", "rawlive.pytest_plugin"]
-    return args
-
-
-PLUGIN_TEST = """
-import asyncio
-
-import pytest
-
-import rawlive
-
-
-async def talk(live_replay, prompt):
-    async with rawlive.connect(
-        "gemini-2.0-flash-live-001",
-        response_modalities=["TEXT"],
-        **live_replay.connect_kwargs(),
-    ) as session:
-        await session.send_text(prompt)
-        return await session.receive_turn(timeout=5)
-
-
-@pytest.mark.live_capture("fixtures/seed_text_session.jsonl")
-def test_matches(live_replay):
-    assert live_replay.mode == "replay"
-    turn = asyncio.run(talk(live_replay, "Hello? Gemini are you there?"))
-    assert turn.text.startswith("Yes, I am")
-
-
-@pytest.mark.live_capture("fixtures/seed_text_session.jsonl")
-def test_mismatch(live_replay):
-    try:
-        asyncio.run(talk(live_replay, "Goodbye"))
-    except rawlive.ConnectionClosedError:
-        pass
-
-
-@pytest.mark.live_capture("fixtures/seed_text_session.jsonl")
-def test_mismatch_that_breaks_the_test(live_replay):
-    asyncio.run(talk(live_replay, "Goodbye"))
-
-
-@pytest.mark.live_capture("missing.jsonl")
-def test_missing_capture(live_replay):
-    pass
-"""
-
-
-def test_plugin_replays_and_reports_mismatches(
-    pytester: pytest.Pytester, request: pytest.FixtureRequest
-) -> None:
-    (pytester.path / "fixtures").mkdir()
-    shutil.copy(FIXTURES / "seed_text_session.jsonl", pytester.path / "fixtures")
-    pytester.makepyfile(test_live=PLUGIN_TEST)
-    result = pytester.runpytest(*_plugin_args(request), "-v")
-    result.assert_outcomes(passed=1, failed=2, errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*test_matches PASSED*",
-            "*test_mismatch FAILED*",
-            "*replay of *seed_text_session.jsonl: 1 mismatch*",
-            "*connection #1, client frame #2: expected clientContent('Hello? Gemini are you "
-            "there?'), got clientContent('Goodbye')*",
-        ]
-    )
-    result.stdout.fnmatch_lines(
-        ["*ERROR at setup of test_missing_capture*", "*capture 'missing.jsonl' not found*"]
-    )
-    # A test that failed on its own (the mismatch closed its connection) gets
-    # the report attached.
-    result.stdout.fnmatch_lines(
-        [
-            "*_ test_mismatch_that_breaks_the_test _*",
-            "*ConnectionClosedError*1007*",
-            "*Captured rawlive replay call*",
-            "*got clientContent('Goodbye')*",
-        ]
-    )
-
-
-def test_plugin_finds_captures_next_to_the_test_and_takes_pace(
-    pytester: pytest.Pytester, request: pytest.FixtureRequest
-) -> None:
-    folder = pytester.mkpydir("sub")
-    shutil.copy(FIXTURES / "seed_text_session.jsonl", folder / "here.jsonl")
-    (folder / "test_here.py").write_text(
-        "import pytest\n"
-        "@pytest.mark.live_capture('here.jsonl', strict=False)\n"
-        "def test_here(live_replay, pytestconfig):\n"
-        "    assert live_replay.capture_path.name == 'here.jsonl'\n"
-        "    assert live_replay.server.pace == 'original'\n"
-        "    assert live_replay.server.strict is False\n"
-        "    assert live_replay.connect_kwargs() == {'endpoint': live_replay.url, 'ssl': None}\n"
-    )
-    result = pytester.runpytest(*_plugin_args(request), "--live-pace", "original")
-    result.assert_outcomes(passed=1)
-
-
-def test_plugin_replays_when_record_is_asked_without_a_key(
-    pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(pytester.path)
-    shutil.copy(FIXTURES / "seed_text_session.jsonl", pytester.path / "c.jsonl")
-    pytester.makepyfile(
-        "import pytest\n"
-        "@pytest.mark.live_capture('c.jsonl')\n"
-        "def test_mode(live_replay):\n"
-        "    assert live_replay.mode == 'replay'\n"
-        "    assert live_replay.record_path is None\n"
-    )
-    result = pytester.runpytest(*_plugin_args(request), "--live-record")
-    result.assert_outcomes(passed=1)
-
-
-RECORD_TEST = """
-import asyncio
-
-import pytest
-
-import rawlive
-from rawlive.testing import FakeLiveServer
-
-
-@pytest.mark.live_capture("captures/new.jsonl")
-def test_record(live_replay):
-    assert live_replay.mode == "record"
-    assert live_replay.url.startswith("wss://generativelanguage.googleapis.com/")
-
-    async def run():
-        async with FakeLiveServer() as fake:
-            for prompt in ("one", "two"):  # a reconnect is the next conn, same file
-                async with rawlive.connect(
-                    "rawlive-demo", response_modalities=["TEXT"], endpoint=fake.url,
-                    **live_replay.connect_kwargs(),
-                ) as session:
-                    await session.send_text(prompt)
-                    await session.receive_turn(timeout=5)
-
-    asyncio.run(run())
-"""
-
-
-def test_plugin_record_mode_writes_one_capture(
-    pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GEMINI_API_KEY", "fake-key-for-recording")
-    (pytester.path / "captures").mkdir()
-    pytester.makepyfile(test_rec=RECORD_TEST)
-    result = pytester.runpytest(*_plugin_args(request), "--live-record")
-    result.assert_outcomes(passed=1)
-    path = pytester.path / "captures" / "new.jsonl"
-    text = path.read_text()
-    assert "fake-key-for-recording" not in text
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    capture = read_capture(path)
-    assert capture.connections() == (1, 2)
-    assert [o.conn for o in capture.opens()] == [1, 2]
-    assert all(isinstance(f, FrameRecord) for f in capture.frames())
 
 
 # -- the server's own recording, and the CLI entry point -----------------------------------

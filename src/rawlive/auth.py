@@ -109,7 +109,7 @@ def resolve_credentials(
     searched: list[str] = []
     for name in ENV_VARIABLES:
         searched.append(f"${name}")
-        if env.get(name):
+        if env.get(name, "").strip():  # a key of only spaces is not a key
             return Credentials(env[name], f"${name}")
     path = Path(env_file) if env_file is not None else find_env_file()
     if path is not None:
@@ -120,7 +120,7 @@ def resolve_credentials(
             values = dotenv_values(path)
             for name in ENV_VARIABLES:
                 value = values.get(name)
-                if value:
+                if value and value.strip():
                     return Credentials(value, f"{name} in {path}")
     else:
         searched.append(".env in the working folder and its parents (none found)")

@@ -17,7 +17,41 @@ from rawlive.protocol.codec import decode_client, decode_server
 from rawlive.protocol.lint import LintIssue, lint_message
 from rawlive.protocol.session import SessionState
 
-__all__ = ["LintIssue", "format_findings", "lint_capture"]
+__all__ = ["ConnectionLint", "LintIssue", "format_findings", "lint_capture"]
+
+
+class ConnectionLint:
+    """The outgoing lint over one connection's frames, in order.
+
+    Server frames keep its state current (the setup, pending tool calls);
+    each client frame is checked against what the service rejects before
+    its own effect is applied. ``rawlive lint`` runs one per connection of a
+    capture, and ``rawlive proxy --lint`` one per relayed connection.
+    """
+
+    def __init__(self) -> None:
+        self.state = SessionState()
+
+    def server(self, payload: str | bytes) -> None:
+        """Account for a server frame (an undecodable one is not the lint's business)."""
+        with contextlib.suppress(RemoteProtocolError, LocalProtocolError):
+            # Out-of-order frames are the lint's business, not the state machine's.
+            self.state.on_receive(decode_server(payload))
+
+    def client(self, payload: str | bytes) -> list[tuple[str, str]]:
+        """Return ``(rule, message)`` for each problem of a client frame."""
+        try:
+            message = decode_client(payload)
+        except RemoteProtocolError as exc:
+            return [("undecodable", str(exc))]
+        state = self.state
+        found = [
+            (issue.rule, issue.message)
+            for issue in lint_message(message, setup=state.setup, pending_calls=state.pending_calls)
+        ]
+        with contextlib.suppress(LocalProtocolError):
+            state.on_send(message)
+        return found
 
 
 def lint_capture(capture: Capture) -> list[LintIssue]:
@@ -27,30 +61,19 @@ def lint_capture(capture: Capture) -> list[LintIssue]:
     capture's frame records, 1-based) and ``t``. A client frame that does not
     decode is reported under the rule ``undecodable``.
     """
-    states: dict[int, SessionState] = {}
+    linters: dict[int, ConnectionLint] = {}
     findings: list[LintIssue] = []
     position = 0
     for record in capture.records:
         if not isinstance(record, FrameRecord):
             continue
         position += 1
-        state = states.setdefault(record.conn, SessionState())
-        try:
-            if record.dir == "server":
-                server_message = decode_server(record.payload)
-                # Out-of-order frames are the lint's business, not the state machine's.
-                with contextlib.suppress(LocalProtocolError):
-                    state.on_receive(server_message)
-                continue
-            message = decode_client(record.payload)
-        except RemoteProtocolError as exc:
-            if record.dir == "client":
-                findings.append(_at(record, position, "undecodable", str(exc)))
+        linter = linters.setdefault(record.conn, ConnectionLint())
+        if record.dir == "server":
+            linter.server(record.payload)
             continue
-        for issue in lint_message(message, setup=state.setup, pending_calls=state.pending_calls):
-            findings.append(_at(record, position, issue.rule, issue.message))
-        with contextlib.suppress(LocalProtocolError):
-            state.on_send(message)
+        for rule, message in linter.client(record.payload):
+            findings.append(_at(record, position, rule, message))
     return findings
 
 

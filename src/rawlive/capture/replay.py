@@ -36,8 +36,10 @@ A frame that does not match is a *mismatch*: the server records a
 :class:`~rawlive.errors.ReplayMismatchError` in :attr:`ReplayServer.mismatches`
 and, when ``strict`` (the default), closes the connection with code 1007
 (:data:`MISMATCH_CLOSE_CODE`) and the reason ``replay mismatch: expected X,
-got Y``. 1007 is what the real service sends for a payload it will not
-accept, so clients exercise the error path they need anyway, and it is never
+got Y``. When a setup differs, the reason leads with the first difference and
+its fix (``the capture expects model M: pass --model M; expected ...``), since
+close reasons are cut at 123 bytes. 1007 is what the real service sends for a
+payload it will not accept, so clients exercise the error path they need anyway, and it is never
 retryable: sending the same frames again cannot help.
 
 :class:`BackgroundReplayServer` runs a replay server on its own event loop in
@@ -302,8 +304,50 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
     return _shape_of(message)
 
 
-def _close_reason(expected: str, got: str) -> str:
-    """Return ``replay mismatch: expected X, got Y`` in at most 123 UTF-8 bytes."""
+def _first_difference(expected: FrameShape, got: FrameShape, limit: int | None = None) -> str:
+    """Say which setup field differs first and how to fix it ("" when not a setup mismatch).
+
+    A close reason is cut at 123 bytes, so this lead goes first: it names the
+    difference and the flag that fixes it, e.g. ``the capture expects model
+    rawlive-demo, got gemini-3.8-live: pass --model rawlive-demo``. With
+    ``limit``, the longest wording of at most that many UTF-8 bytes is chosen
+    (the shortest, ``the capture expects --model M``, when none fits).
+    """
+    # The setup key is ("setup", model, modalities, has_handle); see _shape_of.
+    keys = (
+        [cast("tuple[object, ...]", k) for k in expected.key],
+        [cast("tuple[object, ...]", k) for k in got.key],
+    )
+    want = next((k for k in keys[0] if k[0] == "setup"), None)
+    have = next((k for k in keys[1] if k[0] == "setup"), None)
+    if want is None or have is None:
+        return ""
+    if want[1] != have[1]:
+        w, h = str(want[1]).removeprefix("models/"), str(have[1]).removeprefix("models/")
+        wordings = [
+            f"the capture expects model {w}, got {h}: pass --model {w}",
+            f"the capture expects model {w}: pass --model {w}",
+            f"the capture expects --model {w}",
+        ]
+    elif want[2] != have[2]:
+        w = "+".join(str(m) for m in cast("tuple[str, ...]", want[2]))
+        h = "+".join(str(m) for m in cast("tuple[str, ...]", have[2]))
+        wordings = [f"the capture expects modality {w}, got {h}: pass --modality {w.lower()}"]
+    elif want[3] != have[3]:
+        wordings = [
+            "the capture resumes a session: pass --resume with a handle"
+            if want[3]
+            else "the capture starts a new session: do not pass --resume"
+        ]
+    else:
+        return ""
+    if limit is not None:
+        return next((t for t in wordings if len(t.encode("utf-8")) <= limit), wordings[-1])
+    return wordings[0]
+
+
+def _close_reason(expected: str, got: str, lead: str = "") -> str:
+    """Return ``replay mismatch: [LEAD; ]expected X, got Y`` in at most 123 UTF-8 bytes."""
 
     def cut(text: str, limit: int) -> str:
         raw = text.encode("utf-8")
@@ -311,6 +355,8 @@ def _close_reason(expected: str, got: str) -> str:
             return text
         return raw[: limit - 3].decode("utf-8", "ignore") + "..."
 
+    if lead:  # the difference and its fix come first; the rest as room allows
+        return cut(f"replay mismatch: {lead}; expected {expected}, got {got}", _REASON_LIMIT)
     head = "replay mismatch: expected "
     mid = ", got "
     room = _REASON_LIMIT - len(head) - len(mid)
@@ -594,9 +640,10 @@ class ReplayServer:
             return self._scripts[index % len(self._scripts)]
         return self._scripts[index] if index < len(self._scripts) else None
 
-    def _mismatch(self, where: str, expected: str, got: str) -> ReplayMismatchError:
+    def _mismatch(self, where: str, expected: str, got: str, lead: str = "") -> ReplayMismatchError:
+        lead = f"{lead}; " if lead else ""
         error = ReplayMismatchError(
-            f"{where}: expected {expected}, got {got}", expected=expected, got=got
+            f"{where}: {lead}expected {expected}, got {got}", expected=expected, got=got
         )
         self.mismatches.append(error)
         logger.info("replay mismatch: %s", error)
@@ -823,11 +870,13 @@ class _Replayer:
             self._absorbing = True
         if matched:
             return True
-        self._server._mismatch(self._where(), expected.description, got.description)
+        lead = _first_difference(expected, got)
+        self._server._mismatch(self._where(), expected.description, got.description, lead)
         if not self._server.strict:
             self._absorbing = expected.audio
             return True
-        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got)))
+        short = _first_difference(expected, got, _REASON_LIMIT - len("replay mismatch: "))
+        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got), short))
         return False
 
     async def _close_as_recorded(self, record: CloseRecord) -> None:

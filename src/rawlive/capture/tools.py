@@ -88,6 +88,7 @@ __all__ = [
     "TurnStats",
     "UNDECODABLE",
     "WavInfo",
+    "analyze",
     "capture_shape",
     "diff_captures",
     "extract_wav",
@@ -985,6 +986,19 @@ def summarize(capture: Capture) -> CaptureSummary:
         connections and how each closed, and the last resumable handle.
     """
     return _Analysis(capture).summary()
+
+
+def analyze(capture: Capture) -> tuple[list[TimelineRow], CaptureSummary]:
+    """Return :func:`timeline` and :func:`summarize` of a capture from one pass.
+
+    Args:
+        capture: the capture to read.
+
+    Returns:
+        The rows and the summary, as the two functions return them.
+    """
+    analysis = _Analysis(capture)
+    return analysis.rows, analysis.summary()
 
 
 # ------------------------------------------------------------ text rendering

@@ -14,6 +14,9 @@ Commands:
     wav      the model's (or with --input the user's) audio from a capture
     diff     what differs in shape between two captures (protocol drift)
     serve    replay a capture as a Live API server (ws:// or wss://)
+    fake     run the bundled fake Live server on its own, until Ctrl-C
+    proxy    relay any Live client to the service: watch, record, lint, inject faults
+    completion  print a bash, zsh or fish completion script
 
 With no API key found, ``say`` and ``chat`` run against the bundled fake
 server (``--server demo``), so a first run works offline.
@@ -30,7 +33,19 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 # The subcommands in the order ``--help`` lists them; each names its module.
-COMMANDS: tuple[str, ...] = ("say", "chat", "explain", "lint", "serve", "show", "wav", "diff")
+COMMANDS: tuple[str, ...] = (
+    "say",
+    "chat",
+    "explain",
+    "lint",
+    "serve",
+    "fake",
+    "proxy",
+    "show",
+    "wav",
+    "diff",
+    "completion",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,6 +62,7 @@ async def server_target(args: argparse.Namespace) -> AsyncIterator[dict[str, Any
                 file=sys.stderr,
             )
             server = "demo"
+    args.server_used = server  # the printer says when a handle dies with the demo
     if server == "google":
         yield {"model": args.model or DEFAULT_MODEL}
     elif server == "demo":
@@ -75,7 +76,11 @@ async def server_target(args: argparse.Namespace) -> AsyncIterator[dict[str, Any
 
 def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
     """The connect() keyword arguments the session options ask for."""
+    from rawlive.cli._options import check_session_args, connection_options
+
+    check_session_args(args)
     options: dict[str, Any] = {
+        **connection_options(args),
         "response_modalities": ["AUDIO" if audio else "TEXT"],
         "session_resumption": args.resume or True,
         "api_key": args.api_key,
@@ -105,19 +110,6 @@ def audio_mode(args: argparse.Namespace) -> bool:
     models refuse TEXT), and the output transcription gives the text.
     """
     return bool(args.modality == "audio")
-
-
-async def print_turn_footer(session: Any, out: TextIO) -> None:
-    """Print the session's usage and its latest resumption handle."""
-    await session.wait_for_handle(timeout=2.0)
-    usage = session.usage
-    print(
-        f"usage: prompt {usage.prompt_tokens}, response {usage.response_tokens}, "
-        f"total {usage.total_tokens} tokens",
-        file=out,
-    )
-    if session.handle:
-        print(f"resume handle: {session.handle}", file=out)
 
 
 def add_session_options(p: argparse.ArgumentParser) -> None:
@@ -156,3 +148,8 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
     p.add_argument("--api-version", default="v1beta", help="v1beta (default) or v1alpha")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")
+    from rawlive.cli._options import add_connection_options
+    from rawlive.cli._output import add_output_options
+
+    add_connection_options(p)
+    add_output_options(p)

@@ -8,21 +8,44 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rawlive.cli._input_audio import add_input_audio_options
 from rawlive.cli._session import (
     add_session_options,
     audio_mode,
     connect_options,
-    print_turn_footer,
     server_target,
 )
 
+EPILOG = """\
+Each TEXT is one turn; a TEXT that ends in .wav and names a file is sent as
+audio (16-bit PCM WAV, any rate). With no TEXT, turns are read from stdin,
+one per line. Replies stream to stdout; the last resume handle goes to stderr.
+
+examples:
+  rawlive chat "Hello" "What is the capital of Brazil?" --modality text
+  rawlive chat "Hello" question.wav --audio-dir out/ --fast
+  printf 'Hello\\nCan you tell me a joke?\\n' | rawlive chat --json
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("chat", help="several turns in one session (stdin when no TEXT given)")
-    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p = sub.add_parser(
+        "chat",
+        help="several turns in one session (stdin when no TEXT given)",
+        description="Several turns in one session: each TEXT (or WAV file) is a turn.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "texts",
+        nargs="*",
+        metavar="TEXT",
+        help="the turns, in order: text, or a .wav file to send as audio (default: stdin lines)",
+    )
     p.add_argument(
         "--audio-dir", metavar="DIR", help="ask for audio; write audio_response_N.wav files here"
     )
+    add_input_audio_options(p, single=False)
     add_session_options(p)
     p.set_defaults(run=run, is_async=True)
 
@@ -31,52 +54,83 @@ async def run(args: argparse.Namespace) -> int:
     import asyncio
 
     import rawlive
+    from rawlive.cli._input_audio import audio_turn, is_wav_turn, open_wav
+    from rawlive.cli._output import TurnPrinter
+    from rawlive.errors import ConfigurationError, LiveError
 
     audio = audio_mode(args)
-    options = connect_options(args, audio)
+    if args.audio_dir is not None and not audio:
+        raise ConfigurationError(
+            "--audio-dir needs audio replies: drop --modality text (the default is audio)"
+        )
     texts: Sequence[str] = args.texts
+    interactive = not texts
+    wavs = {t: open_wav(t.strip()) for t in texts if is_wav_turn(t)}  # checked before connecting
+    options = connect_options(args, audio)
+    options["input_audio_transcription"] = bool(wavs) or interactive
+    printer = TurnPrinter(sys.stdout, sys.stderr, json_mode=args.json)
+    options["observers"] = [*options["observers"], printer]
     out_dir = Path(args.audio_dir) if args.audio_dir else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     async with server_target(args) as target, rawlive.connect(**target, **options) as session:
+        printer.demo = args.server_used == "demo"
         try:
-            await _converse(session, args, texts, out_dir)
+            index = 0
+            while True:
+                if interactive:
+                    line = await _read_line()
+                    if line is None:
+                        break
+                    text = line
+                else:
+                    if index >= len(texts):
+                        break
+                    text = texts[index]
+                if not text.strip():
+                    if not interactive:
+                        index += 1  # a blank TEXT is skipped, not retried forever
+                    continue
+                wav = out_dir / f"audio_response_{index}.wav" if out_dir is not None else None
+                try:
+                    audio_in = wavs.get(text)
+                    if audio_in is None and is_wav_turn(text):  # a line on stdin
+                        try:
+                            audio_in = open_wav(text.strip())
+                        except LiveError as exc:  # one line; the session goes on
+                            printer.note(f"rawlive: error: {exc}")
+                            index += 1
+                            continue
+                    if audio_in is None:
+                        printer.begin_turn(prompt=text)
+                        if not args.json:
+                            printer.note(f"> {text}")
+                        await session.send_text(text)
+                        printer.input_sent()
+                        turn = await session.receive_turn(wav=wav, timeout=args.timeout)
+                    else:
+                        printer.begin_turn(input_audio=text.strip())
+                        if not args.json:
+                            printer.note(f"> [{text.strip()}: {audio_in.duration:.2f} s of audio]")
+                        turn = await audio_turn(
+                            session,
+                            audio_in,
+                            fast=args.fast,
+                            receive=lambda wav=wav: session.receive_turn(
+                                wav=wav, timeout=args.timeout
+                            ),
+                            on_sent=printer.input_sent,
+                        )
+                    await printer.end_turn(session, turn, wav)
+                finally:
+                    printer.finish_lines()
+                index += 1
         except asyncio.CancelledError:  # Ctrl-C: leave at once, with the handle to resume
             if session.handle:
                 print(f"\nresume handle: {session.handle}", file=sys.stderr)
             raise
-        await print_turn_footer(session, sys.stderr)
+        await printer.print_footer(session)
     return 0
-
-
-async def _converse(
-    session: Any, args: argparse.Namespace, texts: Sequence[str], out_dir: Path | None
-) -> None:
-    pending = list(texts)
-    interactive = not pending
-    index = 0
-    while True:
-        if interactive:
-            line = await _read_line()
-            if line is None:
-                break
-            text = line
-        elif pending:
-            text = pending.pop(0)
-        else:
-            break
-        if not text.strip():
-            continue
-        print(f"> {text}", file=sys.stderr)
-        await session.send_text(text)
-        wav = out_dir / f"audio_response_{index}.wav" if out_dir is not None else None
-        turn = await session.receive_turn(wav=wav, timeout=args.timeout)
-        reply = turn.text or turn.output_transcript
-        if reply:
-            print(reply)
-        if wav is not None:
-            print(f"audio saved to {wav} ({turn.audio_duration:.2f} s)", file=sys.stderr)
-        index += 1
 
 
 async def _read_line() -> str | None:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+_EPILOG = """\
+example:
+  rawlive diff old.jsonl new.jsonl
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("diff", help="what differs in shape between two captures")
-    p.add_argument("a")
-    p.add_argument("b")
+    p = sub.add_parser(
+        "diff",
+        help="what differs in shape between two captures",
+        description="Compare the shape of two captures (message kinds, fields, order), not "
+        "their values: protocol drift shows up here. Exit status 1 when they differ.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("a", metavar="A", help="the first capture file (e.g. last month's)")
+    p.add_argument("b", metavar="B", help="the second capture file (e.g. today's)")
     p.set_defaults(run=run, is_async=False)
 
 

@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+_EPILOG = """\
+example:
+  rawlive say "Hello" --record session.jsonl && rawlive lint session.jsonl
+"""
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "lint", help="check a capture's client frames for what the service would reject"
+        "lint",
+        help="check a capture's client frames for what the service would reject",
+        description="Check every client frame of a capture against what the service rejects "
+        "with 1007/1008. Exit status 1 when something is found.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture")
+    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
     p.set_defaults(run=run, is_async=False)
 
 

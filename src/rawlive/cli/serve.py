@@ -6,18 +6,35 @@ import argparse
 import sys
 from typing import Any
 
+_EPILOG = """\
+example:
+  rawlive say "Hello" --server demo --record rec.jsonl
+  rawlive serve rec.jsonl --port 8765 &      # stderr names the model the capture expects
+  rawlive say "Hello" --server ws://127.0.0.1:8765 --model rawlive-demo
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("serve", help="replay a capture as a Live API server, for any client")
-    p.add_argument("capture")
+    p = sub.add_parser(
+        "serve",
+        help="replay a capture as a Live API server, for any client",
+        description="Replay a capture as a Live API server until Ctrl-C. The first line on "
+        "stdout is its URL. Replay is exact: a client frame that differs from the capture "
+        "closes the connection with 1007 and says what differs.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "capture", metavar="CAPTURE", help="the capture file (.jsonl) to replay, e.g. from --record"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument(
         "--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)"
     )
     p.add_argument(
-        "--tls-cert", metavar="C", help="PEM certificate: serve wss:// (needs --tls-key)"
+        "--tls-cert", metavar="CERT.pem", help="PEM certificate: serve wss:// (needs --tls-key)"
     )
-    p.add_argument("--tls-key", metavar="K", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-key", metavar="KEY.pem", help="PEM private key of --tls-cert")
     p.add_argument(
         "--pace",
         choices=("original", "fast"),
@@ -36,7 +53,10 @@ def add_parser(sub: Any) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from rawlive.capture.replay import serve_capture_forever
+    from rawlive.cli._interrupt import serve_until_interrupted
     from rawlive.errors import ReplayMismatchError
+
+    expects = _expected_setup(args.capture)
 
     def ready(url: str) -> None:
         print(url, flush=True)
@@ -45,19 +65,56 @@ async def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if expects:
+            print(f"rawlive: {expects}", file=sys.stderr, flush=True)
 
     def mismatch(error: ReplayMismatchError) -> None:
         print(f"rawlive: replay mismatch: {error}", file=sys.stderr, flush=True)
 
-    await serve_capture_forever(
-        args.capture,
-        host=args.host,
-        port=args.port,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        pace=args.pace,
-        rules=args.rules,
-        on_ready=ready,
-        on_mismatch=mismatch,
+    await serve_until_interrupted(
+        serve_capture_forever(
+            args.capture,
+            host=args.host,
+            port=args.port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            pace=args.pace,
+            rules=args.rules,
+            on_ready=ready,
+            on_mismatch=mismatch,
+        )
     )
     return 0
+
+
+def _expected_setup(path: str) -> str:
+    """Say which model (and modality) the capture's first setup names, and the flags to match.
+
+    Replay is exact, so a client must send the recorded setup; this line tells
+    a ``rawlive say`` user what to pass. Empty when the capture has no setup.
+    """
+    from rawlive.capture.format import FrameRecord, OpenRecord, iter_capture
+    from rawlive.errors import LiveError
+    from rawlive.protocol.codec import decode_client
+
+    model: str | None = None
+    try:
+        for record in iter_capture(path):
+            if isinstance(record, OpenRecord) and model is None:
+                model = record.model
+            if isinstance(record, FrameRecord) and record.dir == "client":
+                setup = decode_client(record.text).setup
+                if setup is None:
+                    break
+                name = (setup.model or model or "").removeprefix("models/")
+                modality = "+".join(m.upper() for m in setup.response_modalities) or "AUDIO"
+                flags = f"--model {name}" + (
+                    f" --modality {modality.lower()}" if modality in ("AUDIO", "TEXT") else ""
+                )
+                return f"the capture expects model {name}, modality {modality}: pass {flags}"
+    except (LiveError, OSError, ValueError):
+        return ""  # serving reports the problem itself
+    if model:
+        name = model.removeprefix("models/")
+        return f"the capture expects model {name}: pass --model {name}"
+    return ""

@@ -1,4 +1,9 @@
-"""``rawlive show CAPTURE``: a capture's timeline of frames, turns, latency and usage."""
+"""``rawlive show CAPTURE``: a capture's timeline of frames, turns, latency and usage.
+
+With ``--html OUT.html`` it writes the same capture as one self-contained web
+page instead (see :mod:`rawlive.capture.html`); ``--compare B`` puts a second
+capture next to it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,40 @@ import argparse
 import sys
 from typing import Any
 
+_EPILOG = """\
+examples:
+  rawlive say "Hello" --record session.jsonl && rawlive show session.jsonl
+  rawlive show session.jsonl --html session.html
+  rawlive show a.jsonl --html compare.html --compare b.jsonl
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("show", help="a capture's timeline: frames, turns, latency, usage")
-    p.add_argument("capture")
+    p = sub.add_parser(
+        "show",
+        help="a capture's timeline: frames, turns, latency, usage",
+        description="Print a capture's timeline: one line per frame (audio runs collapsed), "
+        "turn boundaries, time to first output, and token usage. With --html, write it as "
+        "one self-contained web page instead: lanes, turns, latency, audio players, frames.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
+    )
+    p.add_argument(
+        "--html", metavar="OUT.html", help="write a self-contained web page instead of text"
+    )
+    p.add_argument(
+        "--compare", metavar="B", help="with --html: a second capture, side by side by turn"
+    )
+    p.add_argument(
+        "--audio-budget",
+        metavar="MB",
+        type=float,
+        help="with --html: megabytes of audio to embed as players (default 12); "
+        "later turns get a waveform only",
     )
     p.set_defaults(run=run, is_async=False)
 
@@ -19,11 +52,62 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import shutil
 
-    from rawlive.capture.format import read_capture
-    from rawlive.capture.tools import format_timeline
+    if args.html is None and args.compare is not None:
+        print("rawlive: error: --compare needs --html OUT.html", file=sys.stderr)
+        return 2
+    captures = []
+    for path in (args.capture, args.compare):
+        if path is not None:
+            capture = _read(path)
+            if capture is None:
+                return 1
+            captures.append(capture)
+    if args.html is None:
+        from rawlive.capture.tools import format_timeline
 
-    tty = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns if tty else 0
-    text = format_timeline(read_capture(args.capture), color=tty, width=width, verbose=args.verbose)
-    print(text, end="")
+        tty = sys.stdout.isatty()
+        width = shutil.get_terminal_size().columns if tty else 0
+        text = format_timeline(captures[0], color=tty, width=width, verbose=args.verbose)
+        print(text, end="")
+        return 0
+    return _write_html(args, captures)
+
+
+def _read(path: str) -> Any:
+    """The capture at ``path``, or None after one line saying why it cannot be read."""
+    from rawlive.capture.format import read_capture
+
+    try:
+        return read_capture(path)
+    except OSError as exc:
+        print(f"rawlive: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+def _write_html(args: argparse.Namespace, captures: list[Any]) -> int:
+    from pathlib import Path
+
+    from rawlive.capture.html import DEFAULT_AUDIO_BUDGET, render_html
+
+    budget = DEFAULT_AUDIO_BUDGET
+    if args.audio_budget is not None:
+        if not args.audio_budget >= 0:
+            print("rawlive: error: --audio-budget must be 0 or more megabytes", file=sys.stderr)
+            return 2
+        budget = int(args.audio_budget * 1_000_000)
+    page = render_html(
+        captures[0],
+        name=Path(args.capture).name,
+        audio_budget=budget,
+        compare=captures[1] if len(captures) > 1 else None,
+        compare_name=Path(args.compare).name if args.compare is not None else "B",
+    )
+    out = Path(args.html)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        print(f"rawlive: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    size = len(page.encode("utf-8"))
+    print(f"wrote {out} ({size / 1e6:.1f} MB)")
     return 0

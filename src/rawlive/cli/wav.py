@@ -6,11 +6,24 @@ import argparse
 import sys
 from typing import Any
 
+_EPILOG = """\
+examples:
+  rawlive say "Hello" --record session.jsonl && rawlive wav session.jsonl reply.wav
+  rawlive wav session.jsonl question.wav --input
+"""
+
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("wav", help="write a capture's audio to a WAV file")
-    p.add_argument("capture")
-    p.add_argument("out", metavar="OUT.wav")
+    p = sub.add_parser(
+        "wav",
+        help="write a capture's audio to a WAV file",
+        description="Write the model's audio in a capture (or, with --input, the user's) to "
+        "a WAV file. Redacted chunks are written as silence of the same length.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
+    p.add_argument("out", metavar="OUT.wav", help="the WAV file to write")
     p.add_argument("--input", action="store_true", help="the user's audio instead of the model's")
     p.set_defaults(run=run, is_async=False)
 

@@ -25,6 +25,18 @@ back to the class-level default (``None``). This is why the message classes are
 frozen dataclasses *without* ``slots``: with slots every absent field would
 cost a separate store, which tripled the cost of decoding an audio frame.
 
+Spelling: a value keeps the JSON type it had on the wire. int64 fields
+(proto3 JSON sends them as decimal strings; numbers are accepted too) decode
+to an ``int`` subclass that remembers the spelling (:class:`WireInt`) when it
+differs from what the field emits by default; base64 keeps its alphabet and
+padding (:func:`rawlive._b64.b64decode_spelled`). Values built in Python are
+plain ``int``/``bytes`` and take the default spelling.
+
+Bounds: a frame may hold at most :data:`MAX_ITEMS_PER_FRAME` items in its
+repeated message fields (parts, turns, calls...), and a field given under both
+spellings (``turnComplete`` and ``turn_complete``) is an error, because one of
+the two values would be lost and the service's choice is unknowable.
+
 Errors: converters raise :class:`DecodeFailure` with a message; each level
 adds its key to the failure's path on the way out, so the hot path pays
 nothing for error reporting. The codec turns the failure into a
@@ -39,7 +51,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from rawlive._b64 import b64decode_any, b64encode_str
+from rawlive._b64 import b64decode_spelled, b64encode_any
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -52,8 +64,12 @@ else:
 __all__ = [
     "WireMessage",
     "EMPTY",
+    "COUNT_ITEMS_FROM",
+    "MAX_ITEMS_PER_FRAME",
     "DecodeFailure",
+    "WireInt",
     "camel",
+    "count_items",
     "decode_object",
     "encode_object",
     "json_type",
@@ -152,25 +168,80 @@ def _dec_bool(v: Any, _a: Any) -> Any:
     return v
 
 
+class WireInt(int):
+    """An ``int`` decoded from a spelling its field does not emit by default.
+
+    Equal to, and hashing like, the plain ``int``; arithmetic returns plain
+    ``int``. Only :meth:`wire` differs: the JSON value the wire had, which the
+    encoder emits instead of the field's default form.
+    """
+
+    __slots__ = ()
+
+    def wire(self) -> Any:
+        """Return the JSON value (``str``, ``int`` or ``float``) to emit."""
+        raise NotImplementedError  # pragma: no cover - every subclass overrides
+
+
+class _AsString(WireInt):
+    """Spelled as a canonical decimal string (``"1000"``)."""
+
+    __slots__ = ()
+
+    def wire(self) -> Any:
+        return str(int(self))
+
+
+class _AsText(WireInt):
+    """Spelled as a decimal string ``int()`` accepts but does not print (``"007"``)."""
+
+    def wire(self) -> Any:
+        return self.__dict__["text"]
+
+
+class _AsNumber(WireInt):
+    """Spelled as a JSON integer where the field's default is a string."""
+
+    __slots__ = ()
+
+    def wire(self) -> Any:
+        return int(self)
+
+
+class _AsFloat(WireInt):
+    """Spelled as an integral JSON float (``5.0``, ``1e300``)."""
+
+    __slots__ = ()
+
+    def wire(self) -> Any:
+        return float(self)
+
+
 def _dec_int(v: Any, _a: Any) -> Any:
     if type(v) is int:
         return v
     if type(v) is float and v.is_integer():
-        return int(v)
+        return _AsFloat(v)
     raise _expect("an integer", v)
 
 
-def _dec_int64(v: Any, _a: Any) -> Any:
+def _dec_int64(v: Any, as_string: Any) -> Any:
     # proto3 JSON sends int64 as a decimal string; numbers are accepted too.
+    # The value keeps its spelling when it differs from the field's default.
     if type(v) is int:
-        return v
+        return _AsNumber(v) if as_string else v
     if type(v) is str:
         try:
-            return int(v)
+            n = int(v)
         except ValueError:
             raise DecodeFailure(
                 f"expected an int64 (number or decimal string), got {v!r}"
             ) from None
+        if str(n) == v:
+            return n if as_string else _AsString(n)
+        text = _AsText(n)
+        text.__dict__["text"] = v
+        return text
     raise _expect("an int64 (number or decimal string)", v)
 
 
@@ -205,7 +276,7 @@ def _dec_bytes(v: Any, _a: Any) -> Any:
     if type(v) is not str:
         raise _expect("a base64 string", v)
     try:
-        return b64decode_any(v)
+        return b64decode_spelled(v)
     except (binascii.Error, ValueError) as exc:
         raise DecodeFailure(f"invalid base64 ({exc})") from None
 
@@ -232,6 +303,20 @@ def _dec_duration(v: Any, _a: Any) -> Any:
     return v
 
 
+MAX_ITEMS_PER_FRAME = 100_000
+"""The most items a frame's repeated message fields may hold together.
+
+Counts every element of every ``parts``, ``turns``, ``functionCalls``,
+``functionResponses``, ``tools``, ``functionDeclarations``, ``mediaChunks`` and
+token-details array in one frame. A decoded item costs ~300 bytes and ~1 us;
+without a bound a 16 MiB frame of empty parts (``{},`` x 5.6 million) took 7 s
+and 800 MB beyond what the JSON parser itself needs. Free-form JSON (function
+arguments, schemas) is not counted: it is kept as the parser built it. What
+remains is the parser's own work, bounded by the WebSocket frame size limit
+(16 MiB of ``{"text":""}`` parts: 0.6 s and ~400 MB, then this error).
+"""
+
+
 def _dec_message_list(v: Any, cls: Any) -> Any:
     if type(v) is not list:
         raise _expect("an array of objects", v)
@@ -253,8 +338,8 @@ _DECODERS: dict[str, Any] = {
     "enum": _dec_str,
     "bool": _dec_bool,
     "int": _dec_int,
-    "int64": _dec_int64,
-    "int64str": _dec_int64,
+    "int64": _dec_int64,  # argument False: emits a number by default
+    "int64str": _dec_int64,  # argument True: emits a decimal string by default
     "number": _dec_number,
     "json": _dec_json,
     "object": _dec_object,
@@ -269,11 +354,63 @@ _DECODERS: dict[str, Any] = {
 def decode_object(cls: type[T], value: Any) -> T:
     """Build ``cls`` from its JSON object form.
 
+    Call :func:`count_items` first for a frame that may be large.
+
     Raises:
         DecodeFailure: ``value`` or a field in it has the wrong shape.
     """
     result: T = _decode(value, cls)
     return result
+
+
+COUNT_ITEMS_FROM = 2 * MAX_ITEMS_PER_FRAME
+"""Frames shorter than this (in bytes or characters) need no :func:`count_items`:
+every item is at least ``{}`` plus a comma, so they cannot hold too many."""
+
+
+def count_items(cls: type[Any], value: Any) -> None:
+    """Refuse ``value`` if it holds more than :data:`MAX_ITEMS_PER_FRAME` repeated items.
+
+    Raises:
+        DecodeFailure: too many items (the path names the list that overflowed).
+    """
+    if type(value) is dict:
+        _count_items(value, cls, MAX_ITEMS_PER_FRAME)
+
+
+def _count_items(value: dict[str, Any], cls: Any, budget: int) -> int:
+    """Return ``budget`` minus the repeated items under ``value``; fail below zero.
+
+    Walks only the schema's message fields (never free-form JSON), so its
+    recursion is as deep as the schema, whatever the frame's nesting.
+    """
+    table = cls._DEC
+    for key, item in value.items():
+        entry = table.get(key)
+        if entry is None:
+            continue
+        conv, sub = entry[1], entry[2]
+        try:
+            if conv is _decode and type(item) is dict:
+                budget = _count_items(item, sub, budget)
+            elif conv is _dec_message_list and type(item) is list:
+                budget -= len(item)
+                if budget < 0:
+                    raise DecodeFailure(
+                        f"too many items: more than {MAX_ITEMS_PER_FRAME} in this frame's "
+                        "repeated fields"
+                    )
+                for i, element in enumerate(item):
+                    if type(element) is dict:
+                        try:
+                            budget = _count_items(element, sub, budget)
+                        except DecodeFailure as exc:
+                            exc.parts.append(f"[{i}]")
+                            raise
+        except DecodeFailure as exc:
+            exc.parts.append(key)
+            raise
+    return budget
 
 
 def _decode(value: Any, cls: Any) -> Any:
@@ -285,6 +422,7 @@ def _decode(value: Any, cls: Any) -> Any:
     # a prepared dict to __dict__; absent fields fall back to class defaults.
     attrs = obj.__dict__
     extra: dict[str, Any] | None = None
+    known_null = False
     for key, item in value.items():
         entry = table.get(key)
         if entry is None or item is None:
@@ -292,6 +430,8 @@ def _decode(value: Any, cls: Any) -> Any:
             if extra is None:
                 extra = attrs["extra"] = {}
             extra[key] = item
+            if entry is not None:
+                known_null = True
             continue
         name, conv, arg = entry
         try:
@@ -299,7 +439,30 @@ def _decode(value: Any, cls: Any) -> Any:
         except DecodeFailure as exc:
             exc.parts.append(key)
             raise
+    # Each key either set one attribute or went into ``extra``; fewer means two
+    # spellings of one field met. A known key holding null is in ``extra`` and
+    # may hide a value under the other spelling. Cheap checks keep the hot path fast.
+    if extra is None:
+        if len(attrs) != len(value):
+            _check_spellings(value, table, attrs)
+    elif known_null or len(attrs) + len(extra) - 1 != len(value):
+        _check_spellings(value, table, attrs)
     return obj
+
+
+def _check_spellings(value: dict[str, Any], table: dict[str, Any], attrs: dict[str, Any]) -> None:
+    seen: dict[str, str] = {}
+    for key, item in value.items():
+        entry = table.get(key)
+        if entry is None:
+            continue
+        name = entry[0]
+        first = seen.get(name)
+        if first is not None and (item is not None or name in attrs):
+            exc = DecodeFailure(f"field given twice, as {first!r} and {key!r}")
+            exc.parts.append(key)
+            raise exc
+        seen[name] = key
 
 
 _DECODERS["message"] = _decode
@@ -315,14 +478,24 @@ def _enc_seq(v: Any, _a: Any) -> Any:
     return list(v)
 
 
+def _enc_int(v: Any, _a: Any) -> Any:
+    return v if type(v) is int else _wire_number(v)
+
+
 def _enc_int64str(v: Any, _a: Any) -> Any:
-    return str(v)
+    return str(v) if type(v) is int else _wire_number(v)
+
+
+def _wire_number(v: Any) -> Any:
+    if isinstance(v, WireInt):
+        return v.wire()
+    return v  # a float or a subclass from user code: emitted as given
 
 
 def _enc_bytes(v: Any, _a: Any) -> Any:
     if isinstance(v, str):  # already base64 text (e.g. passed through)
         return v
-    return b64encode_str(bytes(v))
+    return b64encode_any(v)
 
 
 def _enc_message(v: Any, _a: Any) -> Any:
@@ -339,8 +512,8 @@ _ENCODERS: dict[str, Callable[[Any, Any], Any]] = {
     "str": _enc_plain,
     "enum": _enc_plain,
     "bool": _enc_plain,
-    "int": _enc_plain,
-    "int64": _enc_plain,
+    "int": _enc_int,
+    "int64": _enc_int,
     "int64str": _enc_int64str,
     "number": _enc_plain,
     "json": _enc_plain,
@@ -483,7 +656,8 @@ def wire_message(cls: type[T]) -> type[T]:
         if kind in ("strlist", "messages"):
             seqs.add(f.name)
         key = f.metadata["wire"] or camel(f.name)
-        entry = (f.name, _DECODERS[kind], f.metadata["sub"])
+        arg = kind == "int64str" if kind.startswith("int64") else f.metadata["sub"]
+        entry = (f.name, _DECODERS[kind], arg)
         dec[key] = entry
         dec.setdefault(f.name, entry)
         snake = re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()

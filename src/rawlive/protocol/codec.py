@@ -4,8 +4,25 @@
 sends binary frames) or ``str`` (text frames), in camelCase or snake_case.
 ``encode`` emits compact camelCase JSON as ``bytes``.
 
+The lossless guarantee: for every frame that decodes, ``encode`` returns the
+same JSON value, except that keys come out camelCase and in declaration order
+(unknown keys, and known keys holding an explicit null, come after the known
+ones as they were spelled, in wire order). Every value keeps its JSON
+type: an int64 sent as ``"1000"`` comes back as ``"1000"`` and one sent as
+``5`` as ``5`` (the Python value is an ``int`` either way); base64 keeps its
+alphabet and padding (URL-safe stays URL-safe); free-form JSON (function
+``args`` and ``response``, schemas, unknown keys) comes back byte-equal, in its
+own key order. Messages built in Python use the defaults: standard padded
+base64, and each int64 field's proto3 form. Numbers are re-printed by the JSON
+library (``1E3`` becomes ``1000.0``: the same value and type).
+
+``encode`` never fails on a decoded frame: values the fast JSON encoder refuses
+(nesting deeper than 254 levels, integers beyond 64 bits, which only Python
+code can put there) take a slower encoder with no such limits.
+
 Every decoding problem (not JSON, not an object, a known field of the wrong
-type, invalid base64, a malformed duration) raises
+type, invalid base64, a malformed duration, one field under both spellings,
+more than ``MAX_ITEMS_PER_FRAME`` repeated items) raises
 :class:`~rawlive.errors.RemoteProtocolError` carrying the frame and the path of
 the bad field. Unknown keys are never an error: they are kept.
 """
@@ -16,9 +33,9 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from rawlive._b64 import b64decode_any
-from rawlive.errors import RemoteProtocolError
-from rawlive.protocol._schema import DecodeFailure, decode_object
+from rawlive._b64 import b64decode_spelled
+from rawlive.errors import LocalProtocolError, RemoteProtocolError
+from rawlive.protocol._schema import COUNT_ITEMS_FROM, DecodeFailure, count_items, decode_object
 from rawlive.protocol.messages import (
     Blob,
     ClientMessage,
@@ -130,7 +147,7 @@ def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
         if type(mime) is not str or type(b64) is not str:
             return None
         try:
-            pcm = b64decode_any(b64)
+            pcm = b64decode_spelled(b64)
         except (binascii.Error, ValueError):
             return None  # the generic path reports it with the field's path
         blob = _new(Blob)
@@ -158,6 +175,8 @@ def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     if fast is not None:
         return fast
     try:
+        if len(data) >= COUNT_ITEMS_FROM:
+            count_items(ServerMessage, value)
         return decode_object(ServerMessage, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
@@ -173,6 +192,8 @@ def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
     """
     value = decode_json(data)
     try:
+        if len(data) >= COUNT_ITEMS_FROM:
+            count_items(ClientMessage, value)
         return decode_object(ClientMessage, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
@@ -194,5 +215,58 @@ def to_wire(message: Encodable) -> dict[str, Any]:
 
 
 def encode(message: Encodable) -> bytes:
-    """Encode ``message`` as one compact camelCase JSON frame (UTF-8 bytes)."""
-    return _dumps(to_wire(message))
+    """Encode ``message`` as one compact camelCase JSON frame (UTF-8 bytes).
+
+    Raises:
+        LocalProtocolError: a value built in Python is not JSON (a ``set``, an
+            object); never raised for a decoded frame.
+    """
+    wire = to_wire(message)
+    try:
+        return _dumps(wire)
+    except TypeError:  # orjson.JSONEncodeError: too deep, too big, or not JSON
+        return _dumps_anything(wire)
+
+
+def _dumps_anything(value: Any) -> bytes:
+    """Encode JSON of any depth and any integer size, without recursion.
+
+    Scalars are written by orjson itself (so strings and floats come out
+    exactly as on the fast path); only containers and integers beyond 64
+    bits are written here.
+    """
+    out: list[bytes] = []
+    # The stack holds values still to write, and raw bytes (separators and
+    # closing brackets) to emit between them.
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is bytes:
+            out.append(item)
+        elif isinstance(item, dict):
+            out.append(b"{")
+            todo: list[Any] = [b"}"]
+            for i, (key, sub) in enumerate(reversed(item.items())):
+                if not isinstance(key, str):
+                    raise LocalProtocolError(f"cannot encode a {type(key).__name__} key as JSON")
+                todo.append(sub)
+                todo.append(_dumps(key) + b":")
+                if i < len(item) - 1:
+                    todo.append(b",")
+            stack.extend(todo)
+        elif isinstance(item, (list, tuple)):
+            out.append(b"[")
+            todo = [b"]"]
+            for i, sub in enumerate(reversed(item)):
+                todo.append(sub)
+                if i < len(item) - 1:
+                    todo.append(b",")
+            stack.extend(todo)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            out.append(str(int(item)).encode("ascii"))
+        else:
+            try:
+                out.append(_dumps(item))
+            except TypeError as exc:
+                raise LocalProtocolError(f"cannot encode a value as JSON: {exc}") from exc
+    return b"".join(out)

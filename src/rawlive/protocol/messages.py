@@ -1,7 +1,7 @@
 """Frozen dataclasses for every client and server message of BidiGenerateContent.
 
 Attribute names are the snake_case form of the camelCase wire names (see
-../shared/PROTOCOL.md for each field). Every field defaults to ``None``,
+https://ai.google.dev/api/live for each field). Every field defaults to ``None``,
 meaning "absent on the wire"; sequences decode to tuples. Each class keeps the
 keys it does not know in ``extra`` and emits them again, so decoding and
 re-encoding is lossless. Enum values are plain strings, so values newer than

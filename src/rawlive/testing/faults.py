@@ -60,6 +60,11 @@ common to all faults (all keyword-only):
     point faults: act right after the Kth output chunk of the turn.
     :class:`InterruptedWithAudio`: the chunk after the Kth carries
     ``interrupted``.
+``after_frames``
+    point faults: act right after the Nth server frame of the connection
+    (``setupComplete`` is frame 1).
+``after_seconds``
+    point faults: act this many seconds after ``setupComplete``.
 ``once``
     True (default): a point fault acts once; a turn fault changes one turn,
     the first it matches. False: every match.
@@ -104,6 +109,7 @@ __all__ = [
     "BundleFields",
     "CancelToolCall",
     "CloseWith",
+    "DelayFrames",
     "DelayTurnComplete",
     "DropConnection",
     "Fault",
@@ -118,7 +124,7 @@ __all__ = [
     "with_faults",
 ]
 
-Point = Literal["setup", "start", "chunk", "complete", "end"]
+Point = Literal["setup", "start", "chunk", "complete", "end", "frame"]
 """Where in a connection a point fault can act."""
 
 _F = TypeVar("_F", bound="Fault")
@@ -152,6 +158,8 @@ class Fault:
         after_turn: point faults: act after the last frame of this turn.
         after_complete: point faults: act after this turn's turnComplete, before its handle.
         after_chunks: point faults: act after this many output chunks of the turn.
+        after_frames: point faults: act after this many server frames of the connection.
+        after_seconds: point faults: act this many seconds after ``setupComplete``.
         connection: the connection's number (1 = first accepted), None for any.
         once: act (or change a turn) only once.
 
@@ -162,6 +170,8 @@ class Fault:
     on_turn: int | None = None
     after_turn: int | None = None
     after_chunks: int | None = None
+    after_frames: int | None = None
+    after_seconds: float | None = None
     connection: int | None = None
     after_complete: int | None = None
     once: bool = True
@@ -170,23 +180,39 @@ class Fault:
     _FIRST_TURN: ClassVar[int] = 1  # on_turn=None matches turns from this one on
 
     def __post_init__(self) -> None:
-        for name in ("on_turn", "after_turn", "after_chunks", "after_complete"):
+        triggers = (
+            "on_turn",
+            "after_turn",
+            "after_chunks",
+            "after_frames",
+            "after_seconds",
+            "after_complete",
+        )
+        for name in triggers:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be 0 or more, got {value}")
         if self.connection is not None and self.connection < 1:
             raise ValueError(f"connection numbers start at 1, got {self.connection}")
-        for name in ("after_turn", "after_chunks", "after_complete"):
+        for name in triggers[1:]:
             if getattr(self, name) is not None and name not in self._TRIGGERS:
                 raise ValueError(f"{type(self).__name__} does not take {name}")
-        for name in ("after_turn", "after_complete"):
-            others = [
-                n
-                for n in ("on_turn", "after_turn", "after_chunks", "after_complete")
-                if n != name and getattr(self, n) is not None
-            ]
-            if getattr(self, name) is not None and others:
-                raise ValueError(f"{name} cannot be combined with {' or '.join(others)}")
+        if self.after_turn is not None and (
+            self.on_turn is not None or self.after_chunks is not None
+        ):
+            raise ValueError("after_turn cannot be combined with on_turn or after_chunks")
+        if self.after_complete is not None:
+            others = [n for n in triggers if n != "after_complete" and getattr(self, n) is not None]
+            if others:
+                raise ValueError(f"after_complete cannot be combined with {' or '.join(others)}")
+        timed = [n for n in ("after_frames", "after_seconds") if getattr(self, n) is not None]
+        if timed and (
+            len(timed) > 1
+            or self.on_turn is not None
+            or self.after_turn is not None
+            or self.after_chunks is not None
+        ):
+            raise ValueError(f"{timed[0]} cannot be combined with another trigger")
         self._check()
 
     def _check(self) -> None:
@@ -206,14 +232,21 @@ class _PointFault(Fault):
     """A fault that acts once, at one moment of a connection."""
 
     _TRIGGERS: ClassVar[frozenset[str]] = frozenset(
-        {"after_turn", "after_chunks", "after_complete"}
+        {"after_turn", "after_chunks", "after_frames", "after_seconds", "after_complete"}
     )
     _DEFAULT_POINT: ClassVar[Point] = "start"
 
-    def fires_at(self, point: Point, connection: int, turn: int, chunks: int) -> bool:
-        """Whether the fault acts at ``point`` (``chunks`` output chunks into ``turn``)."""
+    def fires_at(
+        self, point: Point, connection: int, turn: int, chunks: int, frames: int = 0
+    ) -> bool:
+        """Whether the fault acts at ``point`` (``chunks`` output chunks into ``turn``,
+        ``frames`` server frames into the connection)."""
         if self.connection is not None and self.connection != connection:
             return False
+        if self.after_seconds is not None:
+            return False  # the connection's timer strikes it
+        if self.after_frames is not None:
+            return point == "frame" and frames == self.after_frames
         if self.after_turn is not None:
             if self.after_turn == 0:
                 return point == "setup"
@@ -466,6 +499,25 @@ class TextFrames(Fault):
     _FIRST_TURN: ClassVar[int] = 0
 
 
+@dataclass(frozen=True, slots=True)
+class DelayFrames(Fault):
+    """Send every server frame of the matching turns ``seconds`` late (network latency).
+
+    By default every frame of every turn, as behind a slow link; with
+    ``on_turn=N`` only the frames of that turn.
+
+    Attributes:
+        seconds: the delay added before each frame.
+    """
+
+    seconds: float = 0.1
+    once: bool = False
+
+    def _check(self) -> None:
+        if self.seconds < 0:
+            raise ValueError(f"seconds must be 0 or more, got {self.seconds}")
+
+
 def _check_code(code: int) -> None:
     if not (1000 <= code < 5000) or code in (1004, 1005, 1006, 1015):
         hint = " (use DropConnection for a drop)" if code == 1006 else ""
@@ -568,6 +620,7 @@ class FaultyConnection(FakeConnection):
         super().__init__(server, ws, record)
         self.turn_number = 0
         self.turn_chunks = 0
+        self.frames_sent = 0
         self._reply: _Turn | None = None
         self._bundle: dict[str, Any] | None = None
         self._interrupted_sent = False  # InterruptedWithAudio: drop the rest of the reply
@@ -598,7 +651,7 @@ class FaultyConnection(FakeConnection):
                 continue
             if fault.once and armed.fired:
                 continue
-            if not fault.fires_at(point, conn, turn, self.turn_chunks):
+            if not fault.fires_at(point, conn, turn, self.turn_chunks, self.frames_sent):
                 continue
             armed.mark(conn, turn)
             await self.flush_bundle()
@@ -611,7 +664,23 @@ class FaultyConnection(FakeConnection):
         if accepted:
             await self.flush_bundle()
             await self._strike_at("setup")
+            for armed in self.server.faults:
+                fault = armed.fault
+                if (
+                    fault.after_seconds is not None
+                    and isinstance(fault, _PointFault)
+                    and fault.connection in (None, self.number)
+                ):
+                    self.spawn(self._strike_later(armed, fault, fault.after_seconds))
         return accepted
+
+    async def _strike_later(self, armed: ArmedFault, fault: _PointFault, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self.ws.state is not State.OPEN or not armed.active or (fault.once and armed.fired):
+            return
+        armed.mark(self.number, self.turn_number)
+        await self.flush_bundle()
+        await fault.strike(self)
 
     async def produce_turn(self, turn: _Turn) -> None:
         self.turn_number += 1
@@ -711,12 +780,20 @@ class FaultyConnection(FakeConnection):
             await self.send_frame(_dumps(pending))
 
     async def send_frame(self, frame: bytes | str) -> None:
-        if isinstance(frame, bytes) and self.server.faults:
+        if not self.server.faults:
+            await super().send_frame(frame)
+            return
+        if isinstance(frame, bytes):
             for armed, _ in self._changing(TextFrames):
                 armed.mark(self.number, self.turn_number)
                 frame = frame.decode("utf-8")
                 break
+        for armed, delay in self._changing(DelayFrames):
+            armed.mark(self.number, self.turn_number)
+            await asyncio.sleep(delay.seconds)
         await super().send_frame(frame)
+        self.frames_sent += 1
+        await self._strike_at("frame")
 
     # ---------------------------------------------------------- turn ends
 

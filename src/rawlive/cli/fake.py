@@ -1,0 +1,98 @@
+"""``rawlive fake``: run the bundled fake Live server on its own, until Ctrl-C.
+
+This is the server a JavaScript, Go or any other client tests against, and
+the one the CLI's resume flow needs: a handle stays valid as long as this
+process runs, across any number of ``rawlive say --server URL`` commands.
+The URL is the first line on stdout (flushed), so a script can read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EPILOG = """\
+example:
+  rawlive fake --port 8766 &                  # prints ws://127.0.0.1:8766/ws/...
+  rawlive say "Hello" --modality text --server ws://127.0.0.1:8766
+  rawlive say "what was the last question I asked?" --modality text \\
+      --server ws://127.0.0.1:8766 --resume HANDLE
+
+Resumption handles stay valid while this server runs; they die with it.
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "fake",
+        help="run the bundled fake Live server until Ctrl-C (prints its URL)",
+        description="Run the bundled fake Live server (FakeLiveServer) on its own. "
+        "The first line on stdout is its ws:// (or wss://) URL; it serves until Ctrl-C.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=0, help="TCP port (default 0: any free port, printed)"
+    )
+    p.add_argument(
+        "--tls-cert", metavar="CERT.pem", help="PEM certificate: serve wss:// (needs --tls-key)"
+    )
+    p.add_argument("--tls-key", metavar="KEY.pem", help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="require this key from clients (else any key or none is accepted)",
+    )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace audio replies at playback speed (default: as fast as possible)",
+    )
+    p.set_defaults(run=run, is_async=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    from rawlive.cli._interrupt import until_interrupted
+    from rawlive.errors import ConfigurationError
+    from rawlive.testing import FakeLiveServer
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigurationError("give both --tls-cert and --tls-key, or neither")
+    if args.api_key is not None and not args.api_key.strip():
+        raise ConfigurationError("--api-key is empty")
+    if not 0 <= args.port <= 65535:
+        raise ConfigurationError(f"--port must be 0 to 65535, got {args.port}")
+    context = None
+    if args.tls_cert is not None:
+        from rawlive.capture.tls import server_ssl_context
+
+        try:
+            context = server_ssl_context(args.tls_cert, args.tls_key)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
+    server = FakeLiveServer(
+        host=args.host,
+        port=args.port,
+        ssl_context=context,
+        api_key=args.api_key,
+        realtime=args.realtime,
+    )
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    try:
+        print(server.url, flush=True)
+        print(
+            f"rawlive: fake Live server at {server.url} (model: any; Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        await until_interrupted()
+    finally:
+        await server.close()
+        served = len(server.connections)
+        print(f"rawlive: fake server stopped after {served} connection(s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,147 @@
+"""``rawlive proxy``: relay any Live client to the service; watch, record, lint, perturb."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EPILOG = """\
+Point a client at the proxy by base URL, e.g. for the official Python SDK
+  genai.Client(http_options={"base_url": "http://127.0.0.1:8766/"})
+and for rawlive
+  rawlive say Hi --server ws://127.0.0.1:8766/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent
+
+examples:
+  rawlive proxy --frames --record session.jsonl
+  rawlive proxy --inject-key --lint            (a keyless browser app, during development)
+  rawlive proxy --upstream ws://127.0.0.1:8765 --fault goaway:after-seconds=5
+"""
+
+
+def add_parser(sub: Any) -> None:
+    from rawlive.testing.faultspec import FAULT_SYNTAX
+
+    p = sub.add_parser(
+        "proxy",
+        help="relay any Live client to the service: watch, record, lint, inject faults",
+        description="Listen on loopback and relay every Live API frame, unchanged, between "
+        "each client and the upstream service.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=8766, help="TCP port (default 8766; 0: any)")
+    p.add_argument(
+        "--upstream",
+        default="google",
+        help="google (default), vertex, or a ws:// or wss:// URL of any Live-compatible server",
+    )
+    p.add_argument("--upstream-ca-file", metavar="PEM", help="trust this CA for a wss:// upstream")
+    p.add_argument("--record", metavar="FILE", help="write a capture per client session")
+    p.add_argument(
+        "--redact-audio",
+        action="store_true",
+        help="with --record: store audio length and hash only",
+    )
+    p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
+    p.add_argument(
+        "--lint", action="store_true", help="flag client frames the service would reject"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help=f"inject a fault: {FAULT_SYNTAX}",
+    )
+    p.add_argument(
+        "--inject-key",
+        action="store_true",
+        help="add the API key (--api-key, $GEMINI_API_KEY, $GOOGLE_API_KEY, .env) to "
+        "connections that bring none",
+    )
+    p.add_argument("--api-key", help="with --inject-key: the key to add")
+    p.add_argument("--env-file", help="with --inject-key: the .env file to read")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="with --inject-key: allow a non-loopback --host (anyone reaching it spends the key)",
+    )
+    p.add_argument(
+        "--tls-cert", metavar="C", help="PEM certificate: serve wss:// (needs --tls-key)"
+    )
+    p.add_argument("--tls-key", metavar="K", help="PEM private key of --tls-cert")
+    p.set_defaults(run=run, is_async=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rawlive.cli._session import FramePrinter
+    from rawlive.errors import ConfigurationError
+    from rawlive.proxy import LiveProxy
+    from rawlive.testing.faultspec import parse_fault
+
+    faults = []
+    for spec in args.fault:
+        try:
+            faults.append(parse_fault(spec))
+        except ValueError as exc:
+            raise ConfigurationError(f"--fault {spec!r}: {exc}") from None
+    key = None
+    if args.inject_key:
+        from rawlive.auth import resolve_credentials
+
+        key = resolve_credentials(args.api_key, env_file=args.env_file).secret
+    ssl_context = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise ConfigurationError("--tls-cert and --tls-key go together")
+        from rawlive.capture.tls import server_ssl_context
+
+        ssl_context = server_ssl_context(args.tls_cert, args.tls_key)
+    upstream_ssl = None
+    if args.upstream_ca_file:
+        from rawlive.capture.tls import client_ssl_context
+
+        upstream_ssl = client_ssl_context(args.upstream_ca_file)
+
+    def on_lint(conn: int, finding: str) -> None:
+        print(f"!! #{conn} lint: {finding}", file=sys.stderr, flush=True)
+
+    proxy = LiveProxy(
+        upstream=args.upstream,
+        host=args.host,
+        port=args.port,
+        observers=[FramePrinter(sys.stderr)] if args.frames else [],
+        record=args.record,
+        redact_audio=args.redact_audio,
+        lint=args.lint,
+        on_lint=on_lint,
+        inject_key=key,
+        allow_remote=args.allow_remote,
+        faults=faults,
+        ssl_context=ssl_context,
+        upstream_ssl=upstream_ssl,
+    )
+    if key and args.allow_remote and args.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"rawlive: warning: anyone who can reach {args.host}:{args.port} spends your API key",
+            file=sys.stderr,
+        )
+    async with proxy:
+        print(proxy.url, flush=True)
+        print(
+            f"rawlive: proxying {proxy.url} -> {proxy.upstream} (SDK base_url {proxy.base_url}; "
+            "Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if proxy.recorder is not None and proxy.recorder.paths:
+                names = ", ".join(str(p) for p in proxy.recorder.paths)
+                print(f"rawlive: wrote {names}", file=sys.stderr, flush=True)
+    return 0
