@@ -138,6 +138,7 @@ def test_fake_over_tls_with_ca_file(tmp_path: Path) -> None:
 
 
 def test_fake_refuses_half_a_tls_pair(tmp_path: Path) -> None:
+    (tmp_path / "c.pem").write_text("not checked: the pair is incomplete")
     result = run_cli("fake", "--tls-cert", "c.pem", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == "rawlive: error: give both --tls-cert and --tls-key, or neither"

@@ -289,8 +289,8 @@ def test_cli_audio_budget_and_compare(tmp_path: Path) -> None:
     [
         (["--compare", str(TOOL)], "--compare needs --html"),
         (["--html", "x.html", "--audio-budget", "-1"], "--audio-budget must be 0 or more"),
-        (["--html", "no/such/dir/x.html"], "cannot write no/such/dir/x.html"),
-        (["--html", "x.html", "--compare", "nope.jsonl"], "cannot read nope.jsonl"),
+        (["--html", "no/such/dir/x.html"], "the folder 'no/such/dir' does not exist"),
+        (["--html", "x.html", "--compare", "nope.jsonl"], "nope.jsonl: no such file"),
     ],
 )
 def test_cli_bad_input_gets_one_line(tmp_path: Path, args: list[str], message: str) -> None:

@@ -6,16 +6,15 @@ Nothing else in rawlive reads environment variables or ``.env`` files.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
-import re
-from collections.abc import Iterable, Mapping
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rawlive.errors import ConfigurationError, MissingAPIKeyError
+from rawlive.redact import RedactingLogger, redact, redact_url
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -63,14 +62,6 @@ class Credentials:
 
     def __str__(self) -> str:
         return f"<{'ephemeral token' if self.ephemeral else 'API key'} from {self.source}>"
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """Return ``text`` with every occurrence of each secret replaced by ``REDACTED``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "REDACTED")
-    return text
 
 
 def find_env_file(start: str | os.PathLike[str] | None = None) -> Path | None:
@@ -162,13 +153,34 @@ def live_url(*, api_version: str = DEFAULT_API_VERSION, ephemeral: bool = False)
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """Return whether ``host`` is ``localhost`` or a loopback address."""
+    """Return whether ``host`` is ``localhost`` or a loopback address.
+
+    A name under ``.localhost`` counts only when it resolves, and every
+    address it resolves to is loopback: nothing forces a resolver to keep
+    such names local.
+    """
     if not host:
         return False
-    if host == "localhost" or host.endswith(".localhost"):
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if not host.endswith(".localhost"):
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(_is_loopback_address(a) for a in addresses)
+
+
+def _is_loopback_address(address: object) -> bool:
+    try:
+        return ipaddress.ip_address(str(address).partition("%")[0]).is_loopback
     except ValueError:
         return False
 
@@ -182,61 +194,30 @@ def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
     Raises:
         ConfigurationError: the URL is not a WebSocket URL, or is insecure.
     """
-    parts = urlsplit(url)
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid endpoint {shown!r}: {redact_url(str(exc))}") from None
+    try:
+        port = parts.port
+    except ValueError:
+        text = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        what = (
+            f"port {text} is out of range (0 to 65535)"
+            if text.isdigit()
+            else (f"the port {text!r} is not a number")
+        )
+        raise ConfigurationError(f"invalid endpoint {shown!r}: {what}") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigurationError(f"endpoint must be a ws:// or wss:// URL, got {redact_url(url)!r}")
+        raise ConfigurationError(f"endpoint must be a ws:// or wss:// URL, got {shown!r}")
+    if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
+        raise ConfigurationError(f"invalid endpoint {shown!r}: the port after ':' is empty")
+    if port == 0:
+        raise ConfigurationError(f"invalid endpoint {shown!r}: port 0 cannot be dialled")
     if parts.scheme == "ws" and not allow_insecure and not is_loopback_host(parts.hostname):
         raise ConfigurationError(
             f"refusing plain ws:// to {parts.hostname}: the API key would travel in clear text; "
             "use wss:// or pass allow_insecure=True"
         )
     return url
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with ``key=`` and ``access_token=`` query values replaced."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = []
-    for pair in parts.query.split("&"):
-        name, sep, _value = pair.partition("=")
-        if name.lower() in ("key", "access_token", "token") and sep:
-            pairs.append(f"{name}=REDACTED")
-        else:
-            pairs.append(pair)
-    return parts._replace(query="&".join(pairs)).geturl()
-
-
-_SECRET_QUERY_RE = re.compile(r"([?&;])(key|access_token)=[^&;#\s]*", re.IGNORECASE)
-_SECRET_HEADER_RE = re.compile(r"(?im)^([<>] (?:x-goog-api-key|authorization): ).*$")
-
-if TYPE_CHECKING:
-    _Adapter = logging.LoggerAdapter[logging.Logger]
-else:
-    _Adapter = logging.LoggerAdapter
-
-
-class RedactingLogger(_Adapter):
-    """A logger for websockets that never writes a key.
-
-    websockets logs every handshake header and the request line at DEBUG
-    level; this adapter formats each record, then replaces ``key=`` and
-    ``access_token=`` query values, the ``x-goog-api-key`` and
-    ``Authorization`` header values and the given secrets with ``REDACTED``
-    before any handler sees it. Client and servers both use it.
-    """
-
-    def __init__(self, base: logging.Logger, secrets: Iterable[str] = ()) -> None:
-        super().__init__(base, {})
-        self.secrets = tuple(s for s in secrets if s)
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if not self.isEnabledFor(level):
-            return
-        text = str(msg) % args if args else str(msg)
-        text = _SECRET_QUERY_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}=REDACTED", text)
-        text = _SECRET_HEADER_RE.sub(lambda m: f"{m.group(1)}REDACTED", text)
-        text = redact(text, *self.secrets)
-        kwargs.pop("extra", None)
-        self.logger.log(level, "%s", text, **kwargs)

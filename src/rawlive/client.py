@@ -623,7 +623,10 @@ class connect:
         return f"<connect model={self._setup.model!r} endpoint={redact_url(self._url)!r}>"
 
     def _secrets(self) -> tuple[str, ...]:
-        return (self._credentials.secret,) if self._credentials is not None else ()
+        from rawlive.redact import url_secrets  # a key in the URL is a secret too
+
+        key = (self._credentials.secret,) if self._credentials is not None else ()
+        return key + url_secrets(self._url)
 
     async def _dial(self) -> ClientConnection:
         headers = self._credentials.headers() if self._credentials is not None else {}

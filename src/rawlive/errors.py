@@ -25,7 +25,7 @@ sent something wrong or ended the conversation::
     └── ReplayMismatchError         a replayed client frame did not match the capture
 
 Messages are lowercase without a trailing period. No error text ever contains
-an API key: callers pass keys to :func:`redact` before formatting.
+an API key: callers pass keys to :func:`rawlive.redact.redact` before formatting.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from typing import ClassVar, Literal, TypeAlias, cast
 import orjson
 
 from rawlive.errors import LiveError, LocalProtocolError
+from rawlive.redact import redact_url
 
 __all__ = [
     "Capture",
@@ -61,8 +62,10 @@ __all__ = [
     "OpenRecord",
     "UnknownRecord",
     "iter_capture",
+    "MAX_REDACTED_BYTES",
     "parse_redaction_marker",
     "read_capture",
+    "read_capture_partial",
     "record_from_json",
     "redact_endpoint",
     "redaction_marker",
@@ -90,9 +93,13 @@ ClosedBy: TypeAlias = Literal["client", "server"]
 _DIRECTIONS: frozenset[str] = frozenset(("client", "server"))
 _FRAME_TYPES: frozenset[str] = frozenset(("text", "binary"))
 _DROPPED_CODE = 1006
-_REDACTED = "REDACTED"
-_SECRET_QUERY = re.compile(r"([?&;])(key|access_token)=[^&;#]*", re.IGNORECASE)
-_MARKER = re.compile(r"<redacted (\d+) bytes sha256=([0-9a-f]{64})>")
+_MARKER = re.compile(r"<redacted (0|[1-9]\d{0,9}) bytes sha256=([0-9a-f]{64})>")
+
+MAX_REDACTED_BYTES = 2**22
+"""The most bytes one redaction marker may stand for (4 MiB, 87 s of 24 kHz
+audio; the service sends chunks of a few kilobytes): a marker claiming more
+is not a marker, and the tools give one frame at most this much silence in
+all, so no capture can make them allocate more."""
 _LINES_NAME = "<lines>"
 
 
@@ -843,20 +850,51 @@ def read_capture(
     return Capture(meta=meta, records=tuple(records))
 
 
+def read_capture_partial(
+    source: str | os.PathLike[str] | Iterable[str | bytes], *, name: str | None = None
+) -> tuple[Capture, CaptureFormatError | None]:
+    """Read a capture up to its first malformed line (a file cut by a crash).
+
+    Args:
+        source: as :func:`read_capture`.
+        name: as :func:`read_capture`.
+
+    Returns:
+        The records before the first malformed line, and the error for that
+        line (``None`` when the whole file is well formed).
+
+    Raises:
+        OSError: the file cannot be opened or read.
+    """
+    meta: CaptureMeta | None = None
+    records: list[CaptureRecord] = []
+    error: CaptureFormatError | None = None
+    try:
+        for record in iter_capture(source, name=name):
+            if isinstance(record, CaptureMeta):
+                meta = record
+            else:
+                records.append(record)
+    except CaptureFormatError as exc:
+        error = exc
+    return Capture(meta=meta, records=tuple(records)), error
+
+
 # -- writing ----------------------------------------------------------------------------
 
 
 def redact_endpoint(url: str) -> str:
-    """Return ``url`` with the values of ``key`` and ``access_token`` query parameters redacted.
+    """Return ``url`` with secret query values and the user part redacted.
+
+    The same rule as everywhere else: :func:`rawlive.redact.redact_url`.
 
     Args:
         url: a WebSocket URL, possibly carrying an API key or ephemeral token.
 
     Returns:
-        The same URL with each such value replaced by ``REDACTED``; nothing
-        else changes.
+        The same URL with each secret replaced by ``REDACTED``.
     """
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{m.group(2)}={_REDACTED}", url)
+    return redact_url(url)
 
 
 def redaction_marker(raw: bytes) -> str:
@@ -878,12 +916,18 @@ def parse_redaction_marker(text: str) -> tuple[int, str] | None:
         text: a ``data`` value from a frame.
 
     Returns:
-        ``(nbytes, sha256_hex)`` for a marker, ``None`` for anything else.
+        ``(nbytes, sha256_hex)`` for a marker, ``None`` for anything else,
+        including a marker that claims more than :data:`MAX_REDACTED_BYTES`.
     """
+    if len(text) > 120:
+        return None
     m = _MARKER.fullmatch(text)
     if m is None:
         return None
-    return int(m.group(1)), m.group(2)
+    nbytes = int(m.group(1))
+    if nbytes > MAX_REDACTED_BYTES:
+        return None
+    return nbytes, m.group(2)
 
 
 def _utc_now() -> str:

@@ -111,12 +111,18 @@ def _short_b64(match: re.Match[str]) -> str:
     return f'"{_b64_label(match.group(1))}"'
 
 
-def _shorten(node: Any) -> Any:
-    """Replace long base64 strings by ``<base64, N bytes>`` and cut very long texts."""
+def _shorten(node: Any, depth: int = 0) -> Any:
+    """Replace long base64 strings by ``<base64, N bytes>`` and cut very long texts.
+
+    Nesting past 100 levels is shown as a note (a hostile capture can nest
+    1,024 levels, deeper than Python recursion or orjson's writer go).
+    """
+    if depth > 100 and isinstance(node, (dict, list)):
+        return "<nested too deeply to show>"
     if isinstance(node, dict):
-        return {k: _shorten(v) for k, v in node.items()}
+        return {k: _shorten(v, depth + 1) for k, v in node.items()}
     if isinstance(node, list):
-        return [_shorten(v) for v in node]
+        return [_shorten(v, depth + 1) for v in node]
     if isinstance(node, str) and len(node) > _B64_LONG:
         if _B64_RE.fullmatch(node):
             return _b64_label(node)

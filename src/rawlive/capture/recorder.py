@@ -20,11 +20,12 @@ import orjson
 
 from rawlive._b64 import b64decode_any
 from rawlive.capture.format import CaptureWriter, redaction_marker
+from rawlive.redact import redact, redact_bytes, redact_url
 
 __all__ = ["Recorder", "redact_audio_payloads"]
 
 
-def _redact_blob(blob: Any) -> bool:
+def _redact_blob(blob: Any, done: list[tuple[str, str]]) -> bool:
     if not isinstance(blob, dict):
         return False
     mime = blob.get("mimeType", blob.get("mime_type"))
@@ -35,7 +36,8 @@ def _redact_blob(blob: Any) -> bool:
         raw = b64decode_any(data)
     except ValueError:
         return False
-    blob["data"] = redaction_marker(raw)
+    blob["data"] = marker = redaction_marker(raw)
+    done.append((data, marker))
     return True
 
 
@@ -48,11 +50,12 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
     """
     try:
         value = orjson.loads(frame)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, RecursionError):
         return frame
     if not isinstance(value, dict):
         return frame
     changed = False
+    done: list[tuple[str, str]] = []
     for sc_key in ("serverContent", "server_content"):
         sc = value.get(sc_key)
         if isinstance(sc, dict):
@@ -62,19 +65,27 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
                     for part in mt["parts"]:
                         if isinstance(part, dict):
                             for key in ("inlineData", "inline_data"):
-                                changed |= _redact_blob(part.get(key))
+                                changed |= _redact_blob(part.get(key), done)
     for ri_key in ("realtimeInput", "realtime_input"):
         ri = value.get(ri_key)
         if isinstance(ri, dict):
-            changed |= _redact_blob(ri.get("audio"))
+            changed |= _redact_blob(ri.get("audio"), done)
             for key in ("mediaChunks", "media_chunks"):
                 chunks = ri.get(key)
                 if isinstance(chunks, list):
                     for chunk in chunks:
-                        changed |= _redact_blob(chunk)
+                        changed |= _redact_blob(chunk, done)
     if not changed:
         return frame
-    out = orjson.dumps(value)
+    try:
+        out = orjson.dumps(value)
+    except TypeError:
+        # Nested deeper than orjson writes (it reads 1,024 levels, writes 255):
+        # replace each base64 value where it stands in the original text.
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        for data, marker in done:
+            text = text.replace(f'"{data}"', f'"{marker}"')
+        return text if isinstance(frame, str) else text.encode("utf-8")
     return out.decode("utf-8") if isinstance(frame, str) else out
 
 
@@ -105,15 +116,12 @@ class Recorder:
         return f"<Recorder {self.path!r}>"
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "REDACTED")
-        return text
+        return redact(text, *self._secrets)
 
     def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
         """Record a new connection."""
         if not self._writer.closed:
-            self._writer.open_conn(conn, self._scrub(endpoint), model)
+            self._writer.open_conn(conn, redact_url(endpoint, *self._secrets), model)
 
     def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
         """Record one frame exactly as it went over the wire (secrets and, optionally, audio
@@ -126,14 +134,7 @@ class Recorder:
             if isinstance(payload, str):
                 payload = self._scrub(payload)
             else:
-                try:
-                    text = payload.decode("utf-8")
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    scrubbed = self._scrub(text)
-                    if scrubbed != text:
-                        payload = scrubbed.encode("utf-8")
+                payload = redact_bytes(payload, *self._secrets)
         self._writer.frame(conn, "client" if direction == "client" else "server", payload)
 
     def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -67,6 +68,7 @@ from websockets.frames import Close
 
 from rawlive.auth import normalize_model
 from rawlive.capture.format import (
+    MAX_REDACTED_BYTES,
     Capture,
     CaptureWriter,
     CloseRecord,
@@ -94,9 +96,12 @@ from rawlive.protocol.rules import (
     offered_credentials,
 )
 from rawlive.protocol.session import SessionState
+from rawlive.redact import RedactingLogger, redact, redact_bytes, url_secrets
 
 __all__ = [
+    "DEFAULT_MAX_SIZE",
     "LIVE_PATH",
+    "MAX_MISMATCHES",
     "MISMATCH_CLOSE_CODE",
     "BackgroundReplayServer",
     "FrameShape",
@@ -121,7 +126,14 @@ LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGener
 """The path in :attr:`ReplayServer.url` (any path is served)."""
 
 _REASON_LIMIT = 123  # bytes in a close frame's reason
-_MARKER_IN_JSON = re.compile(r'"(<redacted \d+ bytes sha256=[0-9a-f]{64}>)"')
+_TEXT_LIMIT = 2000  # characters of a frame description kept in a mismatch or a log line
+
+DEFAULT_MAX_SIZE = 2**24
+"""The largest frame a replay server accepts (16 MiB, as the fake server)."""
+
+MAX_MISMATCHES = 100
+"""How many mismatches a replay server keeps; later ones are only counted."""
+_MARKER_IN_JSON = re.compile(r'"(<redacted \d{1,10} bytes sha256=[0-9a-f]{64}>)"')
 _PACES: frozenset[str] = frozenset(("fast", "original"))
 # Server frames that change what the rules check (setup state, pending calls).
 _STATE_KEYS: tuple[bytes, ...] = (b"setupComplete", b"setup_complete", b"toolCall", b"tool_call")
@@ -249,22 +261,39 @@ def unredact_audio(text: str) -> str:
     base64 of ``N`` zero bytes, which is silence in PCM16. Everything else in
     the text is kept byte for byte.
 
+    Silence is bounded: one marker stands for at most
+    :data:`~rawlive.capture.format.MAX_REDACTED_BYTES` (a larger claim is not
+    a marker and stays as it is), and one frame gets at most that many bytes
+    of silence in all; markers past that budget become empty audio.
+
     Args:
-        text: the frame text.
+        text: the frame text (from a capture file, never from the wire).
 
     Returns:
         The text with markers replaced (the same object when there are none).
     """
     if "<redacted " not in text:
         return text
+    budget = MAX_REDACTED_BYTES
 
     def silence(m: re.Match[str]) -> str:
+        nonlocal budget
         parsed = parse_redaction_marker(m.group(1))
-        if parsed is None:  # pragma: no cover - the pattern only finds markers
+        if parsed is None:
             return m.group(0)
-        return '"' + base64.b64encode(bytes(parsed[0])).decode("ascii") + '"'
+        nbytes = min(parsed[0], budget)
+        budget -= nbytes
+        return '"' + base64.b64encode(bytes(nbytes)).decode("ascii") + '"'
 
     return _MARKER_IN_JSON.sub(silence, text)
+
+
+def _neutral_markers(text: str) -> str:
+    """Replace redaction markers by empty audio: the shape never looks at audio bytes,
+    and a marker that came from the wire must never be expanded."""
+    if "<redacted " not in text:
+        return text
+    return _MARKER_IN_JSON.sub('""', text)
 
 
 def client_frame_shape(frame: str | bytes) -> FrameShape:
@@ -294,12 +323,14 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
         The frame's shape.
     """
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-    text = unredact_audio(text)
+    text = _neutral_markers(text)
     try:
         message = decode_client(text)
-    except RemoteProtocolError:
+    except (RemoteProtocolError, RecursionError):
+        # Long text is compared by hash, so a shape never holds a huge frame.
+        key = text if len(text) <= 4096 else hashlib.sha256(text.encode()).hexdigest()
         return FrameShape(
-            key=(("undecodable", text),), description=f"undecodable {_quote(text, 200)}"
+            key=(("undecodable", key),), description=f"undecodable {_quote(text, 200)}"
         )
     return _shape_of(message)
 
@@ -463,13 +494,18 @@ class ReplayServer:
             served, per connection. Headers, and so API keys, are never
             recorded; ``key``/``access_token`` query values are redacted.
             Use it to see exactly what a client under test sends.
+        max_size: the largest client frame accepted, in bytes (default
+            :data:`DEFAULT_MAX_SIZE`, 16 MiB; ``None``: no limit). A larger
+            frame closes that connection with 1009; others are unaffected.
         rules: ``"service"`` (default) closes on a frame the service would
             refuse, with its code and reason (see :mod:`rawlive.protocol.rules`);
             ``"lenient"`` only compares shapes. Independent of ``strict``.
 
     Attributes:
         capture: the capture being played.
-        mismatches: every mismatch so far, in order.
+        mismatches: the first :data:`MAX_MISMATCHES` mismatches, in order;
+            each description is cut to 2,000 characters.
+        dropped_mismatches: how many later mismatches were counted, not kept.
         served: how many connections were accepted.
 
     Raises:
@@ -490,6 +526,7 @@ class ReplayServer:
         repeat: bool = False,
         on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
         record: str | os.PathLike[str] | None = None,
+        max_size: int | None = DEFAULT_MAX_SIZE,
         rules: RuleMode = "service",
     ) -> None:
         if pace not in _PACES:
@@ -517,6 +554,8 @@ class ReplayServer:
         self._url: str | None = None
         self._record = record
         self._writer: CaptureWriter | None = None
+        self._max_size = max_size
+        self.dropped_mismatches = 0
 
     def __repr__(self) -> str:
         where = self._url or "not started"
@@ -541,7 +580,8 @@ class ReplayServer:
             self._port,
             ssl=self._ssl,
             compression=None,
-            max_size=None,
+            max_size=self._max_size,
+            logger=RedactingLogger(logging.getLogger("websockets.server")),
         )
         self._url = self._url_of(self._server)
         logger.debug("replaying %s at %s", self._name, self.url)
@@ -626,9 +666,11 @@ class ReplayServer:
         """Return a readable summary of every mismatch (empty when there were none)."""
         if not self.mismatches:
             return ""
-        count = len(self.mismatches)
+        count = len(self.mismatches) + self.dropped_mismatches
         lines = [f"replay of {self._name}: {count} mismatch{'es' if count > 1 else ''}"]
         lines.extend(f"  {m}" for m in self.mismatches)
+        if self.dropped_mismatches:
+            lines.append(f"  ... and {self.dropped_mismatches} more not kept")
         return "\n".join(lines)
 
     # ---------------------------------------------------------- connection
@@ -640,12 +682,24 @@ class ReplayServer:
             return self._scripts[index % len(self._scripts)]
         return self._scripts[index] if index < len(self._scripts) else None
 
-    def _mismatch(self, where: str, expected: str, got: str, lead: str = "") -> ReplayMismatchError:
+    def _mismatch(
+        self,
+        where: str,
+        expected: str,
+        got: str,
+        lead: str = "",
+        secrets: tuple[str, ...] = (),
+    ) -> ReplayMismatchError:
         lead = f"{lead}; " if lead else ""
+        # The client's own key may be in what it sent: never in reports or logs.
+        expected, got = shorten(expected, _TEXT_LIMIT), shorten(redact(got, *secrets), _TEXT_LIMIT)
         error = ReplayMismatchError(
             f"{where}: {lead}expected {expected}, got {got}", expected=expected, got=got
         )
-        self.mismatches.append(error)
+        if len(self.mismatches) < MAX_MISMATCHES:
+            self.mismatches.append(error)
+        else:
+            self.dropped_mismatches += 1
         logger.info("replay mismatch: %s", error)
         if self._on_mismatch is not None:
             self._on_mismatch(error)
@@ -654,7 +708,7 @@ class ReplayServer:
     async def _handle(self, ws: ServerConnection) -> None:
         index = self.served
         self.served += 1
-        log = _ConnectionLog(self._writer, index + 1, self._endpoint(ws))
+        log = _ConnectionLog(self._writer, index + 1, self._endpoint(ws), _secrets_of(ws))
         script = self._script_for(index)
         try:
             if script is None:
@@ -665,8 +719,10 @@ class ReplayServer:
                     log.frame("client", first)
                     got = f"a connection sending {client_frame_shape(first)}"
                 expected = f"at most {len(self._scripts)} connection(s)"
-                self._mismatch(f"connection #{index + 1}", expected, got)
-                await ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, got))
+                error = self._mismatch(
+                    f"connection #{index + 1}", expected, got, secrets=log.secrets
+                )
+                await ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, error.got))
                 return
             await _Replayer(self, ws, index + 1, script, log).run()
         except (_Closed, ConnectionClosed):
@@ -683,8 +739,11 @@ class ReplayServer:
 class _ConnectionLog:
     """Writes one served connection to the server's own capture (when recording)."""
 
-    def __init__(self, writer: CaptureWriter | None, conn: int, endpoint: str) -> None:
+    def __init__(
+        self, writer: CaptureWriter | None, conn: int, endpoint: str, secrets: tuple[str, ...]
+    ) -> None:
         self._writer = writer
+        self.secrets = secrets
         self._conn = conn
         self._endpoint = endpoint
         self._t_open = writer.elapsed() if writer is not None else 0.0
@@ -700,10 +759,15 @@ class _ConnectionLog:
             return
         if not self._opened:
             model = None
-            with contextlib.suppress(RemoteProtocolError):
-                setup = decode_client(unredact_audio(_as_text(payload))).setup
+            with contextlib.suppress(RemoteProtocolError, RecursionError):
+                setup = decode_client(_neutral_markers(_as_text(payload))).setup
                 model = setup.model if setup is not None else None
             self._open(model)
+        if self.secrets:  # a client may send its own key inside a frame
+            if isinstance(payload, str):
+                payload = redact(payload, *self.secrets)
+            else:
+                payload = redact_bytes(payload, *self.secrets)
         self._writer.frame(self._conn, direction, payload)
 
     async def finish(self, ws: ServerConnection) -> None:
@@ -715,11 +779,22 @@ class _ConnectionLog:
         protocol = ws.protocol
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         if rcvd is not None and (sent is None or protocol.close_rcvd_then_sent):
-            self._writer.close_conn(self._conn, rcvd.code, rcvd.reason, "client")
+            self._writer.close_conn(
+                self._conn, rcvd.code, redact(rcvd.reason, *self.secrets), "client"
+            )
         elif sent is not None:
             self._writer.close_conn(self._conn, sent.code, sent.reason, "server")
         else:
             self._writer.close_conn(self._conn, 1006, "", None, dropped=True)
+
+
+def _secrets_of(ws: ServerConnection) -> tuple[str, ...]:
+    """The keys and tokens a client's request carried (never recorded)."""
+    request = ws.request
+    if request is None:
+        return ()
+    offered = offered_credentials(request.path, request.headers.raw_items())
+    return tuple(s for s in (*offered, *url_secrets(request.path)) if len(s) >= 8)
 
 
 def _as_text(payload: str | bytes) -> str:
@@ -780,9 +855,11 @@ class _Replayer:
         while True:
             shape = await self._receive()
             expected = "no more client frames"
-            self._server._mismatch(self._where(), expected, shape.description)
+            error = self._server._mismatch(
+                self._where(), expected, shape.description, secrets=self._log.secrets
+            )
             if self._server.strict:
-                await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, str(shape)))
+                await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(expected, error.got))
                 return
 
     def _where(self) -> str:
@@ -840,8 +917,8 @@ class _Replayer:
             return
         state = self._state
         try:
-            message = decode_client(unredact_audio(_as_text(frame)))
-        except RemoteProtocolError:
+            message = decode_client(_neutral_markers(_as_text(frame)))
+        except (RemoteProtocolError, RecursionError):
             await self._refuse("undecodable", "")
             return
         pending = set(state.pending_calls) | self._cancelled
@@ -871,12 +948,14 @@ class _Replayer:
         if matched:
             return True
         lead = _first_difference(expected, got)
-        self._server._mismatch(self._where(), expected.description, got.description, lead)
+        error = self._server._mismatch(
+            self._where(), expected.description, got.description, lead, self._log.secrets
+        )
         if not self._server.strict:
             self._absorbing = expected.audio
             return True
         short = _first_difference(expected, got, _REASON_LIMIT - len("replay mismatch: "))
-        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), str(got), short))
+        await self._ws.close(MISMATCH_CLOSE_CODE, _close_reason(str(expected), error.got, short))
         return False
 
     async def _close_as_recorded(self, record: CloseRecord) -> None:
@@ -1117,7 +1196,13 @@ async def serve_capture_forever(
         raise ConfigurationError("give both a TLS certificate and its key, or neither")
     context = None
     if tls_cert is not None and tls_key is not None:
-        context = server_ssl_context(tls_cert, tls_key)
+        try:
+            context = server_ssl_context(tls_cert, tls_key)
+        except ssl.SSLError as exc:
+            raise ConfigurationError(
+                f"cannot use TLS certificate {os.fspath(tls_cert)!r} with key "
+                f"{os.fspath(tls_key)!r}: {exc.reason or exc}"
+            ) from None
     server = ReplayServer(
         path,
         host=host,

@@ -38,6 +38,7 @@ difference: two conversations of different length have the same shape.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import functools
 import math
@@ -55,6 +56,7 @@ import orjson
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, parse_pcm_mime
 from rawlive.audio.wav import WavWriter
 from rawlive.capture.format import (
+    MAX_REDACTED_BYTES,
     Capture,
     CloseRecord,
     Direction,
@@ -128,9 +130,10 @@ def _error_text(exc: LiveError) -> str:
 def _silence_markers(value: Any) -> tuple[Any, int]:
     """Replace redaction markers in ``data`` strings by base64 silence of the same length."""
     count = 0
+    budget = MAX_REDACTED_BYTES  # silence per frame, whatever the markers claim
 
     def walk(node: Any) -> Any:
-        nonlocal count
+        nonlocal count, budget
         if isinstance(node, dict):
             out: dict[str, Any] = {}
             for key, item in node.items():
@@ -138,7 +141,9 @@ def _silence_markers(value: Any) -> tuple[Any, int]:
                     marker = parse_redaction_marker(item)
                     if marker is not None:
                         count += 1
-                        out[key] = _b64_zeros(marker[0])
+                        nbytes = min(marker[0], budget)
+                        budget -= nbytes
+                        out[key] = _b64_zeros(nbytes)
                         continue
                 out[key] = walk(item)
             return out
@@ -149,8 +154,16 @@ def _silence_markers(value: Any) -> tuple[Any, int]:
     return walk(value), count
 
 
-@functools.lru_cache(maxsize=32)
 def _b64_zeros(nbytes: int) -> str:
+    # parse_redaction_marker caps nbytes (MAX_REDACTED_BYTES), so this is bounded;
+    # small sizes (the usual audio chunk) are cached.
+    if nbytes <= 1 << 16:
+        return _b64_zeros_small(nbytes)
+    return base64.b64encode(bytes(nbytes)).decode("ascii")
+
+
+@functools.lru_cache(maxsize=32)
+def _b64_zeros_small(nbytes: int) -> str:
     return base64.b64encode(bytes(nbytes)).decode("ascii")
 
 
@@ -164,19 +177,22 @@ def _decode_frame(frame: FrameRecord) -> _Decoded:
         has_marker = _MARKER_HINT in payload
     else:
         has_marker = _MARKER_HINT.encode() in payload
-    if has_marker:
-        try:
-            value, redacted = _silence_markers(decode_json(payload))
-        except RemoteProtocolError as exc:
-            return _Decoded(None, _error_text(exc), 0)
-        if redacted:
-            payload = orjson.dumps(value)
     try:
+        if has_marker:
+            try:
+                value, redacted = _silence_markers(decode_json(payload))
+            except RemoteProtocolError as exc:
+                return _Decoded(None, _error_text(exc), 0)
+            if redacted:
+                payload = orjson.dumps(value)
         if frame.dir == "server":
             return _Decoded(decode_server(payload), None, redacted)
         return _Decoded(decode_client(payload), None, redacted)
     except RemoteProtocolError as exc:
         return _Decoded(None, _error_text(exc), redacted)
+    except (RecursionError, TypeError):
+        # A frame nested deeper than Python recurses (orjson allows 1,024 levels).
+        return _Decoded(None, "the frame is nested too deeply to decode", 0)
 
 
 def _set_fields(message: Any) -> list[str]:
@@ -1281,48 +1297,61 @@ def extract_wav(
     if direction not in ("server", "client"):
         raise ConfigurationError(f"direction must be 'server' or 'client', got {direction!r}")
     default_rate = OUTPUT_RATE if direction == "server" else INPUT_RATE
-    pieces: list[bytes] = []
     rate: int | None = None
     first_where = ""
-    redacted = skipped = 0
-    for frame in capture.frames(dir=direction):
-        decoded = _decode_frame(frame)
-        if decoded.message is None:
-            skipped += 1
-            continue
-        redacted += decoded.redacted
-        where = f"t={frame.t:.3f}s on connection {frame.conn}"
-        for blob in _audio_blobs(decoded.message):
-            try:
-                chunk_rate = parse_pcm_mime(blob.mime_type, default_rate=default_rate)
-            except AudioFormatError as exc:
-                raise AudioFormatError(f"cannot extract audio at {where}: {exc}") from exc
-            if rate is None:
-                rate, first_where = chunk_rate, where
-            elif chunk_rate != rate:
-                raise AudioFormatError(
-                    f"{direction} audio changes sample rate from {rate} hz (first chunk at "
-                    f"{first_where}) to {chunk_rate} hz at {where}; a wav file has one rate"
-                )
-            pieces.append(blob.data or b"")
-    if rate is None:
-        what = (
-            "modelTurn inlineData audio chunks"
-            if direction == "server"
-            else "realtimeInput.audio chunks"
-        )
-        hint = "" if direction == "client" else " (was the session TEXT only?)"
-        raise AudioFormatError(f"the capture has no {direction} audio: no {what}{hint}")
+    redacted = skipped = chunks = 0
     path = Path(out_path)
-    with WavWriter(path, rate=rate, flush_every=None) as wav:
-        for pcm in pieces:
-            wav.write(pcm)
+    # Audio is streamed into a temporary file next to the output, which replaces
+    # it only when the whole capture went through: memory stays at one frame.
+    part = path.with_name(f".{path.name}.part")
+    wav: WavWriter | None = None
+    try:
+        for frame in capture.frames(dir=direction):
+            decoded = _decode_frame(frame)
+            if decoded.message is None:
+                skipped += 1
+                continue
+            redacted += decoded.redacted
+            where = f"t={frame.t:.3f}s on connection {frame.conn}"
+            for blob in _audio_blobs(decoded.message):
+                try:
+                    chunk_rate = parse_pcm_mime(blob.mime_type, default_rate=default_rate)
+                except AudioFormatError as exc:
+                    raise AudioFormatError(f"cannot extract audio at {where}: {exc}") from exc
+                if rate is None:
+                    rate, first_where = chunk_rate, where
+                    wav = WavWriter(part, rate=rate, flush_every=None)
+                elif chunk_rate != rate:
+                    raise AudioFormatError(
+                        f"{direction} audio changes sample rate from {rate} hz (first chunk "
+                        f"at {first_where}) to {chunk_rate} hz at {where}; a wav file has one rate"
+                    )
+                assert wav is not None
+                wav.write(blob.data or b"")
+                chunks += 1
+        if wav is None or rate is None:
+            what = (
+                "modelTurn inlineData audio chunks"
+                if direction == "server"
+                else "realtimeInput.audio chunks"
+            )
+            hint = "" if direction == "client" else " (was the session TEXT only?)"
+            raise AudioFormatError(f"the capture has no {direction} audio: no {what}{hint}")
+        wav.close()
+        os.replace(part, path)
+    except BaseException:
+        if wav is not None:
+            with contextlib.suppress(Exception):
+                wav.close()
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
     frames = wav.frames_written
     return WavInfo(
         path=path,
         direction=direction,
         rate=rate,
-        chunks=len(pieces),
+        chunks=chunks,
         redacted_chunks=redacted,
         frames=frames,
         duration=frames / rate,

@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 __all__ = ["build_parser", "main"]
 
@@ -48,13 +50,18 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``rawlive`` command."""
     from rawlive import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="rawlive", description="A raw WebSocket client for the Gemini Live API."
-    )
+    parser = _Parser(prog="rawlive", description="A raw WebSocket client for the Gemini Live API.")
     parser.add_argument("--version", action="version", version=f"rawlive {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
@@ -64,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Every error ends as one ``rawlive: error: ...`` line on stderr and a
+    non-zero status, never a traceback: 2 for a bad argument (argparse), 1
+    for everything else, 130 for Ctrl-C.
+    """
     from rawlive.errors import LiveError
 
     parser = build_parser()
@@ -76,13 +88,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(asyncio.run(args.run(args)))
         return int(args.run(args))
     except LiveError as exc:
-        print(f"rawlive: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         explanation = getattr(exc, "explanation", "")
         if explanation and explanation not in str(exc):
             print(f"rawlive: {explanation}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        _error(describe_os_error(exc))
+        return 1
+    except UnicodeError as exc:
+        _error(f"text is not valid UTF-8 ({_one_line(str(exc))})")
+        return 1
+    except RecursionError:
+        _error("the input is nested too deeply")
+        return 1
+    except MemoryError:
+        _error("out of memory")
+        return 1
+    except Exception as exc:  # the last resort: one line, never a traceback
+        _error(f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (please report it)")
+        return 1
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """Return one line for an OSError: what failed and on which file or address."""
+    from rawlive.redact import redact_text
+
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        target = os.fsdecode(exc.filename)
+        if exc.filename2 is not None:
+            target += f" -> {os.fsdecode(exc.filename2)}"
+        return redact_text(f"{target}: {what}")
+    return redact_text(_one_line(str(exc)) or what)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _error(message: str) -> None:
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    print(f"rawlive: error: {_one_line(message, 2000)}", file=sys.stderr)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
+from rawlive.cli._args import output_file, server_choice
 from rawlive.errors import MissingAPIKeyError
 
 DEFAULT_MODEL = "gemini-3.8-live"
@@ -17,25 +18,33 @@ DEMO_MODEL = "rawlive-demo"
 class FramePrinter:
     """Prints every frame both ways (``--frames``), audio payloads shortened."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, secrets: tuple[str, ...] = ()) -> None:
         self._out = out
+        self._secrets = secrets
 
     def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
-        print(f"-- open #{conn} {endpoint} ({model})", file=self._out, flush=True)
+        from rawlive.redact import redact_url
+
+        shown = redact_url(endpoint, *self._secrets)
+        print(f"-- open #{conn} {shown} ({model})", file=self._out, flush=True)
 
     def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
         from rawlive.capture.recorder import redact_audio_payloads
+        from rawlive.redact import redact
 
         shown = redact_audio_payloads(payload)
         if isinstance(shown, bytes):
             shown = shown.decode("utf-8", "replace")
+        shown = redact(shown, *self._secrets)
         arrow = "->" if direction == "client" else "<-"
         kind = "" if isinstance(payload, str) else " [binary]"
         print(f"{arrow} {shown}{kind}", file=self._out, flush=True)
 
     def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:
         what = "dropped" if dropped else f"closed by {by}: {code} {reason!r}"
-        print(f"-- #{conn} {what}", file=self._out, flush=True)
+        from rawlive.redact import redact
+
+        print(f"-- #{conn} {redact(what, *self._secrets)}", file=self._out, flush=True)
 
 
 def _have_key(args: argparse.Namespace) -> bool:
@@ -74,11 +83,23 @@ async def server_target(args: argparse.Namespace) -> AsyncIterator[dict[str, Any
         yield {"model": args.model or DEFAULT_MODEL, "endpoint": server}
 
 
+def cli_secrets(args: argparse.Namespace) -> tuple[str, ...]:
+    """Every secret the command knows: the API key, and any user part of --server."""
+    from rawlive.auth import resolve_credentials
+    from rawlive.redact import url_secrets
+
+    found: list[str] = []
+    with contextlib.suppress(MissingAPIKeyError):
+        found.append(resolve_credentials(args.api_key, env_file=args.env_file).secret)
+    return (*found, *url_secrets(args.server))
+
+
 def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
     """The connect() keyword arguments the session options ask for."""
     from rawlive.cli._options import check_session_args, connection_options
 
     check_session_args(args)
+    secrets = cli_secrets(args)
     options: dict[str, Any] = {
         **connection_options(args),
         "response_modalities": ["AUDIO" if audio else "TEXT"],
@@ -86,7 +107,7 @@ def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
         "api_key": args.api_key,
         "env_file": args.env_file,
         "api_version": args.api_version,
-        "observers": [FramePrinter(sys.stderr)] if args.frames else [],
+        "observers": [FramePrinter(sys.stderr, secrets)] if args.frames else [],
     }
     if args.reconnect:
         options["reconnect"] = True
@@ -99,7 +120,7 @@ def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
     if args.record:
         from rawlive.capture.recorder import Recorder
 
-        options["record"] = Recorder(args.record, redact_audio=args.redact_audio)
+        options["record"] = Recorder(args.record, secrets=secrets, redact_audio=args.redact_audio)
     return options
 
 
@@ -118,6 +139,7 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--server",
         default="auto",
+        type=server_choice,
         help="'demo' (the bundled fake server), 'google' (the real service), or a ws(s):// URL; "
         "default: google when an API key is found, else demo",
     )
@@ -138,7 +160,9 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", help="prebuilt voice name, e.g. Puck")
     p.add_argument("--system", help="system instruction text")
     p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
-    p.add_argument("--record", metavar="FILE", help="record every frame to a capture file")
+    p.add_argument(
+        "--record", metavar="FILE", type=output_file, help="record every frame to a capture file"
+    )
     p.add_argument(
         "--redact-audio",
         action="store_true",

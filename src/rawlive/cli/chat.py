@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rawlive.cli._args import output_dir
 from rawlive.cli._input_audio import add_input_audio_options
 from rawlive.cli._session import (
     add_session_options,
@@ -43,7 +44,10 @@ def add_parser(sub: Any) -> None:
         help="the turns, in order: text, or a .wav file to send as audio (default: stdin lines)",
     )
     p.add_argument(
-        "--audio-dir", metavar="DIR", help="ask for audio; write audio_response_N.wav files here"
+        "--audio-dir",
+        metavar="DIR",
+        type=output_dir,
+        help="ask for audio; write audio_response_N.wav files here",
     )
     add_input_audio_options(p, single=False)
     add_session_options(p)
@@ -87,9 +91,12 @@ async def run(args: argparse.Namespace) -> int:
                     if index >= len(texts):
                         break
                     text = texts[index]
+                if _has_bad_bytes(text):
+                    printer.note(f"rawlive: warning: input {index + 1} is not valid UTF-8; skipped")
+                    index += 1
+                    continue
                 if not text.strip():
-                    if not interactive:
-                        index += 1  # a blank TEXT is skipped, not retried forever
+                    index += 1  # without it, an empty TEXT argument loops forever
                     continue
                 wav = out_dir / f"audio_response_{index}.wav" if out_dir is not None else None
                 try:
@@ -133,6 +140,15 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _has_bad_bytes(text: str) -> bool:
+    """Whether ``text`` came from bytes that are not UTF-8 (argv keeps them as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 async def _read_line() -> str | None:
     """The next input line, read by a daemon thread: Ctrl-C never waits for it."""
     import asyncio
@@ -162,5 +178,12 @@ def _prompt() -> str | None:
             return input("you> ")
         except EOFError:
             return None
-    line = sys.stdin.readline()
-    return line.rstrip("\n") if line else None
+        except UnicodeDecodeError:
+            return "\udcff"  # reported and skipped by the loop
+    raw = sys.stdin.buffer.readline()
+    if not raw:
+        return None
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return "\udcff"  # reported and skipped by the loop

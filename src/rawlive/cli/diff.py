@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rawlive.cli._args import capture_file, load_capture
+
 _EPILOG = """\
 example:
   rawlive diff old.jsonl new.jsonl
@@ -20,16 +22,21 @@ def add_parser(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("a", metavar="A", help="the first capture file (e.g. last month's)")
-    p.add_argument("b", metavar="B", help="the second capture file (e.g. today's)")
+    p.add_argument(
+        "a", metavar="A", type=capture_file, help="the first capture file (e.g. last month's)"
+    )
+    p.add_argument(
+        "b", metavar="B", type=capture_file, help="the second capture file (e.g. today's)"
+    )
     p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rawlive.capture.format import read_capture
     from rawlive.capture.tools import diff_captures, format_diff
 
-    diff = diff_captures(read_capture(args.a), read_capture(args.b), a_name=args.a, b_name=args.b)
+    a, _ = load_capture(args.a)
+    b, _ = load_capture(args.b)
+    diff = diff_captures(a, b, a_name=args.a, b_name=args.b)
     text = format_diff(diff)
     print(text, end="" if text.endswith("\n") else "\n")
     return 0 if diff.same else 1

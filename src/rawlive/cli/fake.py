@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import host_name, input_file, port_number
+
 EPILOG = """\
 example:
   rawlive fake --port 8766 &                  # prints ws://127.0.0.1:8766/ws/...
@@ -32,14 +34,24 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
-        "--port", type=int, default=0, help="TCP port (default 0: any free port, printed)"
+        "--host",
+        default="127.0.0.1",
+        type=host_name,
+        help="address to listen on (default 127.0.0.1)",
     )
     p.add_argument(
-        "--tls-cert", metavar="CERT.pem", help="PEM certificate: serve wss:// (needs --tls-key)"
+        "--port", type=port_number, default=0, help="TCP port (default 0: any free port, printed)"
     )
-    p.add_argument("--tls-key", metavar="KEY.pem", help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--tls-cert",
+        metavar="CERT.pem",
+        type=input_file,
+        help="PEM certificate: serve wss:// (needs --tls-key)",
+    )
+    p.add_argument(
+        "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
+    )
     p.add_argument(
         "--api-key",
         metavar="KEY",

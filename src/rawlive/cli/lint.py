@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from rawlive.cli._args import capture_file, load_capture
 
 _EPILOG = """\
 example:
@@ -20,14 +23,22 @@ def add_parser(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        type=capture_file,
+        help="a capture file (.jsonl), e.g. from --record",
+    )
     p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rawlive.capture.format import read_capture
     from rawlive.capture.lint import format_findings, lint_capture
 
-    findings = lint_capture(read_capture(args.capture))
-    print(format_findings(findings))
+    capture, problem = load_capture(args.capture, partial=True)
+    findings = lint_capture(capture)
+    print(format_findings(findings), flush=True)
+    if problem:
+        print(f"rawlive: error: {problem}", file=sys.stderr)
+        return 1
     return 1 if findings else 0

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import host_name, input_file, port_number
+
 EPILOG = """\
 Point a client at the proxy by base URL, e.g. for the official Python SDK
   genai.Client(http_options={"base_url": "http://127.0.0.1:8766/"})
@@ -30,14 +32,24 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
-    p.add_argument("--port", type=int, default=8766, help="TCP port (default 8766; 0: any)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        type=host_name,
+        help="address to listen on (default loopback)",
+    )
+    p.add_argument("--port", type=port_number, default=8766, help="TCP port (default 8766; 0: any)")
     p.add_argument(
         "--upstream",
         default="google",
         help="google (default), vertex, or a ws:// or wss:// URL of any Live-compatible server",
     )
-    p.add_argument("--upstream-ca-file", metavar="PEM", help="trust this CA for a wss:// upstream")
+    p.add_argument(
+        "--upstream-ca-file",
+        metavar="PEM",
+        type=input_file,
+        help="trust this CA for a wss:// upstream",
+    )
     p.add_argument("--record", metavar="FILE", help="write a capture per client session")
     p.add_argument(
         "--redact-audio",
@@ -69,9 +81,12 @@ def add_parser(sub: Any) -> None:
         help="with --inject-key: allow a non-loopback --host (anyone reaching it spends the key)",
     )
     p.add_argument(
-        "--tls-cert", metavar="C", help="PEM certificate: serve wss:// (needs --tls-key)"
+        "--tls-cert",
+        metavar="C",
+        type=input_file,
+        help="PEM certificate: serve wss:// (needs --tls-key)",
     )
-    p.add_argument("--tls-key", metavar="K", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-key", metavar="K", type=input_file, help="PEM private key of --tls-cert")
     p.set_defaults(run=run, is_async=True)
 
 
@@ -100,7 +115,10 @@ async def run(args: argparse.Namespace) -> int:
             raise ConfigurationError("--tls-cert and --tls-key go together")
         from rawlive.capture.tls import server_ssl_context
 
-        ssl_context = server_ssl_context(args.tls_cert, args.tls_key)
+        try:
+            ssl_context = server_ssl_context(args.tls_cert, args.tls_key)
+        except OSError as exc:  # ssl.SSLError too: not PEM, or a key that does not match
+            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
     upstream_ssl = None
     if args.upstream_ca_file:
         from rawlive.capture.tls import client_ssl_context

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import output_file
 from rawlive.cli._input_audio import add_input_audio_options
 from rawlive.cli._session import (
     add_session_options,
@@ -35,7 +36,12 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("text", nargs="?", metavar="TEXT", help="what to say (omit with --input-audio)")
-    p.add_argument("--audio", metavar="OUT.wav", help="ask for audio and write it to this WAV")
+    p.add_argument(
+        "--audio",
+        metavar="OUT.wav",
+        type=output_file,
+        help="ask for audio and write it to this WAV",
+    )
     add_input_audio_options(p, single=True)
     add_session_options(p)
     p.set_defaults(run=run, is_async=True)
@@ -47,6 +53,11 @@ async def run(args: argparse.Namespace) -> int:
     from rawlive.cli._output import TurnPrinter
     from rawlive.errors import ConfigurationError
 
+    if args.text is not None:
+        try:
+            args.text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError("TEXT is not valid UTF-8; nothing was sent") from None
     audio = audio_mode(args)
     if (args.text is None) == (args.input_audio is None):
         raise ConfigurationError("give TEXT or --input-audio IN.wav (one of them)")

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import capture_file, host_name, input_file, port_number
+
 _EPILOG = """\
 example:
   rawlive say "Hello" --server demo --record rec.jsonl
@@ -25,16 +27,24 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "capture", metavar="CAPTURE", help="the capture file (.jsonl) to replay, e.g. from --record"
+        "capture",
+        metavar="CAPTURE",
+        type=capture_file,
+        help="the capture file (.jsonl) to replay, e.g. from --record",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--host", default="127.0.0.1", type=host_name, help="address to listen on")
     p.add_argument(
-        "--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)"
+        "--port", type=port_number, default=8765, help="TCP port (default 8765; 0: any free port)"
     )
     p.add_argument(
-        "--tls-cert", metavar="CERT.pem", help="PEM certificate: serve wss:// (needs --tls-key)"
+        "--tls-cert",
+        metavar="CERT.pem",
+        type=input_file,
+        help="PEM certificate: serve wss:// (needs --tls-key)",
     )
-    p.add_argument("--tls-key", metavar="KEY.pem", help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
+    )
     p.add_argument(
         "--pace",
         choices=("original", "fast"),
@@ -112,7 +122,7 @@ def _expected_setup(path: str) -> str:
                     f" --modality {modality.lower()}" if modality in ("AUDIO", "TEXT") else ""
                 )
                 return f"the capture expects model {name}, modality {modality}: pass {flags}"
-    except (LiveError, OSError, ValueError):
+    except (LiveError, OSError, ValueError, RecursionError):
         return ""  # serving reports the problem itself
     if model:
         name = model.removeprefix("models/")

@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import capture_file, load_capture, output_file
+
 _EPILOG = """\
 examples:
   rawlive say "Hello" --record session.jsonl && rawlive show session.jsonl
@@ -29,15 +31,26 @@ def add_parser(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        type=capture_file,
+        help="a capture file (.jsonl), e.g. from --record",
+    )
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
     )
     p.add_argument(
-        "--html", metavar="OUT.html", help="write a self-contained web page instead of text"
+        "--html",
+        metavar="OUT.html",
+        type=output_file,
+        help="write a self-contained web page instead of text",
     )
     p.add_argument(
-        "--compare", metavar="B", help="with --html: a second capture, side by side by turn"
+        "--compare",
+        metavar="B",
+        type=capture_file,
+        help="with --html: a second capture, side by side by turn",
     )
     p.add_argument(
         "--audio-budget",
@@ -56,32 +69,27 @@ def run(args: argparse.Namespace) -> int:
         print("rawlive: error: --compare needs --html OUT.html", file=sys.stderr)
         return 2
     captures = []
+    problems = []
     for path in (args.capture, args.compare):
         if path is not None:
-            capture = _read(path)
-            if capture is None:
-                return 1
+            # A capture cut by a crash is shown up to the cut, then the cut is named.
+            capture, problem = load_capture(path, partial=True)
             captures.append(capture)
+            if problem:
+                problems.append(problem)
     if args.html is None:
         from rawlive.capture.tools import format_timeline
 
         tty = sys.stdout.isatty()
         width = shutil.get_terminal_size().columns if tty else 0
         text = format_timeline(captures[0], color=tty, width=width, verbose=args.verbose)
-        print(text, end="")
-        return 0
-    return _write_html(args, captures)
-
-
-def _read(path: str) -> Any:
-    """The capture at ``path``, or None after one line saying why it cannot be read."""
-    from rawlive.capture.format import read_capture
-
-    try:
-        return read_capture(path)
-    except OSError as exc:
-        print(f"rawlive: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return None
+        print(text, end="", flush=True)
+        status = 0
+    else:
+        status = _write_html(args, captures)
+    for problem in problems:
+        print(f"rawlive: error: {problem}", file=sys.stderr)
+    return status or (1 if problems else 0)
 
 
 def _write_html(args: argparse.Namespace, captures: list[Any]) -> int:

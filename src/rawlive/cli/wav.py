@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli._args import capture_file, load_capture, output_file
+
 _EPILOG = """\
 examples:
   rawlive say "Hello" --record session.jsonl && rawlive wav session.jsonl reply.wav
@@ -22,19 +24,24 @@ def add_parser(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture", metavar="CAPTURE", help="a capture file (.jsonl), e.g. from --record")
-    p.add_argument("out", metavar="OUT.wav", help="the WAV file to write")
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        type=capture_file,
+        help="a capture file (.jsonl), e.g. from --record",
+    )
+    p.add_argument("out", metavar="OUT.wav", type=output_file, help="the WAV file to write")
     p.add_argument("--input", action="store_true", help="the user's audio instead of the model's")
     p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rawlive.capture.format import read_capture
     from rawlive.capture.tools import extract_wav
 
-    info = extract_wav(
-        read_capture(args.capture), args.out, direction="client" if args.input else "server"
-    )
+    capture, problem = load_capture(args.capture, partial=True)
+    if problem:
+        print(f"rawlive: warning: {problem}", file=sys.stderr)
+    info = extract_wav(capture, args.out, direction="client" if args.input else "server")
     line = (
         f"wrote {info.path}: {info.duration:.2f} s of {info.rate} Hz audio from "
         f"{info.chunks} chunks"
@@ -47,4 +54,4 @@ def run(args: argparse.Namespace) -> int:
             f"rawlive: warning: {info.skipped_frames} frames could not be decoded and were skipped",
             file=sys.stderr,
         )
-    return 0
+    return 1 if problem else 0

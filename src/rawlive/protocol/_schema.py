@@ -281,7 +281,8 @@ def _dec_bytes(v: Any, _a: Any) -> Any:
         raise DecodeFailure(f"invalid base64 ({exc})") from None
 
 
-_DURATION = re.compile(r"^-?(?:\d+(?:\.\d{0,9})?|\.\d{1,9})s$")
+# \Z, not $: "$" also matches before a trailing newline ("50s\n").
+_DURATION = re.compile(r"-?(?:\d+(?:\.\d{0,9})?|\.\d{1,9})s\Z")
 
 
 def parse_duration(text: str) -> float:
@@ -290,7 +291,7 @@ def parse_duration(text: str) -> float:
     Raises:
         ValueError: ``text`` is not in the Duration JSON format.
     """
-    if not _DURATION.match(text):
+    if not _DURATION.fullmatch(text):
         raise ValueError(f"not a protobuf duration: {text!r} (expected e.g. '50s' or '1.5s')")
     return float(text[:-1])
 
@@ -298,7 +299,7 @@ def parse_duration(text: str) -> float:
 def _dec_duration(v: Any, _a: Any) -> Any:
     if type(v) is not str:
         raise _expect("a duration string such as '50s'", v)
-    if not _DURATION.match(v):
+    if not _DURATION.fullmatch(v):
         raise DecodeFailure(f"expected a duration string such as '50s', got {v!r}")
     return v
 

@@ -67,14 +67,13 @@ from base64 import urlsafe_b64encode
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, quote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime, pcm_mime
-from rawlive.auth import RedactingLogger
 from rawlive.closecodes import cut_reason
 from rawlive.errors import AudioFormatError, RemoteProtocolError
 from rawlive.protocol._schema import camel
@@ -121,6 +120,13 @@ from rawlive.protocol.rules import (
     offered_credentials,
     split_target,
 )
+from rawlive.redact import (
+    REDACTED,
+    SECRET_QUERY_NAMES,
+    RedactingLogger,
+    redact,
+    redact_header,
+)
 from rawlive.testing.fake_model import FakeModel, split_text, words
 
 if TYPE_CHECKING:
@@ -145,9 +151,10 @@ logger = logging.getLogger("rawlive.testing")
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
-_REDACTED = "REDACTED"  # the marker rawlive.capture uses too
-_SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
-_SECRET_PARAMS = frozenset({"key", "access_token"})
+MAX_RECORD_MESSAGES = 10_000
+"""Received and sent entries a connection record keeps (the newest), unless the
+server keeps every record (``keep_records=None``)."""
+
 _SPEECH_PEAK = 1000  # |sample| above this in a chunk counts as speech (barge-in)
 _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -172,13 +179,16 @@ class ConnectionRecord:
             replaced by ``REDACTED``.
         setup: the accepted (or last rejected) ``setup`` message.
         resumed_from: the handle this connection resumed, if any.
-        received: every decoded client message, in order.
-        sent: every frame the server sent, as bytes, in order.
+        received: every decoded client message, in order (the newest
+            :data:`MAX_RECORD_MESSAGES` when the server bounds its records).
+        sent: every frame the server sent, as bytes, in order (bounded alike).
         handles: the resumption handles issued on this connection.
         close_code: the close code, once closed (1006 when no close frame).
         close_reason: the close reason, once closed.
         closed_by: ``"server"`` or ``"client"``; None while open or when the
             connection dropped.
+        dropped_messages: how many of the oldest received and sent entries
+            were let go to keep the record bounded.
     """
 
     index: int
@@ -194,6 +204,7 @@ class ConnectionRecord:
     close_code: int | None = None
     close_reason: str | None = None
     closed_by: ClosedBy | None = None
+    dropped_messages: int = 0
 
     @property
     def sent_messages(self) -> list[ServerMessage]:
@@ -412,6 +423,13 @@ class FakeConnection:
             self.record.closed_by = "client"
         else:
             self.record.close_code, self.record.close_reason = 1006, ""
+        logger.info(
+            "connection %d: closed by %s %s %s",
+            self.record.index,
+            self.record.closed_by or "nobody (dropped)",
+            self.record.close_code,
+            self.record.close_reason,
+        )
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason`` (cut to 123 bytes)."""
@@ -421,7 +439,7 @@ class FakeConnection:
         reason = cut_reason(reason)
         self.record.close_code, self.record.close_reason = code, reason
         self.record.closed_by = "server"
-        logger.debug("connection %d: closing %d %s", self.record.index, code, reason)
+        logger.info("connection %d: closing %d %s", self.record.index, code, reason)
         await self.ws.close(code, reason)
 
     async def go_away(self, time_left: str = "50s", *, close_after: float | None = None) -> None:
@@ -477,11 +495,12 @@ class FakeConnection:
             frame = await self.ws.recv()
             try:
                 message = decode_client(frame)
-            except RemoteProtocolError:
+            except (RemoteProtocolError, RecursionError):
                 if await self.refuse("undecodable"):
                     return None
                 continue
             self.record.received.append(message)
+            self._bound(self.record.received)
             if message.extra and not message.payloads:  # nothing this server can read
                 if await self.refuse("undecodable"):
                     return None
@@ -503,6 +522,13 @@ class FakeConnection:
         """
         await self.ws.send(frame)
         self.record.sent.append(frame.encode() if isinstance(frame, str) else frame)
+        self._bound(self.record.sent)
+
+    def _bound(self, entries: list[Any]) -> None:
+        # A connection that streams audio for hours must not grow without end.
+        if self.server.keep_records is not None and len(entries) > MAX_RECORD_MESSAGES:
+            del entries[0]
+            self.record.dropped_messages += 1
 
     # -------------------------------------------------------------- setup
 
@@ -918,7 +944,7 @@ class FakeConnection:
         if not self.resumable:
             return
         handle = self.server.new_handle()
-        self.server._sessions[handle] = self.conversation.snapshot()
+        self.server._keep_session(handle, self.conversation.snapshot())
         self.record.handles.append(handle)
         resumption = self.setup.session_resumption if self.setup is not None else None
         consumed = None
@@ -1005,7 +1031,7 @@ class FakeConnection:
             elif part.text is not None:
                 text_chars += len(part.text)
             else:  # function calls and responses, files: their JSON size
-                text_chars += len(json.dumps(part.to_wire(), separators=(",", ":")))
+                text_chars += _json_size(part.to_wire())
         if text_chars or not out:
             out["TEXT"] = model.count_text_tokens("x" * text_chars)
         return out
@@ -1030,6 +1056,31 @@ class FakeConnection:
             return {"TEXT": model.count_text_tokens(text)}
         seconds = model.speech_ms(text) / 1000 if text == turn.reply_text else turn.audio_seconds
         return {"AUDIO": model.count_audio_tokens(seconds)}
+
+
+def _json_size(value: object) -> int:
+    """Return about how many characters ``value`` takes as compact JSON.
+
+    Iterative, so a part nested as deep as the decoder allows (1,024 levels)
+    costs tokens instead of a RecursionError.
+    """
+    size = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            size += 1 + len(node)
+            for key, item in node.items():
+                size += len(str(key)) + 3
+                stack.append(item)
+        elif isinstance(node, (list, tuple)):
+            size += 1 + len(node)
+            stack.extend(node)
+        elif isinstance(node, str):
+            size += len(node) + 2
+        else:
+            size += len(json.dumps(node))
+    return size
 
 
 def _last_user_words(turns: list[Content], start: int) -> int | None:
@@ -1089,6 +1140,12 @@ class FakeLiveServer:
             :class:`~rawlive.testing.faults.FaultyConnection` in front of it.
         faults: faults to inject from the start (see :mod:`rawlive.testing.faults`);
             :attr:`faults` lists them armed, with where each fired.
+        keep_records: how many records of *closed* connections
+            :attr:`connections` keeps (default 256); older ones are dropped
+            and counted in :attr:`dropped_records`, so a long-running server
+            stays bounded; the server also keeps only the newest
+            ``4 * keep_records`` resumption handles (an older one is refused
+            like an expired one). ``None`` keeps every record and handle.
         rules: ``"service"`` (default) closes on what the service refuses,
             with its code and reason: every rule of the outgoing lint
             (:data:`rawlive.protocol.rules.RULES`), including a Live URL on
@@ -1113,6 +1170,7 @@ class FakeLiveServer:
         connection_class: type[FakeConnection] = FakeConnection,
         faults: Iterable[Fault] = (),
         rules: RuleMode = "service",
+        keep_records: int | None = 256,
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
@@ -1130,6 +1188,9 @@ class FakeLiveServer:
         self.known_models = frozenset(known_models) if known_models is not None else None
         self.connection_class = connection_class
         self.connections: list[ConnectionRecord] = []
+        self.keep_records = keep_records
+        self.dropped_records = 0
+        self._accepted = 0
         self.open_connections: list[FakeConnection] = []
         self.faults: list[ArmedFault] = []
         for fault in faults:
@@ -1297,6 +1358,26 @@ class FakeLiveServer:
             await connection.run()
         finally:
             self.open_connections.remove(connection)
+            self._trim_records()
+
+    def _keep_session(self, handle: Handle, snapshot: _Snapshot) -> None:
+        # Bounded with the records: the oldest handles expire (resuming one is
+        # then refused as an unknown handle, as the service does after expiry).
+        self._sessions[handle] = snapshot
+        if self.keep_records is not None:
+            while len(self._sessions) > 4 * max(self.keep_records, 1):
+                del self._sessions[next(iter(self._sessions))]
+
+    def _trim_records(self) -> None:
+        if self.keep_records is None:
+            return
+        open_records = {id(c.record) for c in self.open_connections}
+        closed = [r for r in self.connections if id(r) not in open_records]
+        excess = len(closed) - self.keep_records
+        if excess > 0:
+            drop = {id(r) for r in closed[:excess]}
+            self.connections = [r for r in self.connections if id(r) not in drop]
+            self.dropped_records += excess
 
     def _new_record(self, ws: ServerConnection) -> ConnectionRecord:
         request = ws.request
@@ -1304,32 +1385,30 @@ class FakeLiveServer:
         query: dict[str, str] = {}
         pairs: list[str] = []
         for name, value in parse_qsl(query_text, keep_blank_values=True):
-            clean = _REDACTED if name in _SECRET_PARAMS else self._scrub(value)
+            clean = REDACTED if name.lower() in SECRET_QUERY_NAMES else self._scrub(value)
             query[name] = clean
             pairs.append(f"{quote(name, safe='')}={quote(clean, safe='')}")
         headers: dict[str, str] = {}
         if request is not None:
             for name, value in request.headers.raw_items():
                 lname = name.lower()
-                if lname == "authorization":
-                    scheme, sep, _ = value.strip().partition(" ")
-                    clean = f"{scheme} {_REDACTED}" if sep else _REDACTED
-                elif lname in _SECRET_HEADERS:
-                    clean = _REDACTED
-                else:
-                    clean = self._scrub(value)
+                clean = redact_header(lname, value, self.api_key)
                 headers[lname] = f"{headers[lname]}, {clean}" if lname in headers else clean
         target = path + ("?" + "&".join(pairs) if pairs else "")
         return ConnectionRecord(
-            index=len(self.connections),
+            index=self._next_index(),
             path=path,
             target=target,
             query=query,
             headers=headers,
         )
 
+    def _next_index(self) -> int:
+        self._accepted += 1
+        return self._accepted - 1
+
     def _scrub(self, text: str) -> str:
-        return text.replace(self.api_key, _REDACTED) if self.api_key else text
+        return redact(text, self.api_key)
 
 
 fake_server = FakeLiveServer

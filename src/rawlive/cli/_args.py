@@ -1,0 +1,157 @@
+"""Argument types that check at parse time, so each mistake gets its own message.
+
+argparse turns an ``ArgumentTypeError`` into one ``rawlive CMD: error: ...``
+line and exit status 2, before any work starts. Files are checked for what
+the command will do with them (read a capture, write a WAV); the command
+still handles the error if the file changes in between.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rawlive.capture.format import Capture
+
+__all__ = [
+    "capture_file",
+    "host_name",
+    "input_file",
+    "load_capture",
+    "output_dir",
+    "output_file",
+    "port_number",
+    "server_choice",
+]
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+
+def input_file(text: str) -> str:
+    """A file that exists and can be read."""
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("the file name is empty")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: permission denied (cannot read it)")
+    return text
+
+
+capture_file = input_file
+"""A capture file that exists and can be read."""
+
+
+def output_file(text: str) -> str:
+    """A file that can be created: its folder exists and it is not a folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("the file name is empty")
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; name a file in it")
+    parent = path.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {str(parent)!r} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text}: permission denied (cannot write it)")
+    if not path.exists() and not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text}: permission denied (cannot write in {parent})")
+    return text
+
+
+def output_dir(text: str) -> str:
+    """A folder to write into: it may not exist yet, but must not be a file."""
+    if not text:
+        raise argparse.ArgumentTypeError("the folder name is empty")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder")
+    return text
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    try:
+        port = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0 to 65535)")
+    return port
+
+
+def host_name(text: str) -> str:
+    """An IP address or a host name to listen on."""
+    candidate = text.strip("[]")
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        pass
+    else:
+        return text
+    # Dotted numbers that are not an address (256.1.1.1) are a typo, not a name.
+    if re.fullmatch(r"[0-9.]+", candidate) or not candidate:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid IP address")
+    labels = candidate.rstrip(".").split(".")
+    if len(candidate) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid host name or address")
+    return text
+
+
+def server_choice(text: str) -> str:
+    """``auto``, ``demo``, ``google`` or a ws(s):// URL with a valid port."""
+    if text in ("auto", "demo", "google"):
+        return text
+    from rawlive.auth import check_endpoint
+    from rawlive.errors import ConfigurationError
+
+    if not text.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 'demo', 'google' or a ws:// or wss:// URL"
+        )
+    try:
+        # Only the URL itself here; plain ws:// to a remote host is refused
+        # later, unless --allow-insecure (see rawlive.cli._options).
+        check_endpoint(text, allow_insecure=True)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def load_capture(path: str, *, partial: bool = False) -> tuple[Capture, str | None]:
+    """Read a capture for a command; refuse an empty one.
+
+    Args:
+        path: the capture file.
+        partial: keep the records before a malformed line (a file cut by a
+            crash) and return the error as text instead of raising it.
+
+    Returns:
+        ``(capture, problem)``: ``problem`` says where the file was cut, or
+        is ``None``.
+
+    Raises:
+        CaptureFormatError: the file is empty, or malformed (when not ``partial``).
+        OSError: the file cannot be read.
+    """
+    from rawlive.capture.format import CaptureFormatError, read_capture_partial
+
+    capture, error = read_capture_partial(path)
+    if capture.meta is None and not capture.records:
+        if error is not None:
+            raise error
+        raise CaptureFormatError("the file is empty: no capture records", filename=path)
+    if error is not None and not partial:
+        raise error
+    problem = None
+    if error is not None:
+        problem = f"the capture is cut or broken at {error}; everything before it is shown"
+    return capture, problem
