@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,10 +181,38 @@ def _prompt() -> str | None:
             return None
         except UnicodeDecodeError:
             return "\udcff"  # reported and skipped by the loop
-    raw = sys.stdin.buffer.readline()
+    raw = _read_raw_line()
     if not raw:
         return None
     try:
         return raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         return "\udcff"  # reported and skipped by the loop
+
+
+_pending = bytearray()
+
+
+def _read_raw_line() -> bytes:
+    """One line of stdin, read from its file descriptor when it has one.
+
+    The prompt thread is a daemon so that Ctrl-C never waits for it; blocked
+    in ``sys.stdin.buffer`` it would hold the buffer's lock, and the
+    interpreter aborts at exit when it finds that lock taken.
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdin.buffer.readline()
+    while True:
+        end = _pending.find(b"\n")
+        if end >= 0:
+            line = bytes(_pending[: end + 1])
+            del _pending[: end + 1]
+            return line
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            line = bytes(_pending)
+            _pending.clear()
+            return line
+        _pending.extend(chunk)
