@@ -701,3 +701,40 @@ async def test_a_person_idle_through_many_go_aways_keeps_the_session() -> None:
     assert causes == ["goAway"] * 4
     assert all(r.closed_by == "client" for r in server.connections[:4])  # before each deadline
     assert recall.text == 'The last question you asked was: "What is the capital of Brazil?"'
+
+
+class IgnoresResentQuestion(FakeConnection):
+    """On a resumed connection, takes the first user turn into memory without answering."""
+
+    async def on_client_content(self, content: Any) -> None:
+        if self.record.resumed_from is not None and not getattr(self, "ignored", False):
+            self.ignored = True
+            for turn in content.turns or ():
+                self.remember(turn, self.content_tokens(turn))
+            self._unanswered = len(self.conversation.turns)
+            return
+        await super().on_client_content(content)
+
+
+async def test_input_held_back_for_a_second_answer_that_never_comes_goes_out_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rawlive.resilience
+
+    monkeypatch.setattr(rawlive.resilience, "DUPLICATE_WAIT", 0.3)
+    async with FakeLiveServer(
+        connection_class=IgnoresResentQuestion, faults=[DropConnection(after_complete=2)]
+    ) as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
+        ) as session:
+            answers = []
+            for i in (1, 2, 3):
+                await session.send_text(f"Question number {i}?")
+                answers.append((await session.receive_turn(timeout=5)).text)
+    assert answers == [f'You said: "Question number {i}?".' for i in (1, 2, 3)]
+    assert [m.kinds[0] for m in server.connections[1].received] == [
+        "setup",
+        "clientContent",  # question 2 again: held as a duplicate, never answered
+        "clientContent",  # question 3, released after the wait
+    ]
