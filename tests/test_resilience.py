@@ -503,14 +503,13 @@ async def test_go_away_and_deadline_while_idle_hand_over_with_the_newest_handle(
 
 async def test_transparent_resumption_uses_the_consumed_index_end_to_end() -> None:
     fault = DropConnection(after_complete=2)
-    async with FakeLiveServer(faults=[fault]) as server:
+    async with FakeLiveServer(vertex=True, faults=[fault]) as server:  # transparent is Vertex's
         async with rawlive.connect(
-            "m",
+            "publishers/google/models/rawlive-demo",
             endpoint=server.url,
             response_modalities=["TEXT"],
             setup={"model": "m", "sessionResumption": {"transparent": True}},
             reconnect=FAST,
-            lint=False,  # transparent is Vertex-only
         ) as session:
             answers = []
             for i in range(1, 5):
