@@ -38,19 +38,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, parse_pcm_mime
-from rawlive.capture.format import (
-    Capture,
-    FrameRecord,
-    parse_redaction_marker,
-)
+from rawlive.capture.jsonio import JSONDecodeError, dumps_pretty, dumps_text, loads
 from rawlive.capture.lint import lint_capture
-from rawlive.capture.tools import TimelineRow, TurnStats, analyze, diff_captures
+from rawlive.capture.markers import parse_redaction_marker
+from rawlive.capture.records import Capture, FrameRecord
+from rawlive.capture.shape import diff_captures
+from rawlive.capture.timeline import TimelineRow, TurnStats, analyze, audio_runs
 from rawlive.closecodes import explain_close
 from rawlive.errors import AudioFormatError
-from rawlive.protocol.messages import GoAway
+from rawlive.protocol import GoAway, snake
 
 __all__ = ["DEFAULT_AUDIO_BUDGET", "build_view", "render_html"]
 
@@ -85,9 +82,7 @@ class _Strings:
         return found
 
 
-@functools.lru_cache(maxsize=128)
-def _snake(key: str) -> str:
-    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+_snake = functools.lru_cache(maxsize=128)(snake)
 
 
 def _get(node: Any, key: str) -> Any:
@@ -96,9 +91,9 @@ def _get(node: Any, key: str) -> Any:
         return None
     value = node.get(key)
     if value is None:
-        snake = _snake(key)
-        if snake != key:
-            value = node.get(snake)
+        snake_key = _snake(key)
+        if snake_key != key:
+            value = node.get(snake_key)
     return value
 
 
@@ -341,8 +336,8 @@ class _Builder:
 
     def _frame(self, row: TimelineRow, record: FrameRecord) -> int:
         try:
-            value = orjson.loads(record.payload)
-        except (orjson.JSONDecodeError, ValueError):
+            value = loads(record.payload)
+        except ValueError:  # JSONDecodeError, or data_b64 that is not base64
             if record.dir == "client":
                 self.lint_records.append(record)
                 self.lint_rows.append(len(self.cols["t"]) - 1)
@@ -351,12 +346,10 @@ class _Builder:
             )
             return self.strings(text[:_TEXT_LONG])
         if not isinstance(value, dict):
-            return self.strings(orjson.dumps(_shorten(value)).decode())
+            return self.strings(dumps_text(_shorten(value)))
         json_id = self._json_id(record)
         if json_id is None:
-            json_id = self.strings(
-                orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode()
-            )
+            json_id = self.strings(dumps_pretty(_shorten(value)))
         if row.dir == "server":
             self._server(row, value)
         else:
@@ -375,10 +368,10 @@ class _Builder:
         found = self.seen_json.get(key)
         if found is None:
             try:
-                value = orjson.loads(key)
-            except orjson.JSONDecodeError:
+                value = loads(key)
+            except JSONDecodeError:
                 return None
-            pretty = orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode()
+            pretty = dumps_pretty(_shorten(value))
             found = self.seen_json[key] = self.strings(pretty)
         return found
 
@@ -389,7 +382,7 @@ class _Builder:
         for resp in _get(_get(value, "toolResponse"), "functionResponses") or ():
             if isinstance(resp, dict):
                 entry = self.tools.setdefault(str(resp.get("id")), {"id": str(resp.get("id"))})
-                entry["response"] = orjson.dumps(_shorten(resp.get("response"))).decode()
+                entry["response"] = dumps_text(_shorten(resp.get("response")))
                 entry["rt"] = _r(row.t)
                 entry["rframe"] = frame
         # Every client frame is input to the next turn on its connection (as in the
@@ -458,7 +451,7 @@ class _Builder:
             if isinstance(call, dict):
                 call_id = str(call.get("id"))
                 entry = self.tools.setdefault(call_id, {"id": call_id})
-                args = orjson.dumps(_shorten(call.get("args"))).decode()
+                args = dumps_text(_shorten(call.get("args")))
                 entry.update(
                     name=str(call.get("name")),
                     args=args,
@@ -514,23 +507,7 @@ def _turn_view(turn: _Turn, stats: TurnStats, budget: _Budget) -> dict[str, Any]
 
 def _runs(rows: list[TimelineRow], separators: set[int]) -> list[list[int]]:
     """Row ranges ``[first, last]`` of the frame list: runs of audio-only frames collapse."""
-    out: list[list[int]] = []
-    i = 0
-    while i < len(rows):
-        j = i + 1
-        row = rows[i]
-        if row.audio_only:
-            while (
-                j < len(rows)
-                and rows[j].audio_only
-                and rows[j].conn == row.conn
-                and rows[j].dir == row.dir
-                and rows[j - 1].index not in separators
-            ):
-                j += 1
-        out.append([i, j - 1])
-        i = j
-    return out
+    return [[start, stop - 1] for start, stop in audio_runs(rows, separators)]
 
 
 def build_view(
@@ -651,7 +628,7 @@ def _asset(name: str) -> str:
 
 def _script_json(value: Any) -> str:
     # "<" only occurs inside JSON strings, where \u003c means the same: no "</script>".
-    return orjson.dumps(value).decode("utf-8").replace("<", "\\u003c")
+    return dumps_text(value).replace("<", "\\u003c")
 
 
 def render_html(

@@ -28,6 +28,7 @@ right after a ``turnComplete`` is counted for that turn.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -60,6 +61,7 @@ __all__ = [
     "TurnStats",
     "UNDECODABLE",
     "analyze",
+    "audio_runs",
     "summarize",
     "timeline",
 ]
@@ -601,6 +603,29 @@ def _audio_only(msg: ServerMessage | ClientMessage) -> bool:
         )
     ri = msg.realtime_input
     return msg.kinds == ("realtimeInput",) and ri is not None and set_fields(ri) == ["audio"]
+
+
+def audio_runs(rows: Sequence[TimelineRow], separators: Container[int]) -> list[tuple[int, int]]:
+    """Cut rows into runs ``(start, stop)``: consecutive audio-only frames of one
+    connection and direction form one run, which ends at a turn separator (a row
+    whose record index is in ``separators``); every other row is a run of one."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(rows):
+        j = i + 1
+        row = rows[i]
+        if row.audio_only:
+            while (
+                j < len(rows)
+                and rows[j].audio_only
+                and rows[j].conn == row.conn
+                and rows[j].dir == row.dir
+                and rows[j - 1].index not in separators
+            ):
+                j += 1
+        out.append((i, j))
+        i = j
+    return out
 
 
 def timeline(capture: Capture) -> list[TimelineRow]:

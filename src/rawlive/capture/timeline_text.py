@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from rawlive.audio.pcm import OUTPUT_RATE
 from rawlive.capture.records import Capture
 from rawlive.capture.summary import rate_text
-from rawlive.capture.timeline import UNDECODABLE, CaptureSummary, TimelineRow, TurnStats, analyze
+from rawlive.capture.timeline import (
+    UNDECODABLE,
+    CaptureSummary,
+    TimelineRow,
+    TurnStats,
+    analyze,
+    audio_runs,
+)
 
 __all__ = ["format_timeline"]
 
@@ -188,19 +195,9 @@ def format_timeline(
     for turn in summary.turns:
         separators.setdefault(turn.end_index, []).append(turn)
     lines: list[str] = []
-    i = 0
-    while i < len(rows):
+    runs = [(i, i + 1) for i in range(len(rows))] if verbose else audio_runs(rows, separators)
+    for i, j in runs:
         row = rows[i]
-        j = i + 1
-        if not verbose and row.audio_only:
-            while (
-                j < len(rows)
-                and rows[j].audio_only
-                and rows[j].conn == row.conn
-                and rows[j].dir == row.dir
-                and rows[j - 1].index not in separators
-            ):
-                j += 1
         if j - i > 1:
             run = rows[i:j]
             seconds = sum(r.audio_seconds for r in run)
@@ -217,7 +214,6 @@ def format_timeline(
         lines.append(_render(segments, width, color))
         for turn in separators.get(rows[j - 1].index, ()):
             lines.append(_render([(_turn_line(turn), "turn")], width, color))
-        i = j
     for text, style in _summary_lines(summary):
         cut = 0 if text.startswith("last resumable handle") else width
         lines.append(_render([(text, style)], cut, color))
