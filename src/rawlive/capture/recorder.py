@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import orjson
-
 from rawlive._b64 import b64decode_any
-from rawlive.capture.format import CaptureWriter, redaction_marker
+from rawlive.capture.jsonio import JSONDecodeError, dumps, loads
+from rawlive.capture.markers import redaction_marker
+from rawlive.capture.writer import CaptureWriter
 from rawlive.redact import redact, redact_bytes, redact_url
 
 __all__ = ["Recorder", "redact_audio_payloads"]
@@ -49,8 +49,8 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
     JSON objects, or hold no audio, are returned unchanged.
     """
     try:
-        value = orjson.loads(frame)
-    except (orjson.JSONDecodeError, RecursionError):
+        value = loads(frame)
+    except (JSONDecodeError, RecursionError):
         return frame
     if not isinstance(value, dict):
         return frame
@@ -78,7 +78,7 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
     if not changed:
         return frame
     try:
-        out = orjson.dumps(value)
+        out = dumps(value)
     except TypeError:
         # Nested deeper than orjson writes (it reads 1,024 levels, writes 255):
         # replace each base64 value where it stands in the original text.
