@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import array
 import base64
-import functools
 import importlib.resources
 import io
 import re
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, parse_pcm_mime
-from rawlive.capture.jsonio import JSONDecodeError, dumps_pretty, dumps_text, loads
+from rawlive.capture.jsonio import JSONDecodeError, dumps_pretty, dumps_text, get_key, loads
 from rawlive.capture.lint import lint_capture
 from rawlive.capture.markers import parse_redaction_marker
 from rawlive.capture.records import Capture, FrameRecord
@@ -47,7 +46,7 @@ from rawlive.capture.shape import diff_captures
 from rawlive.capture.timeline import TimelineRow, TurnStats, analyze, audio_runs
 from rawlive.closecodes import explain_close
 from rawlive.errors import AudioFormatError
-from rawlive.protocol import GoAway, snake
+from rawlive.protocol import GoAway
 
 __all__ = ["DEFAULT_AUDIO_BUDGET", "build_view", "render_html"]
 
@@ -80,21 +79,6 @@ class _Strings:
             found = self.index[text] = len(self.items)
             self.items.append(text)
         return found
-
-
-_snake = functools.lru_cache(maxsize=128)(snake)
-
-
-def _get(node: Any, key: str) -> Any:
-    """``node[key]`` for a camelCase key, accepting its snake_case spelling too."""
-    if not isinstance(node, dict):
-        return None
-    value = node.get(key)
-    if value is None:
-        snake_key = _snake(key)
-        if snake_key != key:
-            value = node.get(snake_key)
-    return value
 
 
 def _b64_label(text: str) -> str:
@@ -252,19 +236,19 @@ def _wav_bytes(pcm: bytes, rate: int) -> bytes:
 def _blobs(value: Mapping[str, Any], server: bool) -> Iterator[tuple[Any, Any]]:
     """``(mimeType, data)`` of the audio blobs of a decoded frame."""
     if server:
-        turn = _get(_get(value, "serverContent"), "modelTurn")
-        for part in _get(turn, "parts") or ():
-            blob = _get(part, "inlineData")
-            mime = _get(blob, "mimeType")
+        turn = get_key(get_key(value, "serverContent"), "modelTurn")
+        for part in get_key(turn, "parts") or ():
+            blob = get_key(part, "inlineData")
+            mime = get_key(blob, "mimeType")
             if isinstance(blob, dict) and (mime is None or str(mime).startswith("audio/")):
-                yield mime, _get(blob, "data")
+                yield mime, get_key(blob, "data")
         return
-    ri = _get(value, "realtimeInput")
-    blobs = [_get(ri, "audio"), *(_get(ri, "mediaChunks") or ())]
+    ri = get_key(value, "realtimeInput")
+    blobs = [get_key(ri, "audio"), *(get_key(ri, "mediaChunks") or ())]
     for blob in blobs:
-        mime = _get(blob, "mimeType")
+        mime = get_key(blob, "mimeType")
         if isinstance(blob, dict) and (mime is None or str(mime).startswith("audio/")):
-            yield mime, _get(blob, "data")
+            yield mime, get_key(blob, "data")
 
 
 # ============================================================ turns
@@ -376,10 +360,10 @@ class _Builder:
         return found
 
     def _client(self, row: TimelineRow, value: dict[str, Any]) -> None:
-        if _get(value, "setup") is not None:
+        if get_key(value, "setup") is not None:
             return
         frame = len(self.cols["t"]) - 1
-        for resp in _get(_get(value, "toolResponse"), "functionResponses") or ():
+        for resp in get_key(get_key(value, "toolResponse"), "functionResponses") or ():
             if isinstance(resp, dict):
                 entry = self.tools.setdefault(str(resp.get("id")), {"id": str(resp.get("id"))})
                 entry["response"] = dumps_text(_shorten(resp.get("response")))
@@ -395,23 +379,23 @@ class _Builder:
         for t, value in self.pending.pop(conn, ()):
             if turn.input_start is None:
                 turn.input_start = t
-            cc = _get(value, "clientContent")
-            for content in _get(cc, "turns") or ():
-                turn.user.extend(_texts(_get(content, "parts")))
-            ri = _get(value, "realtimeInput")
-            if isinstance(_get(ri, "text"), str):
+            cc = get_key(value, "clientContent")
+            for content in get_key(cc, "turns") or ():
+                turn.user.extend(_texts(get_key(content, "parts")))
+            ri = get_key(value, "realtimeInput")
+            if isinstance(get_key(ri, "text"), str):
                 turn.user.append(ri["text"])
             for mime, data in _blobs(value, server=False):
                 turn.audio_in.add(mime, data, INPUT_RATE)
-            for resp in _get(_get(value, "toolResponse"), "functionResponses") or ():
+            for resp in get_key(get_key(value, "toolResponse"), "functionResponses") or ():
                 if isinstance(resp, dict):
                     turn.responses.append(str(resp.get("id")))
 
     def _server(self, row: TimelineRow, value: dict[str, Any]) -> None:
         conn = row.conn or 0
-        go_away = _get(value, "goAway")
+        go_away = get_key(value, "goAway")
         if go_away is not None:
-            left = _get(go_away, "timeLeft")
+            left = get_key(go_away, "timeLeft")
             secs = _seconds(left)
             deadline = _r(row.t + secs) if secs is not None else None
             frame = len(self.cols["t"]) - 1
@@ -428,11 +412,11 @@ class _Builder:
             turn.first_frame = frame
             turn.first_byte = self.first_byte.get(conn) or row.t
             self.attach_inputs(turn, conn)
-        sc = _get(value, "serverContent")
-        texts = _texts(_get(_get(sc, "modelTurn"), "parts"))
+        sc = get_key(value, "serverContent")
+        texts = _texts(get_key(get_key(sc, "modelTurn"), "parts"))
         turn.text.extend(texts)
-        out_tr = _get(_get(sc, "outputTranscription"), "text")
-        in_tr = _get(_get(sc, "inputTranscription"), "text")
+        out_tr = get_key(get_key(sc, "outputTranscription"), "text")
+        in_tr = get_key(get_key(sc, "inputTranscription"), "text")
         if isinstance(in_tr, str):
             turn.input_transcript.append(in_tr)
         if (texts or isinstance(out_tr, str)) and turn.first_text is None:
@@ -444,10 +428,10 @@ class _Builder:
         for mime, data in _blobs(value, server=True):
             turn.audio_out.add(mime, data, OUTPUT_RATE)
         for name in ("interrupted", "generationComplete", "turnComplete"):
-            if _get(sc, name):
+            if get_key(sc, name):
                 turn.markers.append((name, row.t, frame))
                 self.markers.append([name, _r(row.t), conn, frame, turn.number])
-        for call in _get(_get(value, "toolCall"), "functionCalls") or ():
+        for call in get_key(get_key(value, "toolCall"), "functionCalls") or ():
             if isinstance(call, dict):
                 call_id = str(call.get("id"))
                 entry = self.tools.setdefault(call_id, {"id": call_id})
@@ -460,7 +444,7 @@ class _Builder:
                     turn=turn.number,
                 )
                 turn.calls.append(call_id)
-        for call_id in _get(_get(value, "toolCallCancellation"), "ids") or ():
+        for call_id in get_key(get_key(value, "toolCallCancellation"), "ids") or ():
             entry = self.tools.setdefault(str(call_id), {"id": str(call_id)})
             entry["cancelled"] = _r(row.t)
 

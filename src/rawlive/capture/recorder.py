@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from rawlive._b64 import b64decode_any
-from rawlive.capture.jsonio import JSONDecodeError, dumps, loads
+from rawlive.capture.jsonio import JSONDecodeError, dumps, loads, spellings
 from rawlive.capture.markers import redaction_marker
 from rawlive.capture.writer import CaptureWriter
 from rawlive.redact import redact, redact_bytes, redact_url
@@ -56,21 +56,21 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
         return frame
     changed = False
     done: list[tuple[str, str]] = []
-    for sc_key in ("serverContent", "server_content"):
+    for sc_key in spellings("serverContent"):
         sc = value.get(sc_key)
         if isinstance(sc, dict):
-            for mt_key in ("modelTurn", "model_turn"):
+            for mt_key in spellings("modelTurn"):
                 mt = sc.get(mt_key)
                 if isinstance(mt, dict) and isinstance(mt.get("parts"), list):
                     for part in mt["parts"]:
                         if isinstance(part, dict):
-                            for key in ("inlineData", "inline_data"):
+                            for key in spellings("inlineData"):
                                 changed |= _redact_blob(part.get(key), done)
-    for ri_key in ("realtimeInput", "realtime_input"):
+    for ri_key in spellings("realtimeInput"):
         ri = value.get(ri_key)
         if isinstance(ri, dict):
             changed |= _redact_blob(ri.get("audio"), done)
-            for key in ("mediaChunks", "media_chunks"):
+            for key in spellings("mediaChunks"):
                 chunks = ri.get(key)
                 if isinstance(chunks, list):
                     for chunk in chunks:

@@ -17,6 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
+from rawlive.capture.jsonio import spellings
 from rawlive.capture.markers import neutral_markers
 from rawlive.capture.records import CloseRecord, FrameRecord
 from rawlive.capture.replay_match import (
@@ -45,7 +46,9 @@ __all__ = ["Closed", "ConnectionLog", "Replayer", "secrets_of"]
 logger = logging.getLogger("rawlive.replay")
 
 # Server frames that change what the rules check (setup state, pending calls).
-_STATE_KEYS: tuple[bytes, ...] = (b"setupComplete", b"setup_complete", b"toolCall", b"tool_call")
+_STATE_KEYS: tuple[bytes, ...] = tuple(
+    key.encode() for kind in ("setupComplete", "toolCall") for key in spellings(kind)
+)
 
 
 class Closed(Exception):

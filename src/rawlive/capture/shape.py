@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rawlive.capture.jsonio import dumps_text
+from rawlive.capture.jsonio import dumps_text, get_key
 from rawlive.capture.markers import decode_frame
 from rawlive.capture.records import Capture, CloseRecord, FrameRecord
 from rawlive.capture.timeline import UNDECODABLE
@@ -60,10 +60,8 @@ _ENUM_GUESS_LIMIT = 64
 _STREAMED = frozenset(
     {"modelTurn", "outputTranscription", "inputTranscription", "interimInputTranscription"}
 )
-_SERVER_ORDER = (
-    "setupComplete", "serverContent", "toolCall", "toolCallCancellation", "goAway",
-    "sessionResumptionUpdate", "usageMetadata", "voiceActivity", "voiceActivityDetectionSignal",
-)  # fmt: skip
+# Server kinds in the order the message record declares them.
+_SERVER_ORDER = tuple(camel(f.name) for f in dataclasses.fields(ServerMessage) if f.name != "extra")
 _NOT_JSON = "(not a JSON object)"
 
 
@@ -247,7 +245,7 @@ class _TurnPatterns:
             for raw, inner in value.items():
                 if camel(raw) == "serverContent" and isinstance(inner, dict):
                     sc = inner
-        if sc is not None and (sc.get("turnComplete") or sc.get("turn_complete")):
+        if sc is not None and get_key(sc, "turnComplete"):
             self._tail[conn] = self._open.pop(conn)
 
     def _flush_tail(self, conn: int) -> None:
