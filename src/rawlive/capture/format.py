@@ -32,56 +32,34 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import cast
 
+from rawlive.capture import records, writer
 from rawlive.capture.jsonio import JSONDecodeError, loads
 from rawlive.capture.markers import MAX_REDACTED_BYTES, parse_redaction_marker, redaction_marker
+from rawlive.capture.records import *  # noqa: F403  (re-exported: see __all__)
 from rawlive.capture.records import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
     Capture,
     CaptureMeta,
     CaptureRecord,
-    ClosedBy,
-    CloseRecord,
-    Direction,
-    FrameRecord,
-    FrameType,
     JSONObject,
-    JSONValue,
-    OpenRecord,
-    UnknownRecord,
     record_from_json,
 )
-from rawlive.capture.writer import CaptureWriter, redact_endpoint, write_capture
+from rawlive.capture.writer import *  # noqa: F403
 from rawlive.errors import CaptureFormatError
 from rawlive.protocol import json_type
 
+# The public names of the format: the reader here, the markers' text, and
+# every name of the records and the writer.
 __all__ = [
-    "Capture",
-    "CaptureFormatError",
-    "CaptureMeta",
-    "CaptureRecord",
-    "CaptureWriter",
-    "CloseRecord",
-    "ClosedBy",
-    "Direction",
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "FrameRecord",
-    "FrameType",
-    "JSONObject",
-    "JSONValue",
-    "OpenRecord",
-    "UnknownRecord",
-    "iter_capture",
     "MAX_REDACTED_BYTES",
+    "CaptureFormatError",
+    "iter_capture",
     "parse_redaction_marker",
     "read_capture",
     "read_capture_partial",
-    "record_from_json",
-    "redact_endpoint",
     "redaction_marker",
-    "write_capture",
 ]
+__all__ += records.__all__
+__all__ += writer.__all__
 
 _LINES_NAME = "<lines>"
 

@@ -54,7 +54,7 @@ import logging
 import os
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Literal, TypeAlias
 
@@ -389,43 +389,12 @@ class ReplayServer:
         return f"{base}{path}"
 
 
-@contextlib.asynccontextmanager
-async def replay_server(
-    capture: str | os.PathLike[str] | Capture,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    ssl_context: ssl.SSLContext | None = None,
-    pace: Pace = "fast",
-    strict: bool = True,
-    repeat: bool = False,
-    on_mismatch: Callable[[ReplayMismatchError], None] | None = None,
-    record: str | os.PathLike[str] | None = None,
-    rules: RuleMode = "service",
-) -> AsyncIterator[ReplayServer]:
-    """Run a :class:`ReplayServer` for the duration of an ``async with`` block.
+replay_server = ReplayServer
+"""``async with replay_server(capture, ...) as server:`` is ``async with ReplayServer(...)``.
 
-    Args:
-        capture, host, port, ssl_context, pace, strict, repeat, on_mismatch,
-        record, rules: as for :class:`ReplayServer`.
-
-    Returns:
-        An async context manager yielding the started server.
-    """
-    server = ReplayServer(
-        capture,
-        host=host,
-        port=port,
-        ssl_context=ssl_context,
-        pace=pace,
-        strict=strict,
-        repeat=repeat,
-        on_mismatch=on_mismatch,
-        record=record,
-        rules=rules,
-    )
-    async with server:
-        yield server
+The old name of the context manager, kept as an alias so that it can never
+drift from :class:`ReplayServer`'s signature.
+"""
 
 
 class BackgroundReplayServer:
