@@ -17,9 +17,9 @@ from typing import cast
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime
 from rawlive.audio.wav import WavWriter
+from rawlive.capture.frame_summary import is_audio_blob
 from rawlive.capture.markers import decode_frame
 from rawlive.capture.records import Capture, Direction
-from rawlive.capture.summary import is_audio_blob
 from rawlive.errors import AudioFormatError, ConfigurationError
 from rawlive.protocol import Blob, ClientMessage, ServerMessage
 

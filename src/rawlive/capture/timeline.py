@@ -32,6 +32,15 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from rawlive.capture.frame_summary import (
+    AudioTally,
+    client_summary,
+    endpoint_text,
+    is_audio_blob,
+    quote,
+    server_summary,
+    set_fields,
+)
 from rawlive.capture.markers import decode_frame
 from rawlive.capture.records import (
     Capture,
@@ -40,15 +49,6 @@ from rawlive.capture.records import (
     FrameRecord,
     OpenRecord,
     UnknownRecord,
-)
-from rawlive.capture.summary import (
-    AudioTally,
-    client_summary,
-    endpoint_text,
-    is_audio_blob,
-    quote,
-    server_summary,
-    set_fields,
 )
 from rawlive.closecodes import explain_close
 from rawlive.protocol import ClientMessage, ServerMessage, UsageMetadata

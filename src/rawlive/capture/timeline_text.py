@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 
 from rawlive.audio.pcm import OUTPUT_RATE
+from rawlive.capture.frame_summary import rate_text
 from rawlive.capture.records import Capture
-from rawlive.capture.summary import rate_text
 from rawlive.capture.timeline import (
     UNDECODABLE,
     CaptureSummary,
