@@ -32,7 +32,8 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import cast
 
-from rawlive.capture import records, writer
+import rawlive.capture.records as _records
+import rawlive.capture.writer as _writer
 from rawlive.capture.jsonio import JSONDecodeError, loads
 from rawlive.capture.markers import MAX_REDACTED_BYTES, parse_redaction_marker, redaction_marker
 from rawlive.capture.records import *  # noqa: F403  (re-exported: see __all__)
@@ -58,8 +59,8 @@ __all__ = [
     "read_capture_partial",
     "redaction_marker",
 ]
-__all__ += records.__all__
-__all__ += writer.__all__
+__all__ += _records.__all__
+__all__ += _writer.__all__
 
 _LINES_NAME = "<lines>"
 
