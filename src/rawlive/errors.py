@@ -9,6 +9,7 @@ sent something wrong or ended the conversation::
     ├── LocalProtocolError          we misused the API; nothing was sent
     │   ├── ConfigurationError      bad argument to connect() and friends
     │   │   └── MissingAPIKeyError  no key in arguments, environment or .env
+    │   │       └── VertexAuthError no Vertex AI access token (argument, ADC, gcloud)
     │   ├── ConcurrentReadError     a second reader on one session
     │   ├── QueueFullError          too many messages queued during a reconnect
     │   ├── LintError               an outgoing frame the service would reject
@@ -26,7 +27,8 @@ sent something wrong or ended the conversation::
     ├── SetupTimeoutError           no setupComplete in time (also a TimeoutError)
     ├── TurnTimeoutError            a turn did not complete in time (also a TimeoutError)
     ├── ResumptionError             a handle was refused or resumption is impossible
-    └── ReplayMismatchError         a replayed client frame did not match the capture
+    ├── ReplayMismatchError         a replayed client frame did not match the capture
+    └── TokenRequestError           minting an ephemeral token failed (HTTP status, reason)
 
 Messages are lowercase without a trailing period. No error text ever contains
 an API key: callers pass keys to :func:`rawlive.redact.redact` before formatting.
@@ -56,7 +58,9 @@ __all__ = [
     "ResumptionError",
     "SetupRejectedError",
     "SetupTimeoutError",
+    "TokenRequestError",
     "TurnTimeoutError",
+    "VertexAuthError",
     "WriterClosedError",
     "shorten",
 ]
@@ -95,6 +99,22 @@ class MissingAPIKeyError(ConfigurationError):
     def __init__(self, message: str, *, searched: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.searched = searched
+
+
+class VertexAuthError(MissingAPIKeyError):
+    """No Vertex AI access token could be found; the message names every way tried."""
+
+
+class TokenRequestError(LiveError):
+    """The ``auth_tokens`` endpoint refused to mint an ephemeral token.
+
+    Attributes:
+        status: the HTTP status (0 when the endpoint could not be reached).
+    """
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ConcurrentReadError(LocalProtocolError, RuntimeError):

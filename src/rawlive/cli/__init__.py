@@ -16,6 +16,7 @@ Commands:
     serve    replay a capture as a Live API server (ws:// or wss://)
     fake     run the bundled fake Live server on its own, until Ctrl-C
     proxy    relay any Live client to the service: watch, record, lint, inject faults
+    token    mint an ephemeral token (auth_tokens/...) for a browser or phone client
     completion  print a bash, zsh or fish completion script
 
 With no API key found, ``say`` and ``chat`` run against the bundled fake
@@ -46,6 +47,7 @@ COMMANDS: tuple[str, ...] = (
     "show",
     "wav",
     "diff",
+    "token",
     "completion",
 )
 

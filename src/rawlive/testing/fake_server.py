@@ -128,6 +128,7 @@ from rawlive.redact import (
     redact_header,
 )
 from rawlive.testing.fake_model import FakeModel, split_text, words
+from rawlive.testing.token_endpoint import TokenEndpoint, TokenRegistry
 
 if TYPE_CHECKING:
     from rawlive.testing.faults import ArmedFault, Fault
@@ -149,6 +150,7 @@ __all__ = [
 logger = logging.getLogger("rawlive.testing")
 
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+VERTEX_LIVE_PATH = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
 MAX_RECORD_MESSAGES = 10_000
@@ -531,16 +533,26 @@ class FakeConnection:
     # -------------------------------------------------------------- setup
 
     def authorized(self) -> bool:
-        """Whether the request carries the server's API key (always true without one).
+        """Whether the request carries a credential the server accepts (always true without one).
 
-        The key may come as ``x-goog-api-key``, ``?key=``, ``?access_token=``
-        or ``Authorization: Token <key>`` (``Bearer`` is accepted too).
+        A key may come as ``x-goog-api-key``, ``?key=``, ``?access_token=``
+        or ``Authorization: Token <key>`` (``Bearer`` is accepted too). The
+        server's ``access_token`` (Vertex AI) is accepted the same ways, and so
+        is an ephemeral token it minted, while it is valid: a new session
+        spends one of its uses, a resumed one none.
         """
-        key = self.server.api_key
-        if key is None:
+        server = self.server
+        if server.api_key is None and server.access_token is None and not server.tokens.tokens:
             return True
-        expected = key.encode()
-        return any(hmac.compare_digest(v.encode(), expected) for v in self.offered_credentials())
+        expected = [s.encode() for s in (server.api_key, server.access_token) if s is not None]
+        setup = self.record.setup
+        resuming = bool(setup and setup.session_resumption and setup.session_resumption.handle)
+        for value in self.offered_credentials():
+            if any(hmac.compare_digest(value.encode(), e) for e in expected):
+                return True
+            if value.startswith("auth_tokens/") and server.tokens.accepts(value, resuming=resuming):
+                return True
+        return False
 
     def offered_credentials(self) -> list[str]:
         """Return the keys or tokens the request carries, wherever they are."""
@@ -928,13 +940,22 @@ class FakeConnection:
         """Send the frame ``{"serverContent":{"turnComplete":true},"usageMetadata":{...}}``."""
         prompt_total = sum(turn.prompt.values())
         response_total = sum(response.values())
-        usage = UsageMetadata(
-            prompt_token_count=prompt_total,
-            response_token_count=response_total,
-            total_token_count=prompt_total + response_total,
-            prompt_tokens_details=_details(turn.prompt),
-            response_tokens_details=_details(response) if response else None,
-        )
+        details = _details(response) if response else None
+        if self.server.vertex:  # Vertex AI's names for the response's share
+            usage = UsageMetadata(
+                prompt_token_count=prompt_total,
+                total_token_count=prompt_total + response_total,
+                prompt_tokens_details=_details(turn.prompt),
+                extra=_vertex_usage(response_total, details),
+            )
+        else:
+            usage = UsageMetadata(
+                prompt_token_count=prompt_total,
+                response_token_count=response_total,
+                total_token_count=prompt_total + response_total,
+                prompt_tokens_details=_details(turn.prompt),
+                response_tokens_details=details,
+            )
         await self.send(ServerMessage.bundle(ServerContent(turn_complete=True), usage))
 
     async def send_resumption_handle(self) -> None:
@@ -1079,6 +1100,15 @@ def _last_user_words(turns: list[Content], start: int) -> int | None:
     return None
 
 
+def _vertex_usage(total: int, details: tuple[ModalityTokenCount, ...] | None) -> dict[str, object]:
+    extra: dict[str, object] = {"candidatesTokenCount": total}
+    if details:
+        extra["candidatesTokensDetails"] = [
+            {"modality": d.modality, "tokenCount": d.token_count} for d in details
+        ]
+    return extra
+
+
 def _details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:
     order = {"TEXT": 0, "AUDIO": 1}
     return tuple(
@@ -1139,6 +1169,17 @@ class FakeLiveServer:
             (:data:`rawlive.protocol.rules.RULES`), including a Live URL on
             API version ``v1``. ``"lenient"`` lets those through, for
             exploratory work. A key is checked only when ``api_key`` is set.
+        vertex: speak as Vertex AI: :attr:`url` has the Vertex path, and
+            usage metadata says ``candidatesTokenCount`` /
+            ``candidatesTokensDetails`` where the Gemini API says
+            ``responseTokenCount`` / ``responseTokensDetails``.
+        access_token: a Vertex AI access token the server accepts
+            (``Authorization: Bearer``), as it accepts ``api_key`` (which, with
+            ``vertex``, is Vertex express mode).
+        mint_tokens: also listen for ``POST /v1alpha/auth_tokens`` on a port of
+            its own (:attr:`token_url`), minting ephemeral tokens that this
+            server then accepts while they are valid (see
+            :mod:`rawlive.testing.token_endpoint`).
     """
 
     def __init__(
@@ -1159,6 +1200,9 @@ class FakeLiveServer:
         faults: Iterable[Fault] = (),
         rules: RuleMode = "service",
         keep_records: int | None = 256,
+        vertex: bool = False,
+        access_token: str | None = None,
+        mint_tokens: bool = False,
     ) -> None:
         if chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {chunk_ms}")
@@ -1168,6 +1212,12 @@ class FakeLiveServer:
         self.host = host
         self.ssl_context = ssl_context
         self.api_key = api_key
+        self.vertex = vertex
+        self.access_token = access_token
+        self.tokens = TokenRegistry()
+        self.token_endpoint = (
+            TokenEndpoint(self.tokens, api_key=api_key, host=host) if mint_tokens else None
+        )
         self.model = model if model is not None else FakeModel()
         self.chunk_ms = chunk_ms
         self.realtime = realtime
@@ -1189,7 +1239,7 @@ class FakeLiveServer:
         self._sessions: dict[Handle, _Snapshot] = {}
         self._rng = random.Random(seed)
         self._ws_logger = RedactingLogger(
-            logging.getLogger("rawlive.testing.websockets"), [api_key or ""]
+            logging.getLogger("rawlive.testing.websockets"), [api_key or "", access_token or ""]
         )
 
     # ----------------------------------------------------------- lifecycle
@@ -1212,6 +1262,8 @@ class FakeLiveServer:
             logger=self._ws_logger,
         )
         self._port = int(self._server.sockets[0].getsockname()[1])
+        if self.token_endpoint is not None:
+            await self.token_endpoint.start()
         return self
 
     async def close(self) -> None:
@@ -1219,6 +1271,8 @@ class FakeLiveServer:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.token_endpoint is not None:
+            await self.token_endpoint.close()
         server.close()
         await server.wait_closed()
 
@@ -1248,10 +1302,33 @@ class FakeLiveServer:
 
     @property
     def url(self) -> str:
-        """``ws(s)://HOST:PORT/ws/google.ai.generativelanguage.v1beta...BidiGenerateContent``."""
+        """``ws(s)://HOST:PORT/ws/google.ai.generativelanguage.v1beta...BidiGenerateContent``.
+
+        In Vertex mode, the Vertex AI path (``.../google.cloud.aiplatform.v1beta1.
+        LlmBidiService/BidiGenerateContent``). The server answers any path.
+        """
         scheme = "wss" if self.ssl_context is not None else "ws"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}{LIVE_PATH}"
+        return f"{scheme}://{host}:{self.port}" + (VERTEX_LIVE_PATH if self.vertex else LIVE_PATH)
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://HOST:PORT/``: the ``base_url`` of the official SDKs and of
+        ``rawlive.connect(base_url=...)``, which keep the service's path."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/"
+
+    @property
+    def token_url(self) -> str:
+        """``http://HOST:PORT`` of the ``v1alpha/auth_tokens`` listener (``mint_tokens=True``).
+
+        Raises:
+            RuntimeError: the server mints no tokens, or is not started.
+        """
+        if self.token_endpoint is None or not self.token_endpoint.port:
+            raise RuntimeError("this fake server mints no tokens: pass mint_tokens=True")
+        return self.token_endpoint.base_url
 
     # ------------------------------------------------------- observability
 
