@@ -10,6 +10,7 @@ from rawlive.capture.format import FrameRecord
 from rawlive.capture.markers import (
     MAX_REDACTED_BYTES,
     decode_frame,
+    decode_received_client,
     neutral_markers,
     redaction_marker,
     unredact_audio,
@@ -79,6 +80,13 @@ def test_neutral_markers_give_empty_audio_and_never_expand() -> None:
     assert orjson.loads(neutral_markers(text))["realtimeInput"]["audio"]["data"] == ""
     plain = _audio(base64.b64encode(PCM).decode(), server=False)
     assert neutral_markers(plain) is plain
+
+
+def test_a_marker_received_from_a_client_is_never_expanded() -> None:
+    frame = _audio(redaction_marker(PCM), server=False).encode()
+    message = decode_received_client(frame)
+    assert message.realtime_input is not None and message.realtime_input.audio is not None
+    assert message.realtime_input.audio.data == b""
 
 
 def test_a_frame_that_does_not_decode_says_why() -> None:

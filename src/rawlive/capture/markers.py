@@ -10,7 +10,9 @@ Every tool that reads such a capture goes through this module:
   the shape of client frames, never their audio bytes, and never expands a
   marker that came from the wire);
 * :func:`decode_frame` decodes a captured frame with the protocol codec after
-  :func:`unredact_audio` (``rawlive show``, ``wav``, ``diff`` and the viewer).
+  :func:`unredact_audio` (``rawlive show``, ``wav``, ``diff`` and the viewer);
+* :func:`decode_received_client` decodes a client frame that a server
+  received, after :func:`neutral_markers` (the replay server).
 
 A marker is the whole string value of a ``data`` key. One marker stands for
 at most :data:`MAX_REDACTED_BYTES`, and one frame gets at most that much
@@ -39,7 +41,9 @@ __all__ = [
     "MAX_REDACTED_BYTES",
     "DecodedFrame",
     "decode_frame",
+    "decode_received_client",
     "neutral_markers",
+    "neutral_text",
     "parse_redaction_marker",
     "redaction_marker",
     "unredact_audio",
@@ -154,6 +158,29 @@ def neutral_markers(text: str) -> str:
     expanded, e.g. on a frame that came from the wire.
     """
     return _replace_markers(text, silence=False)[0]
+
+
+def neutral_text(frame: str | bytes) -> str:
+    """Return a received frame as text (bytes decoded as UTF-8, errors replaced),
+    its redaction markers replaced by empty audio (see :func:`neutral_markers`)."""
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    return neutral_markers(text)
+
+
+def decode_received_client(frame: str | bytes) -> ClientMessage:
+    """Decode a client frame as a server received it, markers as empty audio.
+
+    Args:
+        frame: a text (``str``) or binary (``bytes``) client frame.
+
+    Returns:
+        The decoded message.
+
+    Raises:
+        RemoteProtocolError: the frame does not decode.
+        RecursionError: the frame is nested deeper than Python recurses.
+    """
+    return decode_client(neutral_text(frame))
 
 
 @dataclass(frozen=True, slots=True)

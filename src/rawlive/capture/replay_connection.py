@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
 from rawlive.capture.jsonio import spellings
-from rawlive.capture.markers import neutral_markers
+from rawlive.capture.markers import decode_received_client
 from rawlive.capture.records import CloseRecord, FrameRecord
 from rawlive.capture.replay_match import (
     MISMATCH_CLOSE_CODE,
@@ -32,7 +32,7 @@ from rawlive.capture.replay_match import (
 from rawlive.capture.writer import CaptureWriter
 from rawlive.closecodes import CLOSE_REASON_LIMIT, cut_reason
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
-from rawlive.protocol.codec import decode_client, decode_server
+from rawlive.protocol.codec import decode_server
 from rawlive.protocol.lint import lint_message, lint_request
 from rawlive.protocol.rules import RULES, live_path_version, offered_credentials
 from rawlive.protocol.session import SessionState
@@ -79,7 +79,7 @@ class ConnectionLog:
         if not self._opened:
             model = None
             with contextlib.suppress(RemoteProtocolError, RecursionError):
-                setup = decode_client(neutral_markers(_as_text(payload))).setup
+                setup = decode_received_client(payload).setup
                 model = setup.model if setup is not None else None
             self._open(model)
         if self.secrets:  # a client may send its own key inside a frame
@@ -114,10 +114,6 @@ def secrets_of(ws: ServerConnection) -> tuple[str, ...]:
         return ()
     offered = offered_credentials(request.path, request.headers.raw_items())
     return tuple(s for s in (*offered, *url_secrets(request.path)) if len(s) >= 8)
-
-
-def _as_text(payload: str | bytes) -> str:
-    return payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
 
 
 class Replayer:
@@ -236,7 +232,7 @@ class Replayer:
             return
         state = self._state
         try:
-            message = decode_client(neutral_markers(_as_text(frame)))
+            message = decode_received_client(frame)
         except (RemoteProtocolError, RecursionError):
             await self._refuse("undecodable", "")
             return

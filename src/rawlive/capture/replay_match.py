@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from rawlive.auth import normalize_model
-from rawlive.capture.markers import neutral_markers, unredact_audio
+from rawlive.capture.markers import decode_received_client, neutral_text, unredact_audio
 from rawlive.capture.records import Capture, CloseRecord, FrameRecord, OpenRecord
 from rawlive.closecodes import CLOSE_REASON_LIMIT, cut_reason
 from rawlive.errors import RemoteProtocolError, shorten
-from rawlive.protocol.codec import decode_client
 from rawlive.protocol.messages import ClientMessage, RealtimeInput
 
 __all__ = [
@@ -184,11 +183,10 @@ def client_frame_shape(frame: str | bytes) -> FrameShape:
     Returns:
         The frame's shape.
     """
-    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-    text = neutral_markers(text)
     try:
-        message = decode_client(text)
+        message = decode_received_client(frame)
     except (RemoteProtocolError, RecursionError):
+        text = neutral_text(frame)
         # Long text is compared by hash, so a shape never holds a huge frame.
         key = text if len(text) <= 4096 else hashlib.sha256(text.encode()).hexdigest()
         return FrameShape(
