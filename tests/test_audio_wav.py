@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import rawlive.audio
 from rawlive.audio import AudioChunk, WavWriter, pcm_mime, read_wav, read_wav_chunks
-from rawlive.errors import AudioFormatError, ConfigurationError
+from rawlive.errors import AudioFormatError, ConfigurationError, WriterClosedError
 
 SRC_DIR = Path(rawlive.audio.__file__).resolve().parents[2]
 RATES = [8000, 16000, 22050, 24000, 44100, 48000]
@@ -94,7 +94,7 @@ def test_context_manager_properties_and_double_close(tmp_path: Path) -> None:
     writer.close()
     assert read_back(path) == (pcm, 24000, 1, 2)
     assert path.stat().st_size == 44 + 48000
-    with pytest.raises(ValueError, match="closed"):
+    with pytest.raises(WriterClosedError, match="closed"):
         writer.write(b"\0\0")
     with pytest.raises(ValueError, match="closed"):
         writer.flush()

@@ -30,7 +30,7 @@ from rawlive.capture.format import (
     redaction_marker,
     write_capture,
 )
-from rawlive.errors import LiveError, LocalProtocolError
+from rawlive.errors import LiveError, LocalProtocolError, WriterClosedError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -518,8 +518,11 @@ def test_writer_refuses_writes_after_close(tmp_path: Path) -> None:
     writer.close()
     writer.close()  # idempotent
     assert writer.closed
-    with pytest.raises(LocalProtocolError, match="closed"):
+    with pytest.raises(LocalProtocolError, match="closed") as raised:
         writer.frame(1, "client", "{}", t=0.0)
+    # One error for every closed writer, capture or WAV (and a ValueError too).
+    assert isinstance(raised.value, WriterClosedError)
+    assert isinstance(raised.value, ValueError)
 
 
 def test_writer_refuses_meta_as_a_record(tmp_path: Path) -> None:

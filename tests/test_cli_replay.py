@@ -11,13 +11,8 @@ import pytest
 
 import rawlive
 from cli_support import run_cli, start_cli
-from rawlive.capture.replay import (
-    FrameShape,
-    ReplayServer,
-    _close_reason,
-    _first_difference,
-    client_frame_shape,
-)
+from rawlive.capture.replay import FrameShape, ReplayServer, client_frame_shape
+from rawlive.capture.replay_match import close_reason, first_difference
 from rawlive.errors import SetupRejectedError
 
 
@@ -84,7 +79,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
         ),
     ],
 )
-async def test_a_setup_mismatch_reason_leads_with_the_first_difference(
+async def test_a_setup_mismatch_reason_leads_with_thefirst_difference(
     options: dict[str, Any], lead: str
 ) -> None:
     async with ReplayServer(FIXTURES / "seed_text_session.jsonl") as server:
@@ -104,9 +99,9 @@ def test_a_long_model_name_still_fits_the_fix_in_the_reason() -> None:
     def setup(model: str) -> FrameShape:
         return client_frame_shape(orjson.dumps({"setup": {"model": f"models/{model}"}}))
 
-    lead = _first_difference(setup(long_name), setup("gemini-3.8-live"), 123 - 17)
+    lead = first_difference(setup(long_name), setup("gemini-3.8-live"), 123 - 17)
     assert lead == f"the capture expects --model {long_name}"
-    reason = _close_reason("x", "y", lead)
+    reason = close_reason("x", "y", lead)
     assert reason.startswith(f"replay mismatch: {lead}; ") and len(reason.encode()) <= 123
-    full = _first_difference(setup(long_name), setup("gemini-3.8-live"))
+    full = first_difference(setup(long_name), setup("gemini-3.8-live"))
     assert full.endswith(f"got gemini-3.8-live: pass --model {long_name}")

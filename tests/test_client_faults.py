@@ -356,3 +356,55 @@ async def test_streaming_a_long_reply_to_wav_keeps_memory_flat(
     assert peak < 1_000_000, f"peak {peak} bytes while streaming 2.9 MB to a WAV"
     with wave.open(str(out), "rb") as w:
         assert w.getnframes() == 1500 * 960
+
+
+# ------------------------------------------------------- error classes
+
+
+async def test_a_second_setup_complete_is_a_remote_protocol_error(scripted_server: Any) -> None:
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(SETUP_COMPLETE)
+        await ws.send(SETUP_COMPLETE)
+        await ws.send(b'{"serverContent":{"turnComplete":true}}')
+        await ws.wait_closed()
+
+    async with scripted_server(handler) as url, rawlive.connect("m", endpoint=url) as session:
+        with pytest.raises(RemoteProtocolError, match="setupComplete out of order"):
+            await session.receive()
+        after = await session.receive()  # the session goes on
+    assert after.server_content is not None and after.server_content.turn_complete
+
+
+async def test_our_own_1007_on_invalid_utf8_says_the_server_sent_it(scripted_server: Any) -> None:
+    async def handler(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(SETUP_COMPLETE)
+        # A text frame whose payload is not UTF-8, written below websockets' checks.
+        ws.protocol.send_text(b'{"serverContent":{"x":"\xff"}}')
+        ws.send_data()
+        await ws.wait_closed()
+
+    async with scripted_server(handler) as url, rawlive.connect("m", endpoint=url) as session:
+        with pytest.raises(ConnectionClosedError) as info:
+            await session.receive()
+    error = info.value
+    assert error.code == 1007 and error.by_server is False
+    assert "rawlive closed the connection with 1007" in str(error)
+    assert "not valid UTF-8" in error.explanation and "your messages were not at fault" in str(
+        error
+    )
+
+
+@pytest.mark.parametrize("code", [1000, 1008])
+async def test_a_close_right_after_the_handshake_is_a_rawlive_error(
+    scripted_server: Any, code: int
+) -> None:
+    async def handler(ws: Any) -> None:
+        await ws.close(code, "go away")
+
+    async with scripted_server(handler) as url:
+        for _ in range(10):  # the race between our setup send and their close
+            with pytest.raises(ConnectionClosedError) as info:
+                await rawlive.connect("m", endpoint=url)
+            assert info.value.code in (code, 1006)

@@ -89,12 +89,15 @@ from rawlive.resilience import Reconnected, ReconnectPolicy
 
 if TYPE_CHECKING:
     from rawlive.client import Session, Turn, connect
+    from rawlive.tokens import EphemeralToken, create_ephemeral_token
 
 
 _LAZY = {
     "connect": "rawlive.client",
     "Session": "rawlive.client",
     "Turn": "rawlive.client",
+    "EphemeralToken": "rawlive.tokens",
+    "create_ephemeral_token": "rawlive.tokens",
 }
 
 
@@ -124,6 +127,7 @@ __all__ = [
     "Content",
     "ContextUpdate",
     "ContextWindowCompression",
+    "EphemeralToken",
     "ExecutableCode",
     "FileData",
     "FunctionCall",
@@ -178,6 +182,7 @@ __all__ = [
     "VoiceConfig",
     "__version__",
     "connect",
+    "create_ephemeral_token",
     "decode_client",
     "decode_json",
     "decode_server",

@@ -12,9 +12,13 @@ sent something wrong or ended the conversation::
     │   │       └── VertexAuthError no Vertex AI access token (argument, ADC, gcloud)
     │   ├── ConcurrentReadError     a second reader on one session
     │   ├── QueueFullError          too many messages queued during a reconnect
-    │   └── LintError               an outgoing frame the service would reject
+    │   ├── LintError               an outgoing frame the service would reject
+    │   └── WriterClosedError       a write to a closed capture or WAV writer
+    │                               (also a ValueError)
     ├── AudioFormatError            bad MIME type, odd PCM, non-16-bit WAV
     │                               (also a ValueError)
+    ├── CaptureFormatError          a capture file, line or record breaks the
+    │                               format (also a ValueError)
     ├── RemoteProtocolError         the peer sent a frame we cannot decode
     ├── ConnectionClosedError       the WebSocket closed; carries code and reason
     │   └── SetupRejectedError      closed before setupComplete
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AudioFormatError",
+    "CaptureFormatError",
     "ConcurrentReadError",
     "ConfigurationError",
     "ConnectionClosedError",
@@ -56,6 +61,7 @@ __all__ = [
     "TokenRequestError",
     "TurnTimeoutError",
     "VertexAuthError",
+    "WriterClosedError",
     "shorten",
 ]
 
@@ -131,8 +137,44 @@ class LintError(LocalProtocolError, ValueError):
         self.rule = rule
 
 
+class WriterClosedError(LocalProtocolError, ValueError):
+    """A write to a capture writer or a WAV writer after it was closed."""
+
+
 class AudioFormatError(LiveError, ValueError):
     """Audio that rawlive cannot treat as 16-bit little-endian mono PCM."""
+
+
+class CaptureFormatError(LiveError, ValueError):
+    """A capture file, line or record breaks the capture format.
+
+    Raised for bad JSON, a record without a required key, a key with the wrong
+    type or value, and captures newer than this module understands.
+
+    Attributes:
+        message: what is wrong, without the location.
+        filename: the file (or the name given for a list of lines) the record
+            came from; ``None`` when a record was built or decoded in memory.
+        lineno: the 1-based line number, or ``None``.
+    """
+
+    def __init__(
+        self, message: str, *, filename: str | None = None, lineno: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.filename = filename
+        self.lineno = lineno
+
+    def __str__(self) -> str:
+        if self.lineno is not None:
+            where = f"line {self.lineno}"
+            if self.filename is not None:
+                where = f"{self.filename}, {where}"
+            return f"{where}: {self.message}"
+        if self.filename is not None:
+            return f"{self.filename}: {self.message}"
+        return self.message
 
 
 class RemoteProtocolError(LiveError):

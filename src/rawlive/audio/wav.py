@@ -41,7 +41,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, AudioChunk, pcm_mime
-from rawlive.errors import AudioFormatError, ConfigurationError
+from rawlive.errors import AudioFormatError, ConfigurationError, WriterClosedError
 
 __all__ = ["WavWriter", "read_wav", "read_wav_chunks"]
 
@@ -334,11 +334,11 @@ class WavWriter:
         Raises:
             AudioFormatError: the data chunk would grow past the 4 GiB WAV
                 limit; nothing of ``pcm`` is written. Start a new file.
-            ValueError: the writer is closed.
+            WriterClosedError: the writer is closed (a ValueError).
             OSError: the file cannot be written.
         """
         if self._closed:
-            raise ValueError("write to a closed wav writer")
+            raise WriterClosedError("write to a closed wav writer")
         n = len(pcm)
         if not self._pending and n % self._block_align == 0:
             if not n:
@@ -396,6 +396,26 @@ class WavWriter:
         f.flush()
         self._unflushed = 0
 
+    def truncate(self, data_bytes: int) -> None:
+        """Cut the audio back to its first ``data_bytes`` bytes (whole frames).
+
+        A reconnecting session uses it to drop a reply that was cut off and is
+        answered again. A carried-over partial frame is dropped too.
+
+        Raises:
+            ValueError: the writer is closed.
+            OSError: the file cannot be written.
+        """
+        if self._closed:
+            raise ValueError("truncate of a closed wav writer")
+        keep = max(0, min(data_bytes, self._data_bytes))
+        keep -= keep % self._block_align
+        self._pending = b""
+        self._data_bytes = keep
+        self._file.seek(self._data_start + keep)
+        self._file.truncate()
+        self._write_sizes()
+
     def flush(self) -> None:
         """Make the file a complete WAV holding every whole frame written so far.
 
@@ -404,11 +424,11 @@ class WavWriter:
         is not included.
 
         Raises:
-            ValueError: the writer is closed.
+            WriterClosedError: the writer is closed (a ValueError).
             OSError: the file cannot be written.
         """
         if self._closed:
-            raise ValueError("flush of a closed wav writer")
+            raise WriterClosedError("flush of a closed wav writer")
         self._write_sizes()
 
     def close(self) -> None:

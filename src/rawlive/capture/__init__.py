@@ -1,13 +1,18 @@
 """Record, read and replay Live API traffic.
 
-The capture file format (JSON Lines, one record per line) and its pure
-reader and writer live in :mod:`rawlive.capture.format`; see
+The capture file format (JSON Lines, one record per line) is
+:mod:`rawlive.capture.format` (the reader, and every public name of the
+format), :mod:`~rawlive.capture.records`, :mod:`~rawlive.capture.writer` and
+:mod:`~rawlive.capture.markers` (audio redaction markers); see
 ``docs/capture-format.md`` for the specification. The recorder
 (:mod:`~rawlive.capture.recorder`), the replay server
-(:mod:`~rawlive.capture.replay`), the debugging tools
-(:mod:`~rawlive.capture.tools`) and the capture lint
-(:mod:`~rawlive.capture.lint`) are imported on first use, so importing this
-package loads neither asyncio nor websockets.
+(:mod:`~rawlive.capture.replay`, with :mod:`~rawlive.capture.replay_match`
+and :mod:`~rawlive.capture.replay_connection`), the debugging tools
+(:mod:`~rawlive.capture.timeline`, :mod:`~rawlive.capture.timeline_text`,
+:mod:`~rawlive.capture.extract`, :mod:`~rawlive.capture.shape`, gathered in
+:mod:`~rawlive.capture.tools`), the viewer (:mod:`~rawlive.capture.html`) and
+the capture lint (:mod:`~rawlive.capture.lint`) are imported on first use, so
+importing this package loads neither asyncio nor websockets.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import array
 import base64
-import functools
 import importlib.resources
 import io
 import re
@@ -38,19 +37,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, parse_pcm_mime
-from rawlive.capture.format import (
-    Capture,
-    FrameRecord,
-    parse_redaction_marker,
-)
+from rawlive.capture.jsonio import JSONDecodeError, dumps_pretty, dumps_text, get_key, loads
 from rawlive.capture.lint import lint_capture
-from rawlive.capture.tools import TimelineRow, TurnStats, analyze, diff_captures
+from rawlive.capture.markers import parse_redaction_marker
+from rawlive.capture.records import Capture, FrameRecord
+from rawlive.capture.shape import diff_captures
+from rawlive.capture.timeline import TimelineRow, TurnStats, analyze, audio_runs
 from rawlive.closecodes import explain_close
 from rawlive.errors import AudioFormatError
-from rawlive.protocol.messages import GoAway
+from rawlive.protocol import GoAway
 
 __all__ = ["DEFAULT_AUDIO_BUDGET", "build_view", "render_html"]
 
@@ -83,23 +79,6 @@ class _Strings:
             found = self.index[text] = len(self.items)
             self.items.append(text)
         return found
-
-
-@functools.lru_cache(maxsize=128)
-def _snake(key: str) -> str:
-    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
-
-
-def _get(node: Any, key: str) -> Any:
-    """``node[key]`` for a camelCase key, accepting its snake_case spelling too."""
-    if not isinstance(node, dict):
-        return None
-    value = node.get(key)
-    if value is None:
-        snake = _snake(key)
-        if snake != key:
-            value = node.get(snake)
-    return value
 
 
 def _b64_label(text: str) -> str:
@@ -257,19 +236,19 @@ def _wav_bytes(pcm: bytes, rate: int) -> bytes:
 def _blobs(value: Mapping[str, Any], server: bool) -> Iterator[tuple[Any, Any]]:
     """``(mimeType, data)`` of the audio blobs of a decoded frame."""
     if server:
-        turn = _get(_get(value, "serverContent"), "modelTurn")
-        for part in _get(turn, "parts") or ():
-            blob = _get(part, "inlineData")
-            mime = _get(blob, "mimeType")
+        turn = get_key(get_key(value, "serverContent"), "modelTurn")
+        for part in get_key(turn, "parts") or ():
+            blob = get_key(part, "inlineData")
+            mime = get_key(blob, "mimeType")
             if isinstance(blob, dict) and (mime is None or str(mime).startswith("audio/")):
-                yield mime, _get(blob, "data")
+                yield mime, get_key(blob, "data")
         return
-    ri = _get(value, "realtimeInput")
-    blobs = [_get(ri, "audio"), *(_get(ri, "mediaChunks") or ())]
+    ri = get_key(value, "realtimeInput")
+    blobs = [get_key(ri, "audio"), *(get_key(ri, "mediaChunks") or ())]
     for blob in blobs:
-        mime = _get(blob, "mimeType")
+        mime = get_key(blob, "mimeType")
         if isinstance(blob, dict) and (mime is None or str(mime).startswith("audio/")):
-            yield mime, _get(blob, "data")
+            yield mime, get_key(blob, "data")
 
 
 # ============================================================ turns
@@ -341,8 +320,8 @@ class _Builder:
 
     def _frame(self, row: TimelineRow, record: FrameRecord) -> int:
         try:
-            value = orjson.loads(record.payload)
-        except (orjson.JSONDecodeError, ValueError):
+            value = loads(record.payload)
+        except ValueError:  # JSONDecodeError, or data_b64 that is not base64
             if record.dir == "client":
                 self.lint_records.append(record)
                 self.lint_rows.append(len(self.cols["t"]) - 1)
@@ -351,12 +330,10 @@ class _Builder:
             )
             return self.strings(text[:_TEXT_LONG])
         if not isinstance(value, dict):
-            return self.strings(orjson.dumps(_shorten(value)).decode())
+            return self.strings(dumps_text(_shorten(value)))
         json_id = self._json_id(record)
         if json_id is None:
-            json_id = self.strings(
-                orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode()
-            )
+            json_id = self.strings(dumps_pretty(_shorten(value)))
         if row.dir == "server":
             self._server(row, value)
         else:
@@ -375,21 +352,21 @@ class _Builder:
         found = self.seen_json.get(key)
         if found is None:
             try:
-                value = orjson.loads(key)
-            except orjson.JSONDecodeError:
+                value = loads(key)
+            except JSONDecodeError:
                 return None
-            pretty = orjson.dumps(_shorten(value), option=orjson.OPT_INDENT_2).decode()
+            pretty = dumps_pretty(_shorten(value))
             found = self.seen_json[key] = self.strings(pretty)
         return found
 
     def _client(self, row: TimelineRow, value: dict[str, Any]) -> None:
-        if _get(value, "setup") is not None:
+        if get_key(value, "setup") is not None:
             return
         frame = len(self.cols["t"]) - 1
-        for resp in _get(_get(value, "toolResponse"), "functionResponses") or ():
+        for resp in get_key(get_key(value, "toolResponse"), "functionResponses") or ():
             if isinstance(resp, dict):
                 entry = self.tools.setdefault(str(resp.get("id")), {"id": str(resp.get("id"))})
-                entry["response"] = orjson.dumps(_shorten(resp.get("response"))).decode()
+                entry["response"] = dumps_text(_shorten(resp.get("response")))
                 entry["rt"] = _r(row.t)
                 entry["rframe"] = frame
         # Every client frame is input to the next turn on its connection (as in the
@@ -402,23 +379,23 @@ class _Builder:
         for t, value in self.pending.pop(conn, ()):
             if turn.input_start is None:
                 turn.input_start = t
-            cc = _get(value, "clientContent")
-            for content in _get(cc, "turns") or ():
-                turn.user.extend(_texts(_get(content, "parts")))
-            ri = _get(value, "realtimeInput")
-            if isinstance(_get(ri, "text"), str):
+            cc = get_key(value, "clientContent")
+            for content in get_key(cc, "turns") or ():
+                turn.user.extend(_texts(get_key(content, "parts")))
+            ri = get_key(value, "realtimeInput")
+            if isinstance(get_key(ri, "text"), str):
                 turn.user.append(ri["text"])
             for mime, data in _blobs(value, server=False):
                 turn.audio_in.add(mime, data, INPUT_RATE)
-            for resp in _get(_get(value, "toolResponse"), "functionResponses") or ():
+            for resp in get_key(get_key(value, "toolResponse"), "functionResponses") or ():
                 if isinstance(resp, dict):
                     turn.responses.append(str(resp.get("id")))
 
     def _server(self, row: TimelineRow, value: dict[str, Any]) -> None:
         conn = row.conn or 0
-        go_away = _get(value, "goAway")
+        go_away = get_key(value, "goAway")
         if go_away is not None:
-            left = _get(go_away, "timeLeft")
+            left = get_key(go_away, "timeLeft")
             secs = _seconds(left)
             deadline = _r(row.t + secs) if secs is not None else None
             frame = len(self.cols["t"]) - 1
@@ -435,11 +412,11 @@ class _Builder:
             turn.first_frame = frame
             turn.first_byte = self.first_byte.get(conn) or row.t
             self.attach_inputs(turn, conn)
-        sc = _get(value, "serverContent")
-        texts = _texts(_get(_get(sc, "modelTurn"), "parts"))
+        sc = get_key(value, "serverContent")
+        texts = _texts(get_key(get_key(sc, "modelTurn"), "parts"))
         turn.text.extend(texts)
-        out_tr = _get(_get(sc, "outputTranscription"), "text")
-        in_tr = _get(_get(sc, "inputTranscription"), "text")
+        out_tr = get_key(get_key(sc, "outputTranscription"), "text")
+        in_tr = get_key(get_key(sc, "inputTranscription"), "text")
         if isinstance(in_tr, str):
             turn.input_transcript.append(in_tr)
         if (texts or isinstance(out_tr, str)) and turn.first_text is None:
@@ -451,14 +428,14 @@ class _Builder:
         for mime, data in _blobs(value, server=True):
             turn.audio_out.add(mime, data, OUTPUT_RATE)
         for name in ("interrupted", "generationComplete", "turnComplete"):
-            if _get(sc, name):
+            if get_key(sc, name):
                 turn.markers.append((name, row.t, frame))
                 self.markers.append([name, _r(row.t), conn, frame, turn.number])
-        for call in _get(_get(value, "toolCall"), "functionCalls") or ():
+        for call in get_key(get_key(value, "toolCall"), "functionCalls") or ():
             if isinstance(call, dict):
                 call_id = str(call.get("id"))
                 entry = self.tools.setdefault(call_id, {"id": call_id})
-                args = orjson.dumps(_shorten(call.get("args"))).decode()
+                args = dumps_text(_shorten(call.get("args")))
                 entry.update(
                     name=str(call.get("name")),
                     args=args,
@@ -467,7 +444,7 @@ class _Builder:
                     turn=turn.number,
                 )
                 turn.calls.append(call_id)
-        for call_id in _get(_get(value, "toolCallCancellation"), "ids") or ():
+        for call_id in get_key(get_key(value, "toolCallCancellation"), "ids") or ():
             entry = self.tools.setdefault(str(call_id), {"id": str(call_id)})
             entry["cancelled"] = _r(row.t)
 
@@ -514,23 +491,7 @@ def _turn_view(turn: _Turn, stats: TurnStats, budget: _Budget) -> dict[str, Any]
 
 def _runs(rows: list[TimelineRow], separators: set[int]) -> list[list[int]]:
     """Row ranges ``[first, last]`` of the frame list: runs of audio-only frames collapse."""
-    out: list[list[int]] = []
-    i = 0
-    while i < len(rows):
-        j = i + 1
-        row = rows[i]
-        if row.audio_only:
-            while (
-                j < len(rows)
-                and rows[j].audio_only
-                and rows[j].conn == row.conn
-                and rows[j].dir == row.dir
-                and rows[j - 1].index not in separators
-            ):
-                j += 1
-        out.append([i, j - 1])
-        i = j
-    return out
+    return [[start, stop - 1] for start, stop in audio_runs(rows, separators)]
 
 
 def build_view(
@@ -651,7 +612,7 @@ def _asset(name: str) -> str:
 
 def _script_json(value: Any) -> str:
     # "<" only occurs inside JSON strings, where \u003c means the same: no "</script>".
-    return orjson.dumps(value).decode("utf-8").replace("<", "\\u003c")
+    return dumps_text(value).replace("<", "\\u003c")
 
 
 def render_html(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from rawlive.capture.format import Capture, FrameRecord
+from rawlive.capture.records import Capture, FrameRecord
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.codec import decode_client, decode_server
 from rawlive.protocol.lint import LintIssue, lint_message

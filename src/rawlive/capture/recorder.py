@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import orjson
-
 from rawlive._b64 import b64decode_any
-from rawlive.capture.format import CaptureWriter, redaction_marker
+from rawlive.capture.jsonio import JSONDecodeError, dumps, loads, spellings
+from rawlive.capture.markers import redaction_marker
+from rawlive.capture.writer import CaptureWriter
 from rawlive.redact import redact, redact_bytes, redact_url
 
 __all__ = ["Recorder", "redact_audio_payloads"]
@@ -49,28 +49,28 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
     JSON objects, or hold no audio, are returned unchanged.
     """
     try:
-        value = orjson.loads(frame)
-    except (orjson.JSONDecodeError, RecursionError):
+        value = loads(frame)
+    except (JSONDecodeError, RecursionError):
         return frame
     if not isinstance(value, dict):
         return frame
     changed = False
     done: list[tuple[str, str]] = []
-    for sc_key in ("serverContent", "server_content"):
+    for sc_key in spellings("serverContent"):
         sc = value.get(sc_key)
         if isinstance(sc, dict):
-            for mt_key in ("modelTurn", "model_turn"):
+            for mt_key in spellings("modelTurn"):
                 mt = sc.get(mt_key)
                 if isinstance(mt, dict) and isinstance(mt.get("parts"), list):
                     for part in mt["parts"]:
                         if isinstance(part, dict):
-                            for key in ("inlineData", "inline_data"):
+                            for key in spellings("inlineData"):
                                 changed |= _redact_blob(part.get(key), done)
-    for ri_key in ("realtimeInput", "realtime_input"):
+    for ri_key in spellings("realtimeInput"):
         ri = value.get(ri_key)
         if isinstance(ri, dict):
             changed |= _redact_blob(ri.get("audio"), done)
-            for key in ("mediaChunks", "media_chunks"):
+            for key in spellings("mediaChunks"):
                 chunks = ri.get(key)
                 if isinstance(chunks, list):
                     for chunk in chunks:
@@ -78,7 +78,7 @@ def redact_audio_payloads(frame: str | bytes) -> str | bytes:
     if not changed:
         return frame
     try:
-        out = orjson.dumps(value)
+        out = dumps(value)
     except TypeError:
         # Nested deeper than orjson writes (it reads 1,024 levels, writes 255):
         # replace each base64 value where it stands in the original text.

@@ -62,7 +62,10 @@ async def server_target(args: argparse.Namespace) -> AsyncIterator[dict[str, Any
     """Yield connect() keyword arguments for the chosen server."""
     server = args.server
     if server == "auto":
-        if _have_key(args):
+        from rawlive.auth import vertex_settings
+
+        vertex = vertex_settings(args.vertex, None, None)[0]
+        if vertex or args.base_url or args.access_token or _have_key(args):
             server = "google"
         else:
             print(
@@ -91,6 +94,8 @@ def cli_secrets(args: argparse.Namespace) -> tuple[str, ...]:
     found: list[str] = []
     with contextlib.suppress(MissingAPIKeyError):
         found.append(resolve_credentials(args.api_key, env_file=args.env_file).secret)
+    if getattr(args, "access_token", None):
+        found.append(args.access_token.strip())
     return (*found, *url_secrets(args.server))
 
 
@@ -109,6 +114,8 @@ def connect_options(args: argparse.Namespace, audio: bool) -> dict[str, Any]:
         "api_version": args.api_version,
         "observers": [FramePrinter(sys.stderr, secrets)] if args.frames else [],
     }
+    if args.reconnect:
+        options["reconnect"] = True
     if audio:
         options["output_audio_transcription"] = True
     if args.voice:
@@ -142,6 +149,13 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
         "default: google when an API key is found, else demo",
     )
     p.add_argument("--resume", metavar="HANDLE", help="resume the session of this handle")
+    p.add_argument(
+        "--reconnect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the conversation across connections: hand over on goAway, "
+        "resume after drops (default: on)",
+    )
     p.add_argument(
         "--modality",
         choices=("audio", "text"),

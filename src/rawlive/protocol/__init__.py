@@ -5,6 +5,7 @@ Nothing under ``rawlive.protocol`` imports asyncio or websockets.
 
 from __future__ import annotations
 
+from rawlive.protocol._schema import camel, json_type, snake
 from rawlive.protocol.codec import decode_client, decode_json, decode_server, encode, to_wire
 from rawlive.protocol.messages import (
     AudioTranscriptionConfig,
@@ -102,9 +103,12 @@ __all__ = [
     "VoiceActivity",
     "VoiceActivityDetectionSignal",
     "VoiceConfig",
+    "camel",
     "decode_client",
     "decode_json",
     "decode_server",
     "encode",
+    "json_type",
+    "snake",
     "to_wire",
 ]

@@ -74,6 +74,7 @@ __all__ = [
     "encode_object",
     "json_type",
     "parse_duration",
+    "snake",
     "wire_field",
     "wire_message",
 ]
@@ -129,6 +130,14 @@ def camel(name: str) -> str:
         return name
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def snake(name: str) -> str:
+    """Return the snake_case form of a lowerCamelCase name (``modelTurn`` -> ``model_turn``)."""
+    return _UPPER.sub(r"_\1", name).lower()
+
+
+_UPPER = re.compile(r"(?<!^)([A-Z])")
 
 
 def json_type(value: object) -> str:

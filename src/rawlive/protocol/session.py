@@ -24,7 +24,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rawlive.errors import LocalProtocolError
+from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.messages import (
     ClientMessage,
     FunctionCall,
@@ -297,6 +297,10 @@ class SessionState:
         usage: totals over every turn so far.
         pending_calls: function calls awaiting a response, by id.
         sent_count: client messages sent on the current connection (setup excluded).
+        turn_open: a model turn has started and its ``turnComplete`` has not arrived.
+        turns_completed: model turns completed so far (all connections).
+        handle_turns: ``turns_completed`` when the latest resumable handle arrived:
+            the handle covers that many turns.
     """
 
     def __init__(self) -> None:
@@ -308,20 +312,33 @@ class SessionState:
         self.usage = UsageTotals()
         self.pending_calls: dict[str, FunctionCall] = {}
         self.sent_count = 0
+        self.turn_open = False
+        self.turns_completed = 0
+        self.handle_turns = 0
+
+    @property
+    def handle_pending(self) -> bool:
+        """A turn completed after the latest resumable handle (its handle is due)."""
+        return self.turns_completed > self.handle_turns
 
     def _move(self, event: str) -> None:
         nxt = TRANSITIONS.get((self.state, event))
         if nxt is None:
-            raise LocalProtocolError(
-                f"{event} is not allowed while the connection is {self.state.value}"
-            )
+            text = f"{event} is not allowed while the connection is {self.state.value}"
+            if event.startswith("recv:"):
+                raise RemoteProtocolError(f"the server sent {event[5:]} out of order: {text}")
+            raise LocalProtocolError(text)
         self.state = nxt
 
     def reset_connection(self) -> None:
-        """Start a new connection: keep the handle, usage and pending calls."""
+        """Start a new connection: keep the handle, usage and pending calls.
+
+        A turn still open on the old connection is cut: it never completes.
+        """
         self.state = ConnectionState.CONNECTING
         self.go_away = None
         self.sent_count = 0
+        self.turn_open = False
 
     def on_send(self, message: ClientMessage) -> None:
         """Record a client message about to be sent.
@@ -346,7 +363,12 @@ class SessionState:
         """Update the state from one server message."""
         attrs = message.__dict__
         if len(attrs) == 1 and "server_content" in attrs and self.state in _STAY_ON_RECV:
-            return  # serverContent alone changes nothing here (the commonest frame)
+            # serverContent alone: only the turn can change (the commonest frame)
+            if attrs["server_content"].turn_complete:
+                self._turn_complete()
+            else:
+                self.turn_open = True
+            return
         if message.setup_complete is not None:
             self._move("recv:setupComplete")
         elif message.go_away is not None:
@@ -354,10 +376,19 @@ class SessionState:
             self._move("recv:goAway")
         else:
             self._move("recv:other")
+        sc = message.server_content
+        if sc is not None:
+            if sc.turn_complete:
+                self._turn_complete()
+            else:
+                self.turn_open = True
+        elif message.tool_call is not None:
+            self.turn_open = True
         sru = message.session_resumption_update
         if sru is not None:
             if sru.resumable and sru.new_handle:
                 self.handle = sru.new_handle
+                self.handle_turns = self.turns_completed
             if sru.last_consumed_client_message_index is not None:
                 self.last_consumed_index = sru.last_consumed_client_message_index
         if message.usage_metadata is not None:
@@ -371,6 +402,10 @@ class SessionState:
         if tcc is not None:
             for call_id in tcc.ids or ():
                 self.pending_calls.pop(call_id, None)
+
+    def _turn_complete(self) -> None:
+        self.turn_open = False
+        self.turns_completed += 1
 
     def on_close(self) -> None:
         """The current connection closed."""

@@ -325,6 +325,7 @@ class FakeConnection:
         self._turn: _Turn | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.dispatched = 0  # client messages after setup fully handled
 
     # ----------------------------------------------------------- lifecycle
 
@@ -366,6 +367,7 @@ class FakeConnection:
             if await self.check_rules(message):
                 return
             await self.dispatch(message)
+            self.dispatched += 1
 
     async def check_rules(self, message: ClientMessage) -> bool:
         """Apply the outgoing lint's rules to a received frame, as the service would.
@@ -945,9 +947,10 @@ class FakeConnection:
         if self.server.vertex:  # Vertex AI's names for the response's share
             usage = UsageMetadata(
                 prompt_token_count=prompt_total,
+                candidates_token_count=response_total,
                 total_token_count=prompt_total + response_total,
                 prompt_tokens_details=_details(turn.prompt),
-                extra=_vertex_usage(response_total, details),
+                candidates_tokens_details=details,
             )
         else:
             usage = UsageMetadata(
@@ -966,7 +969,17 @@ class FakeConnection:
         handle = self.server.new_handle()
         self.server._keep_session(handle, self.conversation.snapshot())
         self.record.handles.append(handle)
-        await self.send(SessionResumptionUpdate(new_handle=handle, resumable=True))
+        resumption = self.setup.session_resumption if self.setup is not None else None
+        consumed = None
+        if resumption is not None and resumption.transparent:
+            # Vertex's transparent mode: the index of the last client message the
+            # handle covers (setup is 0 on each connection, the next message 1).
+            consumed = self.dispatched
+        await self.send(
+            SessionResumptionUpdate(
+                new_handle=handle, resumable=True, last_consumed_client_message_index=consumed
+            )
+        )
 
     async def pace(self, turn: _Turn, delay: float, *, always: bool = False) -> None:
         """Wait ``delay`` seconds (in realtime mode, or ``always``), then check for interruption.
@@ -1099,15 +1112,6 @@ def _last_user_words(turns: list[Content], start: int) -> int | None:
         if turns[i].role == "user" and words(turns[i].text):
             return i
     return None
-
-
-def _vertex_usage(total: int, details: tuple[ModalityTokenCount, ...] | None) -> dict[str, object]:
-    extra: dict[str, object] = {"candidatesTokenCount": total}
-    if details:
-        extra["candidatesTokensDetails"] = [
-            {"modality": d.modality, "tokenCount": d.token_count} for d in details
-        ]
-    return extra
 
 
 def _details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:

@@ -32,7 +32,8 @@ the steps of :class:`FakeConnection`::
     send(message)              InterruptedWithAudio, UnknownTopLevelKeys,
                                BundleFields, CancelToolCall (after a toolCall)
     an output chunk was sent   point faults at after_chunks=K
-    send_turn_complete         NeverCompleteTurn, DelayTurnComplete
+    send_turn_complete         NeverCompleteTurn, DelayTurnComplete; then point
+                               faults at after_complete=N (before the handle)
     send_resumption_handle     NotResumableUpdates
     send_frame                 TextFrames
     the turn's last frame      point faults at after_turn=N
@@ -51,6 +52,10 @@ common to all faults (all keyword-only):
 ``after_turn``
     point faults only: act after the last frame of turn N (the resumption
     handle, if any); ``after_turn=0`` acts right after ``setupComplete``.
+``after_complete``
+    point faults only: act right after the ``turnComplete`` of turn N,
+    before its resumption handle (the moment a client cannot tell whether
+    the service kept the turn).
 ``after_chunks``
     point faults: act right after the Kth output chunk of the turn.
     :class:`InterruptedWithAudio`: the chunk after the Kth carries
@@ -119,7 +124,7 @@ __all__ = [
     "with_faults",
 ]
 
-Point = Literal["setup", "start", "chunk", "end", "frame"]
+Point = Literal["setup", "start", "chunk", "complete", "end", "frame"]
 """Where in a connection a point fault can act."""
 
 _F = TypeVar("_F", bound="Fault")
@@ -151,6 +156,7 @@ class Fault:
     Attributes:
         on_turn: the model turn of a connection (1-based, 0 = setup), None for any.
         after_turn: point faults: act after the last frame of this turn.
+        after_complete: point faults: act after this turn's turnComplete, before its handle.
         after_chunks: point faults: act after this many output chunks of the turn.
         after_frames: point faults: act after this many server frames of the connection.
         after_seconds: point faults: act this many seconds after ``setupComplete``.
@@ -167,25 +173,38 @@ class Fault:
     after_frames: int | None = None
     after_seconds: float | None = None
     connection: int | None = None
+    after_complete: int | None = None
     once: bool = True
 
     _TRIGGERS: ClassVar[frozenset[str]] = frozenset()  # optional triggers it accepts
     _FIRST_TURN: ClassVar[int] = 1  # on_turn=None matches turns from this one on
 
     def __post_init__(self) -> None:
-        for name in ("on_turn", "after_turn", "after_chunks", "after_frames", "after_seconds"):
+        triggers = (
+            "on_turn",
+            "after_turn",
+            "after_chunks",
+            "after_frames",
+            "after_seconds",
+            "after_complete",
+        )
+        for name in triggers:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be 0 or more, got {value}")
         if self.connection is not None and self.connection < 1:
             raise ValueError(f"connection numbers start at 1, got {self.connection}")
-        for name in ("after_turn", "after_chunks", "after_frames", "after_seconds"):
+        for name in triggers[1:]:
             if getattr(self, name) is not None and name not in self._TRIGGERS:
                 raise ValueError(f"{type(self).__name__} does not take {name}")
         if self.after_turn is not None and (
             self.on_turn is not None or self.after_chunks is not None
         ):
             raise ValueError("after_turn cannot be combined with on_turn or after_chunks")
+        if self.after_complete is not None:
+            others = [n for n in triggers if n != "after_complete" and getattr(self, n) is not None]
+            if others:
+                raise ValueError(f"after_complete cannot be combined with {' or '.join(others)}")
         timed = [n for n in ("after_frames", "after_seconds") if getattr(self, n) is not None]
         if timed and (
             len(timed) > 1
@@ -213,7 +232,7 @@ class _PointFault(Fault):
     """A fault that acts once, at one moment of a connection."""
 
     _TRIGGERS: ClassVar[frozenset[str]] = frozenset(
-        {"after_turn", "after_chunks", "after_frames", "after_seconds"}
+        {"after_turn", "after_chunks", "after_frames", "after_seconds", "after_complete"}
     )
     _DEFAULT_POINT: ClassVar[Point] = "start"
 
@@ -232,6 +251,8 @@ class _PointFault(Fault):
             if self.after_turn == 0:
                 return point == "setup"
             return point == "end" and turn == self.after_turn
+        if self.after_complete is not None:
+            return point == "complete" and turn == self.after_complete
         if self.after_chunks is not None:
             return (
                 point == "chunk"
@@ -792,6 +813,7 @@ class FaultyConnection(FakeConnection):
                 await asyncio.wait_for(turn.interrupt.wait(), delay.seconds)
             break
         await super().send_turn_complete(turn, response)
+        await self._strike_at("complete")
 
     async def send_resumption_handle(self) -> None:
         if not self.resumable or self._stalled:

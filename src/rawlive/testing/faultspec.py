@@ -40,7 +40,8 @@ FAULT_KINDS: dict[str, type[Fault]] = {
 
 FAULT_SYNTAX = (
     "KIND[:FIELD=VALUE,...] with KIND one of goaway, close, drop, delay, slow-pongs; "
-    "triggers after-seconds=N, after-frames=N, after-turn=N, after-chunks=N, on-turn=N, "
+    "triggers after-seconds=N, after-frames=N, after-turn=N, after-complete=N, after-chunks=N, "
+    "on-turn=N, "
     "connection=N, once=false; fields: goaway time-left=50s close-after=N code=N reason=TEXT, "
     "close code=N reason=TEXT, delay seconds=N, slow-pongs delay=N duration=N. "
     "Examples: goaway:after-seconds=5  drop:after-frames=40  close:code=1011,after-turn=1"

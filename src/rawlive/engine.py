@@ -1,0 +1,609 @@
+"""The connection reader and the turn pairing under :class:`~rawlive.client.Session`.
+
+Theory of operation
+-------------------
+Each connection has one reader task, started at ``setupComplete``, that runs
+whether or not the application reads. For every frame it:
+
+* updates :class:`~rawlive.protocol.session.SessionState` (handle, goAway,
+  usage, pending calls, whether a turn is open) and the
+  :class:`~rawlive.protocol.ledger.Ledger` (turn ends, handles) at once, in
+  arrival order, so a reconnect always starts from the newest handle,
+  including frames the application has not read yet;
+* acts on control frames: a goAway starts the handover timer on arrival, a
+  tool call goes to the ``tool_handler`` at once;
+* drops the frames of a turn the ledger knows is a duplicate (its input was
+  sent again after a reconnect, and its answer was delivered already);
+* puts everything else into the :class:`Inbox`, a buffer bounded in bytes;
+  when it is full, the reader stops reading the socket (backpressure)
+  until the application drains it.
+
+When the connection ends, the reader hands it to the reconnect engine
+(:mod:`rawlive.resilience`) or ends the inbox with the error. Writes go
+through :meth:`Engine.flush`, from the ledger, in order. No task of this
+module lets an exception go unretrieved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from websockets.exceptions import ConnectionClosed
+
+from rawlive.auth import redact
+from rawlive.closecodes import explain_close
+from rawlive.errors import (
+    ConnectionClosedError,
+    HandleRefusedError,
+    LiveError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SetupRejectedError,
+    SetupTimeoutError,
+)
+from rawlive.protocol.codec import decode_server, encode
+from rawlive.protocol.ledger import Ledger
+from rawlive.protocol.lint import check_message
+from rawlive.protocol.messages import (
+    ClientMessage,
+    FunctionCall,
+    FunctionResponse,
+    ServerMessage,
+    Setup,
+    SetupComplete,
+    ToolResponse,
+)
+from rawlive.protocol.session import SessionState
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+    from rawlive.resilience import Resilience
+
+__all__ = ["DEFAULT_BUFFER_BYTES", "Connection", "Engine", "FrameObserver", "Inbox", "ToolHandler"]
+
+logger = logging.getLogger("rawlive")
+
+DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
+"""Default bound of the receive buffer: 16 MiB of frames (about four minutes of audio)."""
+
+ToolHandler = Callable[[FunctionCall], "Awaitable[Mapping[str, Any]] | Mapping[str, Any]"]
+"""Answers one function call with the ``response`` object (``{"output": ...}``)."""
+
+
+class FrameObserver(Protocol):
+    """Sees every frame and connection event (the recorder and ``--frames`` use it)."""
+
+    def on_open(self, conn: int, endpoint: str, model: str | None) -> None: ...
+
+    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None: ...
+
+    def on_close(
+        self, conn: int, code: int, reason: str, by: str | None, dropped: bool
+    ) -> None: ...
+
+
+class _Raise:
+    """An inbox item that raises ``error`` when read (the stream goes on)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_EMPTY: Any = object()
+
+
+class Inbox:
+    """The buffer between a connection's reader and the application.
+
+    Bounded in bytes (the frames' wire sizes): :meth:`put` never refuses, the
+    reader waits in :meth:`wait_for_room` before reading more.
+    """
+
+    __slots__ = ("_end", "_items", "_room", "_waiter", "bytes", "limit")
+
+    def __init__(self, limit: int = DEFAULT_BUFFER_BYTES) -> None:
+        self._items: collections.deque[tuple[Any, int]] = collections.deque()
+        self.bytes = 0
+        self.limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        self._end: BaseException | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def full(self) -> bool:
+        return self.bytes >= self.limit
+
+    @property
+    def ended(self) -> BaseException | None:
+        return self._end
+
+    def put(self, item: Any, size: int = 0) -> None:
+        self._items.append((item, size))
+        self.bytes += size
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def end(self, error: BaseException) -> None:
+        """No more items will come; reads past the last one raise ``error``."""
+        if self._end is None:
+            self._end = error
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self.release()
+
+    def get_nowait(self) -> Any:
+        """The next item, or ``_EMPTY``."""
+        if not self._items:
+            return _EMPTY
+        item, size = self._items.popleft()
+        if size:
+            self.bytes -= size
+            room = self._room
+            if room is not None and self.bytes < self.limit:
+                self._room = None
+                if not room.done():
+                    room.set_result(None)
+        return item
+
+    async def get(self, timeout: float | None = None) -> Any:
+        """The next item; raise the end error when there is none and never will be."""
+        item = self.get_nowait()
+        while item is _EMPTY:
+            if self._end is not None:
+                raise self._end
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            if timeout is None:
+                await waiter
+            else:
+                await asyncio.wait_for(waiter, timeout)
+            item = self.get_nowait()
+        return item
+
+    async def wait_for_room(self) -> None:
+        """Wait until the buffer is below its bound (or :meth:`release`)."""
+        if self._room is None or self._room.done():
+            self._room = asyncio.get_running_loop().create_future()
+        await self._room
+
+    def release(self) -> None:
+        """Let a reader waiting for room go on (its connection is ending)."""
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)
+
+
+class Connection:
+    """One WebSocket connection of a session, and what happened to it."""
+
+    def __init__(self, ws: ClientConnection, number: int) -> None:
+        self.ws = ws
+        self.number = number
+        self.opened = time.monotonic()
+        self.reader: asyncio.Task[None] | None = None
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.error: ConnectionClosedError | None = None
+        self.handing_over = False  # we are closing it to move to a new connection
+        self.go_away_at: float | None = None
+        self.turn_cut = False  # a turn was open when it ended
+        self.completed_turns = 0  # turns completed on this connection
+
+    @property
+    def writable(self) -> bool:
+        return not self.handing_over and not self.ended.done()
+
+
+def close_error(
+    exc: ConnectionClosed, secrets: Sequence[str], *, during_setup: bool
+) -> ConnectionClosedError:
+    """The rawlive error for a websockets close (no side effects)."""
+    rcvd, sent = exc.rcvd, exc.sent
+    ours_first = sent is not None and (rcvd is None or exc.rcvd_then_sent is False)
+    if ours_first and sent is not None:
+        code, reason, by = sent.code, sent.reason, "client"
+    elif rcvd is not None:
+        code, reason, by = rcvd.code, rcvd.reason, "server"
+    else:
+        code, reason, by = 1006, "", None
+    dropped = by is None
+    reason = redact(reason, *secrets)
+    info = explain_close(code, reason)
+    meaning = info.meaning
+    if dropped:
+        text = "connection dropped with no close frame (1006)"
+    elif by == "client" and code == 1007:
+        meaning = (
+            "the server sent a frame rawlive cannot accept (a text frame that is not "
+            "valid UTF-8), so rawlive closed the connection; your messages were not at fault"
+        )
+        text = f"rawlive closed the connection with 1007 {reason!r}"
+    else:
+        shown = f"{reason!r}" + (" (cut at 123 bytes)" if info.truncated else "")
+        who = "the server" if by == "server" else "the client"
+        text = f"connection closed by {who} with {code} {shown}"
+    error_class: type[ConnectionClosedError] = ConnectionClosedError
+    if during_setup:
+        error_class = SetupRejectedError
+        if code == 1008 and "session not found" in reason.lower():
+            error_class = HandleRefusedError
+    title = info.title if meaning is info.meaning else "invalid frame from the server"
+    return error_class(
+        f"{text}: {title}: {meaning}",
+        code=code,
+        reason=reason,
+        explanation=meaning,
+        retryable=info.retryable,
+        truncated=info.truncated,
+        by_server=None if dropped else by == "server",
+        dropped=dropped,
+    )
+
+
+class Engine:
+    """The per-session core: state, ledger, inbox, the reader of each connection.
+
+    :class:`~rawlive.client.Session` is its public face;
+    :class:`~rawlive.resilience.Resilience` (when a reconnect policy is set)
+    moves it from connection to connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        setup: Setup,
+        endpoint: str,
+        secrets: tuple[str, ...] = (),
+        observers: Sequence[FrameObserver] = (),
+        tool_handler: ToolHandler | None = None,
+        lint: bool = True,
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        setup_timeout: float | None = 10.0,
+        resumable: bool = False,
+    ) -> None:
+        self.setup = setup
+        self.endpoint = endpoint
+        self.secrets = secrets
+        self.observers = list(observers)
+        self.tool_handler = tool_handler
+        self.lint = lint
+        self.setup_timeout = setup_timeout
+        self.state = SessionState()
+        self.ledger: Ledger | None = Ledger() if resumable else None
+        self.inbox = Inbox(buffer_bytes)
+        self.conn: Connection | None = None
+        self.resilience: Resilience | None = None
+        self.closed_error: LiveError | None = None
+        self.closed_by_us = False
+        self.setup_complete: SetupComplete | None = None
+        self.changed = asyncio.Event()  # set on every handle and connection change
+        self.turn_marks: collections.deque[int] = collections.deque()
+        self._send_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -------------------------------------------------------------- tasks
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``coro`` in a tracked task whose failure is logged, never lost."""
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("rawlive: %s failed", name, exc_info=task.exception())
+
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(done)
+        return task
+
+    def cancel_tasks(self) -> None:
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+
+    # -------------------------------------------------------------- setup
+
+    async def handshake(
+        self, ws: ClientConnection, number: int, setup: Setup
+    ) -> list[tuple[ServerMessage, int]]:
+        """Send ``setup`` on ``ws``, wait for setupComplete; return the frames before it."""
+        envelope = ClientMessage(setup=setup)
+        data = encode(envelope).decode("utf-8")
+        for observer in self.observers:
+            observer.on_frame(number, "client", data)
+        early: list[tuple[ServerMessage, int]] = []
+
+        async def wait() -> ServerMessage:
+            try:
+                await ws.send(data)
+                while True:
+                    frame = await ws.recv()
+                    for observer in self.observers:
+                        observer.on_frame(number, "server", frame)
+                    message = decode_server(frame)
+                    if message.setup_complete is not None:
+                        return message
+                    logger.debug("%s arrived before setupComplete", message.kinds)
+                    early.append((message, len(frame)))
+            except ConnectionClosed as exc:
+                error = close_error(exc, self.secrets, during_setup=True)
+                self.observe_close(number, error)
+                raise error from None
+
+        try:
+            complete = await asyncio.wait_for(wait(), self.setup_timeout)
+        except asyncio.TimeoutError:
+            raise SetupTimeoutError(
+                f"no setupComplete within {self.setup_timeout} s after sending setup "
+                f"for {setup.model}"
+            ) from None
+        self.state.reset_connection()
+        self.state.on_send(envelope)
+        self.state.on_receive(complete)
+        self.setup_complete = complete.setup_complete
+        return early
+
+    def start(self, conn: Connection, early: Sequence[tuple[ServerMessage, int]] = ()) -> None:
+        """Make ``conn`` the current connection and start its reader."""
+        self.conn = conn
+        for message, size in early:
+            self.on_message(conn, message, size)
+        conn.reader = asyncio.ensure_future(self._read(conn))
+        self.changed.set()
+
+    # ------------------------------------------------------------ reading
+
+    async def _read(self, conn: Connection) -> None:
+        ws, number, inbox, state = conn.ws, conn.number, self.inbox, self.state
+        observers, ledger, put = self.observers, self.ledger, inbox.put
+        error: BaseException
+        try:
+            while True:
+                if inbox.bytes >= inbox.limit and not conn.handing_over:
+                    await inbox.wait_for_room()
+                    continue
+                data = await ws.recv()
+                for observer in observers:
+                    observer.on_frame(number, "server", data)
+                try:
+                    message = decode_server(data)
+                except RemoteProtocolError as exc:
+                    put(_Raise(exc))
+                    continue
+                attrs = message.__dict__
+                if len(attrs) == 1 and "server_content" in attrs:
+                    sc = attrs["server_content"]
+                    if len(sc.__dict__) == 1 and sc.model_turn is not None:
+                        # the commonest frame, a chunk of the model's turn
+                        if ledger is None or not ledger.duplicates:
+                            state.turn_open = True
+                            put(message, len(data))
+                        continue
+                self.on_message(conn, message, len(data))
+        except ConnectionClosed as exc:
+            error = close_error(exc, self.secrets, during_setup=False)
+        except asyncio.CancelledError:
+            error = LocalProtocolError("the session is closed")
+            self._ended(conn, error)
+            raise
+        except Exception as exc:  # a bug or an observer failing: end, never lose it
+            logger.exception("rawlive: the reader of connection %d failed", number)
+            error = exc
+        self._ended(conn, error)
+
+    def on_message(self, conn: Connection, message: ServerMessage, size: int) -> None:
+        """Act on one received message and buffer it (the reader's general path)."""
+        state, ledger = self.state, self.ledger
+        duplicate = ledger is not None and ledger.duplicates > 0
+        try:
+            state.on_receive(message)
+        except RemoteProtocolError as exc:
+            exc.frame = exc.frame or str(message.kinds)
+            self.inbox.put(_Raise(exc))
+            return
+        sc = message.server_content
+        if sc is not None and sc.turn_complete:
+            conn.completed_turns += 1
+            if ledger is not None:
+                ledger.on_turn_complete()
+            if not duplicate:
+                self.turn_marks.append(state.turns_completed)
+            if self.resilience is not None:
+                self.resilience.on_turn_complete(conn)
+            if ledger is not None and duplicate and not ledger.duplicates:
+                self.spawn(self.flush(), "sending after a duplicate turn")
+        sru = message.session_resumption_update
+        if sru is not None and sru.resumable and sru.new_handle:
+            if ledger is not None:
+                ledger.on_handle(sru.last_consumed_client_message_index)
+            self.changed.set()
+        go_away = message.go_away
+        if go_away is not None and go_away.time_left_seconds is not None:
+            left = go_away.time_left_seconds
+            conn.go_away_at = time.monotonic() + left
+            if self.resilience is not None:
+                self.resilience.on_go_away(conn, left)
+        if duplicate:
+            # A frame of a turn answered twice (delivered once already): only its
+            # handle or goAway, if it carries one, goes on to the application.
+            state.turn_open = False
+            control = tuple(p for p in (sru, go_away) if p is not None)
+            if not control:
+                return
+            message = ServerMessage.bundle(*control)
+        tc = message.tool_call
+        if tc is not None and self.tool_handler is not None and not duplicate:
+            self.spawn(self._answer_tool_calls(tc.function_calls or ()), "the tool handler")
+        self.inbox.put(message, size)
+
+    def _ended(self, conn: Connection, error: BaseException) -> None:
+        conn.turn_cut = self.state.turn_open
+        if isinstance(error, ConnectionClosedError):
+            conn.error = error
+        if not conn.ended.done():
+            conn.ended.set_result(None)
+        self.changed.set()
+        if self.closed_by_us or conn is not self.conn:
+            return
+        if (
+            isinstance(error, ConnectionClosedError)
+            and self.resilience is not None
+            and self.resilience.take_over(conn, error)
+        ):
+            return
+        self.finish(error)
+
+    def finish(self, error: BaseException) -> None:
+        """The session is over: remember why, tell the observers, end the inbox."""
+        if self.closed_error is not None:
+            return
+        self.closed_error = (
+            error if isinstance(error, LiveError) else LiveError(f"the session failed: {error!r}")
+        )
+        self.state.on_close()
+        conn = self.conn
+        if conn is not None and conn.error is error:  # not observed yet
+            self.observe_close(conn.number, error)
+        self.cancel_tasks()
+        self.inbox.end(error)
+        self.changed.set()
+
+    def observe_close(self, number: int, error: ConnectionClosedError) -> None:
+        by = None if error.by_server is None else ("server" if error.by_server else "client")
+        for observer in self.observers:
+            observer.on_close(number, error.code, error.reason, by, bool(error.dropped))
+
+    # ------------------------------------------------------------ sending
+
+    def writable(self) -> bool:
+        conn = self.conn
+        return conn is not None and conn.writable and self.closed_error is None
+
+    async def send(self, envelope: ClientMessage, data: bytes) -> None:
+        """Send one client message (through the ledger when reconnecting is on)."""
+        if self.closed_error is not None:
+            raise self.closed_error
+        if self.closed_by_us:
+            raise LocalProtocolError("the session is closed")
+        if self.lint:
+            check_message(envelope, setup=self.state.setup, pending_calls=self.state.pending_calls)
+        ledger = self.ledger
+        if ledger is None:
+            conn = self.conn
+            assert conn is not None
+            self.state.on_send(envelope)
+            try:
+                await self.write(conn, data)
+            except ConnectionClosed as exc:
+                await asyncio.wait([conn.ended], timeout=1.0)  # let the reader finish
+                if self.closed_error is not None:
+                    raise self.closed_error from None
+                raise close_error(exc, self.secrets, during_setup=False) from None
+            return
+        if self.resilience is not None:
+            self.resilience.check_queue(ledger.queued)
+        ledger.record(envelope, data)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write what the ledger releases, in order, while the connection takes it."""
+        ledger = self.ledger
+        assert ledger is not None
+        async with self._send_lock:
+            while self.writable():
+                entry = ledger.next_to_write()
+                if entry is None:
+                    return
+                conn = self.conn
+                assert conn is not None
+                self.state.on_send(entry.message)
+                ledger.written(entry)
+                try:
+                    await self.write(conn, entry.frame)
+                except ConnectionClosed:
+                    return  # the reader sees the close; the ledger sends it again
+
+    async def write(self, conn: Connection, data: bytes) -> None:
+        text = data.decode("utf-8")
+        for observer in self.observers:
+            observer.on_frame(conn.number, "client", text)
+        await conn.ws.send(text)
+
+    async def _answer_tool_calls(self, calls: Sequence[FunctionCall]) -> None:
+        handler = self.tool_handler
+        assert handler is not None
+        responses = []
+        for call in calls:
+            try:
+                result = handler(call)
+                if inspect.isawaitable(result):
+                    result = await result
+                response = dict(result)
+            except Exception as exc:  # the model gets the error, the session goes on
+                logger.warning("tool handler for %s failed: %r", call.name, exc)
+                response = {"error": f"{type(exc).__name__}: {exc}"}
+            responses.append(FunctionResponse(id=call.id, name=call.name, response=response))
+        if responses:
+            envelope = ClientMessage.wrap(ToolResponse(function_responses=tuple(responses)))
+            with contextlib.suppress(ConnectionClosedError):  # the reader reports the close
+                await self.send(envelope, encode(envelope))
+
+    # ----------------------------------------------------------- handles
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait up to ``timeout`` s for ``condition`` (re-checked on every change)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            left = deadline - loop.time()
+            if left <= 0 or self.closed_error is not None:
+                return condition()
+            self.changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+        return True
+
+    # ----------------------------------------------------------- closing
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_by_us = True
+        if self.resilience is not None:
+            self.resilience.stop()
+        self.cancel_tasks()
+        conn = self.conn
+        if conn is None:
+            return
+        conn.handing_over = True  # the reader reads on to the close, past the bound
+        self.inbox.release()
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code, reason)
+        if conn.reader is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(conn.reader), 5.0)
+            conn.reader.cancel()
+        self.state.on_close()
+        self.inbox.end(
+            ConnectionClosedError(
+                f"connection closed by the client with {code} {reason!r}",
+                code=code,
+                reason=reason,
+                by_server=False,
+            )
+        )
+        self.changed.set()
