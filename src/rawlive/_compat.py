@@ -14,6 +14,9 @@ rawlive declares ``websockets>=13.0``. The asyncio implementation it uses
   The shim touches private attributes, which is safe only because it applies
   to releases that no longer change (13.0 to 14.0), and CI runs the tests on
   13.0.
+* Before 14.0, a text frame that is not UTF-8 made ``recv`` raise
+  ``UnicodeDecodeError`` and left the connection open; on 13.x the same shim
+  fails the connection with 1007, as 14.0 does.
 * ``proxy=`` exists since 15.0, which also started to read proxies from the
   environment (``HTTPS_PROXY``...) by default. rawlive passes ``proxy=None``
   there so every version connects directly, as 13.x and 14.x always do.
@@ -55,6 +58,7 @@ WEBSOCKETS_VERSION = _major_minor(_websockets_version)
 
 _HAS_PROXY = WEBSOCKETS_VERSION >= (15, 0)
 _DROPS_FRAMES_ON_CLOSE = WEBSOCKETS_VERSION < (14, 1)
+_RAISES_ON_BAD_UTF8 = WEBSOCKETS_VERSION < (14, 0)
 
 _AssemblerBase: Any = Assembler
 
@@ -96,6 +100,19 @@ class _KeepFrames(_MixinBase):  # type: ignore[misc]
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.recv_messages.__class__ = _KeepFramesAssembler
+
+    async def recv(self, decode: bool | None = None) -> Any:
+        if not _RAISES_ON_BAD_UTF8:
+            return await super().recv(decode)
+        try:
+            return await super().recv(decode)
+        except UnicodeDecodeError as exc:
+            # What 14.0 does: a text frame that is not UTF-8 fails the connection
+            # with 1007 and recv raises ConnectionClosedError.
+            async with self.send_context():
+                self.protocol.fail(1007, f"{exc.reason} at position {exc.start}")
+            await asyncio.shield(self.connection_lost_waiter)
+            raise self.protocol.close_exc from exc
 
 
 class _KeepFramesConnection(_KeepFrames, ClientConnection):
