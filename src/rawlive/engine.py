@@ -33,7 +33,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
@@ -511,10 +511,7 @@ class Engine:
             try:
                 await self.write(conn, data)
             except ConnectionClosed as exc:
-                await asyncio.wait([conn.ended], timeout=1.0)  # let the reader finish
-                if self.closed_error is not None:
-                    raise self.closed_error from None
-                raise close_error(exc, self.secrets, during_setup=False) from None
+                await self.write_failed(conn, exc)
             return
         if self.resilience is not None:
             self.resilience.check_queue(ledger.queued)
@@ -539,11 +536,44 @@ class Engine:
                 except ConnectionClosed:
                     return  # the reader sees the close; the ledger sends it again
 
+    def media_route(self) -> Connection | None:
+        """The connection a media chunk may be written to directly, or None.
+
+        The direct route (:meth:`~rawlive.senders.Senders.send_audio` and
+        ``send_video``) skips the envelope records, the encoder and the lint
+        pass: of the lint rules only ``setup-first`` can apply to a media
+        chunk, and it holds once setup was sent. It is taken when no ledger
+        (reconnect policy) must record the message and the session is open;
+        otherwise, None: the caller takes the general route (:meth:`send`),
+        which records, queues or raises as usual. On a direct route this
+        counts the chunk as sent (the state machine's ``send:other``).
+        """
+        conn = self.conn
+        if (
+            conn is None
+            or self.ledger is not None
+            or self.closed_error is not None
+            or self.closed_by_us
+            or self.state.setup is None
+        ):
+            return None
+        self.state.on_send_other()
+        return conn
+
     async def write(self, conn: Connection, data: bytes) -> None:
-        text = data.decode("utf-8")
-        for observer in self.observers:
-            observer.on_frame(conn.number, "client", text)
-        await conn.ws.send(text)
+        """Write one encoded client frame (UTF-8 JSON) as a text frame."""
+        if self.observers:
+            text = data.decode("utf-8")
+            for observer in self.observers:
+                observer.on_frame(conn.number, "client", text)
+        await conn.ws.send(data, text=True)
+
+    async def write_failed(self, conn: Connection, exc: ConnectionClosed) -> NoReturn:
+        """Raise the rawlive error for a write that found ``conn`` closed."""
+        await asyncio.wait([conn.ended], timeout=1.0)  # let the reader finish
+        if self.closed_error is not None:
+            raise self.closed_error from None
+        raise close_error(exc, self.secrets, during_setup=False) from None
 
     async def _answer_tool_calls(self, calls: Sequence[FunctionCall]) -> None:
         handler = self.tool_handler

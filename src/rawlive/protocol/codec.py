@@ -42,12 +42,22 @@ from rawlive.protocol.messages import (
     ClientPayload,
     Content,
     Part,
+    RealtimeInput,
     ServerContent,
     ServerMessage,
     ServerPayload,
 )
 
-__all__ = ["Encodable", "decode_client", "decode_json", "decode_server", "encode", "to_wire"]
+__all__ = [
+    "MEDIA_FRAME_END",
+    "Encodable",
+    "decode_client",
+    "decode_json",
+    "decode_server",
+    "encode",
+    "media_frame_start",
+    "to_wire",
+]
 
 Encodable = ClientMessage | ServerMessage | ClientPayload | ServerPayload
 
@@ -226,6 +236,44 @@ def encode(message: Encodable) -> bytes:
         return _dumps(wire)
     except TypeError:  # orjson.JSONEncodeError: too deep, too big, or not JSON
         return _dumps_anything(wire)
+
+
+MEDIA_FRAME_END = b'"}}}'
+"""What follows the base64 data in a media chunk frame (see :func:`media_frame_start`)."""
+
+_media_starts: dict[tuple[str, str], bytes] = {}
+
+
+def media_frame_start(kind: str, mime_type: str) -> bytes:
+    """The bytes of a ``realtimeInput`` media frame that come before its base64 data.
+
+    ``start + base64(data) + MEDIA_FRAME_END`` is exactly what :func:`encode`
+    gives for ``RealtimeInput(**{kind: Blob(mime_type=mime_type, data=data)})``
+    (standard padded base64 of plain ``bytes``): the start is cut from such an
+    encoding with empty data, so the two can never disagree. Kept per
+    ``(kind, mime_type)`` (a handful per session); the audio and video
+    senders build each chunk's frame from it without any record.
+
+    Args:
+        kind: ``"audio"`` or ``"video"``.
+    """
+    key = (kind, mime_type)
+    start = _media_starts.get(key)
+    if start is None:
+        blob = Blob(mime_type=mime_type, data=b"")
+        if kind == "audio":
+            empty = RealtimeInput(audio=blob)
+        elif kind == "video":
+            empty = RealtimeInput(video=blob)
+        else:
+            raise ValueError(f"media kind must be 'audio' or 'video', not {kind!r}")
+        frame = encode(empty)
+        if not frame.endswith(b'"data":""' + MEDIA_FRAME_END[1:]):
+            raise AssertionError(f"unexpected media frame layout: {frame!r}")
+        start = frame[: -len(MEDIA_FRAME_END)]
+        if len(_media_starts) < 256:  # bounded: mime types come from the caller
+            _media_starts[key] = start
+    return start
 
 
 def _dumps_anything(value: Any) -> bytes:

@@ -351,13 +351,21 @@ class SessionState:
             self._move("send:setup")
             self.setup = message.setup
             return
-        self._move("send:other")
-        self.sent_count += 1
+        self.on_send_other()
         tr = message.tool_response
         if tr is not None:
             for response in tr.function_responses or ():
                 if response.id is not None:
                     self.pending_calls.pop(response.id, None)
+
+    def on_send_other(self) -> None:
+        """Record a client message other than setup (a media chunk needs no more).
+
+        Raises:
+            LocalProtocolError: nothing but setup may be sent in this state.
+        """
+        self._move("send:other")
+        self.sent_count += 1
 
     def on_receive(self, message: ServerMessage) -> None:
         """Update the state from one server message."""
