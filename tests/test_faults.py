@@ -124,7 +124,7 @@ async def test_go_away_mid_reply_hands_over_once_the_turn_is_done() -> None:
             await session.receive_turn()
             await session.wait_for_handle(2.0)
             await session.send_text("Can you tell me a joke?")
-            joke = await session.receive_turn()  # the goAway arrives inside this turn
+            joke = await session.receive_turn(keep_messages=True)  # the goAway arrives in it
             events = []
             async for message in session:
                 events.append(message)
@@ -379,9 +379,9 @@ async def test_unknown_top_level_keys_are_kept_and_the_session_goes_on() -> None
     async with FakeLiveServer(faults=[UnknownTopLevelKeys(FUTURE)]) as server:
         async with audio_session(server) as session:
             await session.send_text("Hello")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
             await session.send_text(BRAZIL)
-            second = await session.receive_turn()
+            second = await session.receive_turn(keep_messages=True)
     alone, *rest = turn.messages
     assert alone.kinds == ("someFutureKey",) and alone.extra == FUTURE
     assert rest and all(m.extra == FUTURE and m.payloads for m in rest)
@@ -396,7 +396,7 @@ async def test_bundled_payloads_give_the_same_turn() -> None:
             server, output_audio_transcription=True, session_resumption=True
         ) as session:
             await session.send_text("Hello")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
             return turn, session.handle
 
     async with FakeLiveServer(seed=1) as plain_server:
@@ -422,7 +422,7 @@ async def test_interrupted_bundled_with_audio_keeps_that_audio() -> None:
     async with FakeLiveServer(faults=[InterruptedWithAudio(after_chunks=2)]) as server:
         async with audio_session(server) as session:
             await session.send_text("Hello")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
             await session.send_text(BRAZIL)
             second = await session.receive_turn()
     assert turn.interrupted and turn.turn_complete and not turn.generation_complete

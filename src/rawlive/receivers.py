@@ -129,7 +129,7 @@ class Receivers:
         *,
         wav: WavWriter | str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-        keep_messages: bool | None = None,
+        keep_messages: bool = False,
     ) -> Turn:
         """Receive messages until ``turnComplete`` and return them as a :class:`Turn`.
 
@@ -147,9 +147,10 @@ class Receivers:
                 (also when the connection closes mid-turn: the partial file is
                 still valid).
             timeout: seconds to wait for the whole turn.
-            keep_messages: keep every decoded message in ``Turn.messages``.
-                Default: yes, except when ``wav`` is given, since the messages
-                hold the audio and would undo the constant memory of a WAV.
+            keep_messages: keep every decoded message in ``Turn.messages``
+                (default: no). The messages hold the audio a second time
+                (``Turn.audio`` has it already) and stay tracked by the cyclic
+                GC; ask for them when you need the frames themselves.
 
         Raises:
             ConnectionClosedError: the connection closed before ``turnComplete``;
@@ -158,9 +159,8 @@ class Receivers:
                 (a ``TimeoutError`` on every Python version); ``exc.partial_turn``
                 holds what arrived.
         """
-        keep = wav is None if keep_messages is None else keep_messages
         with self._reader():
-            return await self._receive_turn(wav, keep, timeout)
+            return await self._receive_turn(wav, keep_messages, timeout)
 
     async def _receive_turn(
         self,

@@ -121,7 +121,8 @@ class Turn:
         turn_complete: the turn ended with ``turnComplete`` (False when it was
             cut short, e.g. by a tool call turn boundary or a close).
         turn_complete_reason: why the turn ended, when the server says.
-        messages: every server message of the turn, as decoded.
+        messages: every server message of the turn, as decoded, when asked
+            for (``keep_messages=True``); empty by default.
     """
 
     text: str = ""
@@ -163,14 +164,15 @@ class TurnAssembler:
     Args:
         audio_sink: called with each audio chunk instead of keeping it in memory
             (e.g. ``WavWriter.write``). When None, audio is kept in ``Turn.audio``.
-        keep_messages: keep every decoded message in ``Turn.messages``.
+        keep_messages: keep every decoded message in ``Turn.messages``
+            (default: no; the messages would hold the audio a second time).
     """
 
     def __init__(
         self,
         *,
         audio_sink: Callable[[bytes], object] | None = None,
-        keep_messages: bool = True,
+        keep_messages: bool = False,
     ) -> None:
         self._sink = audio_sink
         self._keep = keep_messages
@@ -190,14 +192,16 @@ class TurnAssembler:
         self._turn_complete = False
         self._reason: str | None = None
         self._messages: list[ServerMessage] = []
+        self._fed = False
 
     @property
     def started(self) -> bool:
         """Whether any frame of the turn has arrived."""
-        return bool(self._messages) or self._audio_bytes > 0 or bool(self._text)
+        return self._fed
 
     def feed(self, message: ServerMessage) -> bool:
         """Take one server message; return True when it ends the turn."""
+        self._fed = True
         if self._keep:
             self._messages.append(message)
         # Fast path for the commonest frame, a model-turn chunk and nothing
