@@ -48,7 +48,7 @@ from rawlive.errors import (
     SetupRejectedError,
     SetupTimeoutError,
 )
-from rawlive.protocol.codec import decode_server, encode
+from rawlive.protocol.codec import decode_server, decode_server_chunk, encode
 from rawlive.protocol.ledger import Ledger
 from rawlive.protocol.lint import check_message
 from rawlive.protocol.messages import (
@@ -109,10 +109,13 @@ class Inbox:
     reader waits in :meth:`wait_for_room` before reading more.
     """
 
-    __slots__ = ("_end", "_items", "_room", "_waiter", "bytes", "limit")
+    __slots__ = ("_end", "_items", "_room", "_sizes", "_waiter", "bytes", "limit")
 
     def __init__(self, limit: int = DEFAULT_BUFFER_BYTES) -> None:
-        self._items: collections.deque[tuple[Any, int]] = collections.deque()
+        # Items and their sizes in two deques, not one of (item, size) pairs:
+        # a pair per frame would be one more GC-tracked object per frame.
+        self._items: collections.deque[Any] = collections.deque()
+        self._sizes: collections.deque[int] = collections.deque()
         self.bytes = 0
         self.limit = limit
         self._waiter: asyncio.Future[None] | None = None
@@ -131,7 +134,8 @@ class Inbox:
         return self._end
 
     def put(self, item: Any, size: int = 0) -> None:
-        self._items.append((item, size))
+        self._items.append(item)
+        self._sizes.append(size)
         self.bytes += size
         waiter = self._waiter
         if waiter is not None:
@@ -152,7 +156,8 @@ class Inbox:
         """The next item, or ``_EMPTY``."""
         if not self._items:
             return _EMPTY
-        item, size = self._items.popleft()
+        item = self._items.popleft()
+        size = self._sizes.popleft()
         if size:
             self.bytes -= size
             room = self._room
@@ -382,9 +387,16 @@ class Engine:
                 for observer in observers:
                     observer.on_frame(number, "server", data)
                 try:
-                    message = decode_server(data)
+                    message = decode_server_chunk(data)
                 except RemoteProtocolError as exc:
                     put(_Raise(exc))
+                    continue
+                if isinstance(message, tuple):
+                    # the commonest frame, an audio chunk of the model's turn:
+                    # buffered as (mime, pcm), no records (see decode_server_chunk)
+                    if ledger is None or not ledger.duplicates:
+                        state.turn_open = True
+                        put(message, len(data))
                     continue
                 attrs = message.__dict__
                 if len(attrs) == 1 and "server_content" in attrs:

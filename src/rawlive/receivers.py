@@ -21,6 +21,7 @@ from rawlive.audio.pcm import parse_pcm_mime
 from rawlive.audio.wav import WavWriter
 from rawlive.engine import _EMPTY, Engine, _Raise
 from rawlive.errors import ConcurrentReadError, ConnectionClosedError, TurnTimeoutError
+from rawlive.protocol.codec import chunk_message
 from rawlive.protocol.messages import ServerMessage, Setup
 from rawlive.protocol.session import SessionState, Turn, TurnAssembler
 from rawlive.resilience import Reconnected
@@ -44,6 +45,15 @@ class Receivers:
         return resilience.reconnects if resilience is not None else []
 
     async def _next(self, timeout: float | None = None) -> ServerMessage | Reconnected:
+        item = await self._next_item(timeout)
+        if isinstance(item, tuple):
+            return chunk_message(item)
+        return item
+
+    async def _next_item(
+        self, timeout: float | None = None
+    ) -> ServerMessage | Reconnected | tuple[str, bytes]:
+        """The next inbox item: a message, an event, or an audio chunk as ``(mime, pcm)``."""
         inbox = self._engine.inbox
         item = inbox.get_nowait()
         if item is _EMPTY:
@@ -195,7 +205,7 @@ class Receivers:
                 message = get_nowait()  # the fast path: no coroutine per frame
                 if message is _EMPTY:
                     try:
-                        message = await self._next(
+                        message = await self._next_item(
                             None if deadline is None else max(0.0, deadline - loop.time())
                         )
                     except ConnectionClosedError as exc:
@@ -207,7 +217,16 @@ class Receivers:
                             partial_turn=assembler.build(),
                         ) from None
                 kind = type(message)
-                if kind is not ServerMessage:
+                if kind is tuple:  # an audio chunk of the model's turn: (mime, pcm)
+                    mime, pcm = message
+                    if rate_unknown and mime.startswith("audio/"):
+                        rate = parse_pcm_mime(mime)
+                        rate_unknown = False
+                    if not keep_messages:
+                        assembler.feed_chunk(mime, pcm)
+                        continue
+                    message = chunk_message(message)
+                elif kind is not ServerMessage:
                     if kind is _Raise:
                         raise message.error
                     if kind is Reconnected:

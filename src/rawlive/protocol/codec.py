@@ -53,7 +53,9 @@ __all__ = [
     "Encodable",
     "decode_client",
     "decode_json",
+    "chunk_message",
     "decode_server",
+    "decode_server_chunk",
     "encode",
     "media_frame_start",
     "to_wire",
@@ -119,14 +121,16 @@ def _frame(data: bytes | bytearray | memoryview | str) -> str | bytes:
     return data if isinstance(data, str) else bytes(data)
 
 
-def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
-    """Decode the commonest frame, one model-turn part, without the generic walk.
+def _fast_chunk(value: dict[str, Any]) -> tuple[str, bytes] | str | None:
+    """Recognize the commonest frame, one model-turn part, without the generic walk.
 
     Audio streams as ~25 of these frames per second, so this is the hot path.
     It handles exactly ``{"serverContent":{"modelTurn":{"parts":[{"inlineData":
-    {"mimeType": str, "data": str}}]}}}`` and the same with ``{"text": str}``;
-    anything else (other keys, snake_case, bad types) returns None and takes
-    the generic path, which gives the same result (a property test checks it).
+    {"mimeType": str, "data": str}}]}}}`` (giving ``(mime, pcm)``, a plain
+    tuple that the cyclic GC stops tracking) and the same with ``{"text": str}``
+    (giving the text); anything else (other keys, snake_case, bad types)
+    returns None and takes the generic path, which gives the same result (a
+    property test checks it).
     """
     if len(value) != 1:
         return None
@@ -142,28 +146,36 @@ def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
     raw_part = parts[0]
     if type(raw_part) is not dict or len(raw_part) != 1:
         return None
-    part = _new(Part)
     raw_blob = raw_part.get("inlineData")
     if raw_blob is None:
         text = raw_part.get("text")
-        if type(text) is not str:
-            return None
-        _set(part, "text", text)
+        return text if type(text) is str else None
+    if type(raw_blob) is not dict or len(raw_blob) != 2:
+        return None
+    mime = raw_blob.get("mimeType")
+    b64 = raw_blob.get("data")
+    if type(mime) is not str or type(b64) is not str:
+        return None
+    try:
+        return (mime, b64decode_spelled(b64))
+    except (binascii.Error, ValueError):
+        return None  # the generic path reports it with the field's path
+
+
+def chunk_message(chunk: tuple[str, bytes] | str) -> ServerMessage:
+    """The message of one model-turn chunk: ``(mime, data)`` inline data, or a text.
+
+    Exactly what :func:`decode_server` gives for the frame the chunk came from.
+    """
+    part = _new(Part)
+    if isinstance(chunk, str):
+        _set(part, "text", chunk)
     else:
-        if type(raw_blob) is not dict or len(raw_blob) != 2:
-            return None
-        mime = raw_blob.get("mimeType")
-        b64 = raw_blob.get("data")
-        if type(mime) is not str or type(b64) is not str:
-            return None
-        try:
-            pcm = b64decode_spelled(b64)
-        except (binascii.Error, ValueError):
-            return None  # the generic path reports it with the field's path
+        mime, data = chunk
         blob = _new(Blob)
         attrs = blob.__dict__  # holds no containers, so the GC never tracks it
         attrs["mime_type"] = mime
-        attrs["data"] = pcm
+        attrs["data"] = data
         _set(part, "inline_data", blob)
     content = _new(Content)
     _set(content, "parts", (part,))
@@ -174,6 +186,12 @@ def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
     return message
 
 
+def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
+    """:func:`_fast_chunk` as a message (None: take the generic path)."""
+    chunk = _fast_chunk(value)
+    return None if chunk is None else chunk_message(chunk)
+
+
 def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     """Decode one server frame.
 
@@ -181,9 +199,33 @@ def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
         RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
     """
     value = decode_json(data)
-    fast = _fast_model_turn(value)
-    if fast is not None:
-        return fast
+    chunk = _fast_chunk(value)
+    if chunk is not None:
+        return chunk_message(chunk)
+    return _decode_generic(data, value)
+
+
+def decode_server_chunk(
+    data: bytes | bytearray | memoryview | str,
+) -> ServerMessage | tuple[str, bytes]:
+    """Like :func:`decode_server`, but an inline-data model-turn chunk stays ``(mime, data)``.
+
+    The connection reader buffers audio chunks in this form: a plain tuple of
+    a string and bytes is no work for the cyclic GC, where the five records
+    of its message would be (:func:`chunk_message` builds them when wanted).
+    """
+    value = decode_json(data)
+    chunk = _fast_chunk(value)
+    if type(chunk) is tuple:
+        return chunk
+    if chunk is not None:
+        return chunk_message(chunk)
+    return _decode_generic(data, value)
+
+
+def _decode_generic(
+    data: bytes | bytearray | memoryview | str, value: dict[str, Any]
+) -> ServerMessage:
     try:
         if len(data) >= COUNT_ITEMS_FROM:
             count_items(ServerMessage, value)

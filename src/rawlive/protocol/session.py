@@ -251,19 +251,30 @@ class TurnAssembler:
             return True
         return False
 
+    def feed_chunk(self, mime: str | None, data: bytes) -> None:
+        """Take one inline-data chunk of a model turn, as :meth:`feed` takes its message.
+
+        For the ``(mime, data)`` chunks the connection reader buffers (see
+        :func:`rawlive.protocol.codec.decode_server_chunk`): no records needed.
+        """
+        self._fed = True
+        self._take_blob(mime, data)
+
+    def _take_blob(self, mime: str | None, data: bytes) -> None:
+        if mime is None or mime.startswith("audio/"):
+            if self._rate is None:
+                self._rate = _rate_of(mime)
+            self._audio_bytes += len(data)
+            if self._sink is not None:
+                self._sink(data)
+            else:
+                self._audio.append(data)
+
     def _take_parts(self, parts: Sequence[Part]) -> None:
         for part in parts:
             blob = part.inline_data
             if blob is not None and blob.data is not None:
-                mime = blob.mime_type
-                if mime is None or mime.startswith("audio/"):
-                    if self._rate is None:
-                        self._rate = _rate_of(mime)
-                    self._audio_bytes += len(blob.data)
-                    if self._sink is not None:
-                        self._sink(blob.data)
-                    else:
-                        self._audio.append(blob.data)
+                self._take_blob(blob.mime_type, blob.data)
             if part.text is not None:
                 (self._thoughts if part.thought else self._text).append(part.text)
 
