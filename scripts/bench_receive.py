@@ -64,6 +64,7 @@ from _bench_common import (
 )
 
 TARGET_RAWLIVE = 1.2
+TARGET_INSTRUCTIONS = 1.15
 TARGET_SDK = 3.0
 TURN_REQUEST = (
     b'{"clientContent":{"turns":[{"role":"user","parts":[{"text":"go"}]}],"turnComplete":true}}'
@@ -268,7 +269,7 @@ def instructions_main(seconds: float, with_sdk: bool) -> int:
             "receive ws instructions rawlive/floor",
             one(("ws", "rawlive")),
             base,
-            target=TARGET_RAWLIVE,
+            target=TARGET_INSTRUCTIONS,
         )
     )
     print(

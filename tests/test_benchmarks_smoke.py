@@ -41,6 +41,10 @@ EXPECTED = {
         "RATIO send CPU per chunk paced rawlive/floor:",
         "RATIO send library work alone rawlive/floor:",
     ],
+    "bench_sessions.py": [
+        "RATIO sessions 20 peak memory per session rawlive/floor:",
+        "RATIO sessions 20 CPU rawlive/floor:",
+    ],
     "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
     "bench_viewer.py": ["CPU render html:", "PAGE ", "RATIO render html / text timeline CPU:"],
 }
