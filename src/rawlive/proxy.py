@@ -290,9 +290,10 @@ class _LintWatch:
 
     def __init__(self, connection: _Connection) -> None:
         from rawlive.capture.lint import ConnectionLint
+        from rawlive.protocol.rules import backend_of
 
         self.connection = connection
-        self.lint = ConnectionLint()
+        self.lint = ConnectionLint(backend_of(connection.endpoint))
 
     def client(self, payload: str | bytes) -> None:
         for rule, message in self.lint.client(payload):
