@@ -103,6 +103,10 @@ if TYPE_CHECKING:
         Reconnected,
         ReconnectPolicy,
     )
+    from rawlive.tokens import (
+        EphemeralToken,
+        create_ephemeral_token,
+    )
 
 # Public name -> the module that defines it (the one table; __all__ follows it).
 _EXPORTS: dict[str, str] = {
@@ -180,6 +184,8 @@ _EXPORTS: dict[str, str] = {
     "ToolHandler": "rawlive.engine",
     "Session": "rawlive.client",
     "connect": "rawlive.client",
+    "EphemeralToken": "rawlive.tokens",
+    "create_ephemeral_token": "rawlive.tokens",
 }
 
 
@@ -213,6 +219,7 @@ __all__ = [
     "Content",
     "ContextUpdate",
     "ContextWindowCompression",
+    "EphemeralToken",
     "ExecutableCode",
     "FileData",
     "FrameObserver",
@@ -269,6 +276,7 @@ __all__ = [
     "VoiceConfig",
     "__version__",
     "connect",
+    "create_ephemeral_token",
     "decode_client",
     "decode_json",
     "decode_server",

@@ -376,7 +376,10 @@ class FakeConnection:
         """
         # A response to a call we cancelled is a race the service forgives.
         pending = set(self.pending_calls) | self._cancelled_calls
-        for issue in lint_message(message, setup=self.setup, pending_calls=pending):
+        backend = "vertex" if self.server.vertex else "gemini"
+        for issue in lint_message(
+            message, setup=self.setup, pending_calls=pending, backend=backend
+        ):
             if await self.refuse(issue.rule):
                 return True
         return False
@@ -946,9 +949,10 @@ class FakeConnection:
         if self.server.vertex:  # Vertex AI's names for the response's share
             usage = UsageMetadata(
                 prompt_token_count=prompt_total,
+                candidates_token_count=response_total,
                 total_token_count=prompt_total + response_total,
                 prompt_tokens_details=_details(turn.prompt),
-                extra=_vertex_usage(response_total, details),
+                candidates_tokens_details=details,
             )
         else:
             usage = UsageMetadata(
@@ -1110,15 +1114,6 @@ def _last_user_words(turns: list[Content], start: int) -> int | None:
         if turns[i].role == "user" and words(turns[i].text):
             return i
     return None
-
-
-def _vertex_usage(total: int, details: tuple[ModalityTokenCount, ...] | None) -> dict[str, object]:
-    extra: dict[str, object] = {"candidatesTokenCount": total}
-    if details:
-        extra["candidatesTokensDetails"] = [
-            {"modality": d.modality, "tokenCount": d.token_count} for d in details
-        ]
-    return extra
 
 
 def _details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:
