@@ -82,7 +82,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
@@ -96,13 +96,12 @@ from rawlive.protocol.messages import (
     SessionResumptionUpdate,
     Setup,
 )
-from rawlive.testing.fake_server import (
-    DEADLINE_EXPIRED,
-    ConnectionRecord,
-    FakeConnection,
-    FakeLiveServer,
-    _Turn,
-)
+from rawlive.protocol.rules import DEADLINE_EXPIRED
+from rawlive.testing.fake_connection import FakeConnection
+from rawlive.testing.records import ConnectionRecord, ReplyTurn
+
+if TYPE_CHECKING:
+    from rawlive.testing.fake_server import FakeLiveServer
 
 __all__ = [
     "ArmedFault",
@@ -621,7 +620,7 @@ class FaultyConnection(FakeConnection):
         self.turn_number = 0
         self.turn_chunks = 0
         self.frames_sent = 0
-        self._reply: _Turn | None = None
+        self._reply: ReplyTurn | None = None
         self._bundle: dict[str, Any] | None = None
         self._interrupted_sent = False  # InterruptedWithAudio: drop the rest of the reply
         self._stalled = False  # NeverCompleteTurn: no handle either
@@ -682,7 +681,7 @@ class FaultyConnection(FakeConnection):
         await self.flush_bundle()
         await fault.strike(self)
 
-    async def produce_turn(self, turn: _Turn) -> None:
+    async def produce_turn(self, turn: ReplyTurn) -> None:
         self.turn_number += 1
         self.turn_chunks = 0
         self._reply = turn
@@ -691,7 +690,7 @@ class FaultyConnection(FakeConnection):
         await super().produce_turn(turn)
         await self._end_turn()
 
-    async def finish_interrupted(self, turn: _Turn) -> None:
+    async def finish_interrupted(self, turn: ReplyTurn) -> None:
         await super().finish_interrupted(turn)
         await self._end_turn()
 
@@ -797,7 +796,7 @@ class FaultyConnection(FakeConnection):
 
     # ---------------------------------------------------------- turn ends
 
-    async def send_turn_complete(self, turn: _Turn, response: Mapping[str, int]) -> None:
+    async def send_turn_complete(self, turn: ReplyTurn, response: Mapping[str, int]) -> None:
         conn, number = self.number, self.turn_number
         for armed, _ in self._changing(NeverCompleteTurn):
             armed.mark(conn, number)
