@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rawlive.errors import RemoteProtocolError
-from rawlive.protocol._schema import camel
+from rawlive.protocol import camel
 from rawlive.protocol.codec import decode_server
 from rawlive.protocol.messages import (
     ClientMessage,
