@@ -527,3 +527,30 @@ async def test_turn_timeout_is_a_timeout_error_with_the_partial_turn() -> None:
     assert info.value.partial_turn is not None
     assert info.value.partial_turn.generation_complete
     assert info.value.partial_turn.text == "Hello there! How can I help you today?"
+
+
+# ------------------------------------------------- the immediate trigger
+
+
+async def test_strike_does_a_point_fault_now_on_every_open_session() -> None:
+    async with FakeLiveServer() as server:
+        async with text_session(server) as first, text_session(server) as second:
+            await first.send_text("Hello")
+            await first.receive_turn()
+            armed = await server.strike(CloseWith(1011, INTERNAL_ERROR, connection=1))
+            assert armed.fired == [(1, 1)]  # connection 1, after its first turn
+            assert not armed.active  # acted once; the triggers never consult it
+            assert server.faults[-1] is armed
+            with pytest.raises(ConnectionClosedError) as info:
+                await first.receive_turn(timeout=5)
+            await second.send_text("Hello")
+            assert (await second.receive_turn(timeout=5)).text == HELLO
+    assert info.value.code == 1011
+    assert [r.close_code for r in server.connections] == [1011, 1000]
+
+
+async def test_strike_refuses_a_turn_fault() -> None:
+    async with FakeLiveServer() as server:
+        with pytest.raises(ValueError, match="inject"):
+            await server.strike(NeverCompleteTurn())
+        assert server.faults == []

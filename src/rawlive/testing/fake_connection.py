@@ -30,7 +30,6 @@ from rawlive.protocol.messages import (
     ContextUpdate,
     FunctionCall,
     FunctionResponse,
-    GoAway,
     Handle,
     Part,
     RealtimeInput,
@@ -42,7 +41,6 @@ from rawlive.protocol.messages import (
     ToolResponse,
 )
 from rawlive.protocol.rules import (
-    DEADLINE_EXPIRED,
     INTERNAL_ERROR,
     RULES,
     live_path_version,
@@ -222,22 +220,6 @@ class FakeConnection(TurnProducer):
         self.record.closed_by = "server"
         logger.info("connection %d: closing %d %s", self.record.index, code, reason)
         await self.ws.close(code, reason)
-
-    async def go_away(self, time_left: str = "50s", *, close_after: float | None = None) -> None:
-        """Send ``goAway``; optionally close 1011 "Deadline expired..." later.
-
-        Args:
-            time_left: the Duration text to announce (``"50s"``, ``"1.5s"``).
-            close_after: seconds after which to close the connection the way
-                the service does when the time is up; None keeps it open.
-        """
-        await self.send(GoAway(time_left=time_left))
-        if close_after is not None:
-            self.spawn(self._close_later(close_after, 1011, DEADLINE_EXPIRED))
-
-    async def _close_later(self, delay: float, code: int, reason: str) -> None:
-        await asyncio.sleep(delay)
-        await self.close(code, reason)
 
     def spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
         """Run ``coro`` in a task owned by this connection (cancelled when it closes).

@@ -45,13 +45,20 @@ while audio streams; the reader interrupts it cooperatively (an event checked
 between frames), then the reply task itself sends ``interrupted`` and
 ``turnComplete``, so frames of one turn never interleave with the next.
 
-Fault injection: describe faults declaratively with the records of
-:mod:`rawlive.testing.faults` (``FakeLiveServer(faults=[...])`` or
-:meth:`FakeLiveServer.inject`), or subclass :class:`FakeConnection` and pass it
-as ``FakeLiveServer(connection_class=...)``. Every outgoing frame goes through
+Fault injection: describe faults with the records of
+:mod:`rawlive.testing.faults` (``FakeLiveServer(faults=[...])``,
+:meth:`FakeLiveServer.inject`, or :meth:`FakeLiveServer.strike` for *now*);
+:meth:`FakeLiveServer.go_away` is a thin wrapper over ``strike``. A
+``connection_class`` subclass of :class:`FakeConnection` changes what the
+fake is, for behaviour no fault describes: every outgoing frame goes through
 :meth:`FakeConnection.send_frame`, every incoming one through
 :meth:`FakeConnection.receive`, and each protocol step is its own method.
 The open connections are listed in :attr:`FakeLiveServer.open_connections`.
+
+Modules: :mod:`~rawlive.testing.records` (what the server keeps),
+:mod:`~rawlive.testing.fake_connection` (reading, rules, setup, dispatch),
+:mod:`~rawlive.testing.turns` (producing a model turn), this one (listening,
+lifecycle, handles, faults).
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import ssl
 from base64 import urlsafe_b64encode
@@ -93,7 +101,14 @@ from rawlive.redact import (
 )
 from rawlive.testing.fake_connection import FakeConnection
 from rawlive.testing.fake_model import FakeModel
-from rawlive.testing.faults import ArmedFault, Fault, with_faults
+from rawlive.testing.faults import (
+    ArmedFault,
+    Fault,
+    FaultyConnection,
+    GoAwayThenClose,
+    PointFault,
+    with_faults,
+)
 from rawlive.testing.records import (
     LIVE_PATH,
     MAX_RECORD_MESSAGES,
@@ -335,7 +350,11 @@ class FakeLiveServer:
         return {handle: snap.turns for handle, snap in self._sessions.items()}
 
     def forget_handle(self, handle: str) -> None:
-        """Make ``handle`` unknown, as an expired handle is (resuming then closes 1008)."""
+        """Make ``handle`` unknown, as an expired handle is (resuming then closes 1008).
+
+        The server-side step of :class:`~rawlive.testing.faults.ExpireHandles`;
+        in tests, prefer the fault record (it says when).
+        """
         self._sessions.pop(Handle(handle), None)
 
     def received_count(self, kind: str) -> int:
@@ -363,21 +382,48 @@ class FakeLiveServer:
     # -------------------------------------------------------------- faults
 
     async def go_away(self, time_left: str = "50s", *, close_after: float | None = None) -> int:
-        """Send ``{"goAway":{"timeLeft":...}}`` to every open session.
+        """Send ``{"goAway":{"timeLeft":...}}`` to every open session, now.
+
+        A thin wrapper over the fault records: ``strike(GoAwayThenClose(...))``.
 
         Args:
             time_left: the Duration text to announce.
             close_after: when set, close each of them that many seconds later
-                with 1011 "Deadline expired before operation could complete."
+                with 1011 "Deadline expired before operation could complete.";
+                None keeps them open.
 
         Returns:
             How many connections were told.
         """
-        targets = [c for c in self.open_connections if c.setup is not None]
-        for connection in targets:
-            with contextlib.suppress(ConnectionClosed):
-                await connection.go_away(time_left, close_after=close_after)
-        return len(targets)
+        fault = GoAwayThenClose(
+            time_left=time_left, close_after=math.inf if close_after is None else close_after
+        )
+        return len((await self.strike(fault)).fired)
+
+    async def strike(self, fault: Fault) -> ArmedFault:
+        """Do the point fault ``fault`` now, on every open session it names.
+
+        The immediate trigger: the fault is armed (listed in :attr:`faults`),
+        acts once on each open connection that is set up (all of them, or
+        ``fault.connection``), and is then disarmed. Its other trigger fields
+        are not consulted.
+
+        Returns:
+            The armed fault: ``fired`` lists ``(connection, turn)`` of each
+            connection it acted on.
+
+        Raises:
+            ValueError: ``fault`` is a turn fault (it changes a turn; inject it).
+        """
+        if not isinstance(fault, PointFault):
+            raise ValueError(f"{type(fault).__name__} changes turns: use inject(), not strike()")
+        armed = ArmedFault(fault, active=False)  # the triggers stay out of it
+        self.faults.append(armed)
+        for connection in list(self.open_connections):
+            if isinstance(connection, FaultyConnection):
+                with contextlib.suppress(ConnectionClosed):
+                    await connection.strike_now(armed)
+        return armed
 
     def inject(self, fault: Fault) -> ArmedFault:
         """Arm ``fault`` on this server, from now on (open connections included).

@@ -111,12 +111,14 @@ __all__ = [
     "DelayFrames",
     "DelayTurnComplete",
     "DropConnection",
+    "ExpireHandles",
     "Fault",
     "FaultyConnection",
     "GoAwayThenClose",
     "InterruptedWithAudio",
     "NeverCompleteTurn",
     "NotResumableUpdates",
+    "PointFault",
     "SlowPongs",
     "TextFrames",
     "UnknownTopLevelKeys",
@@ -227,7 +229,7 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _PointFault(Fault):
+class PointFault(Fault):
     """A fault that acts once, at one moment of a connection."""
 
     _TRIGGERS: ClassVar[frozenset[str]] = frozenset(
@@ -270,7 +272,7 @@ class _PointFault(Fault):
 
 
 @dataclass(frozen=True, slots=True)
-class GoAwayThenClose(_PointFault):
+class GoAwayThenClose(PointFault):
     """Send ``{"goAway":{"timeLeft":...}}``, then close when the time is up.
 
     This is the normal end of a connection (about 10 minutes in): a goAway
@@ -313,7 +315,7 @@ class GoAwayThenClose(_PointFault):
 
 
 @dataclass(frozen=True, slots=True)
-class CloseWith(_PointFault):
+class CloseWith(PointFault):
     """Close the connection with ``code`` and ``reason``, as the service reports errors.
 
     A reason longer than 123 bytes is cut at 123 bytes without splitting a
@@ -340,7 +342,7 @@ class CloseWith(_PointFault):
 
 
 @dataclass(frozen=True, slots=True)
-class DropConnection(_PointFault):
+class DropConnection(PointFault):
     """Abort the TCP connection with no close frame (the client sees 1006).
 
     Use ``after_chunks=K`` to cut a reply mid-stream.
@@ -352,7 +354,22 @@ class DropConnection(_PointFault):
 
 
 @dataclass(frozen=True, slots=True)
-class SlowPongs(_PointFault):
+class ExpireHandles(PointFault):
+    """Forget the resumption handles the connection has issued so far.
+
+    The service forgets a handle when it expires; resuming with one is then
+    closed 1008 "BidiGenerateContent session not found". Combine with a drop
+    at the same trigger (``[ExpireHandles(after_turn=1), DropConnection(after_turn=1)]``,
+    in that order) to make a reconnect meet a refused handle.
+    """
+
+    async def strike(self, connection: FaultyConnection) -> None:
+        for handle in connection.record.handles:
+            connection.server.forget_handle(handle)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowPongs(PointFault):
     """Answer pings (and read everything else) up to ``delay`` seconds late.
 
     The websockets server answers pings as soon as it reads them, so the
@@ -646,7 +663,7 @@ class FaultyConnection(FakeConnection):
         conn, turn = self.number, self.turn_number
         for armed in list(self.server.faults):
             fault = armed.fault
-            if not isinstance(fault, _PointFault) or not armed.active:
+            if not isinstance(fault, PointFault) or not armed.active:
                 continue
             if fault.once and armed.fired:
                 continue
@@ -667,13 +684,33 @@ class FaultyConnection(FakeConnection):
                 fault = armed.fault
                 if (
                     fault.after_seconds is not None
-                    and isinstance(fault, _PointFault)
+                    and isinstance(fault, PointFault)
                     and fault.connection in (None, self.number)
                 ):
                     self.spawn(self._strike_later(armed, fault, fault.after_seconds))
         return accepted
 
-    async def _strike_later(self, armed: ArmedFault, fault: _PointFault, seconds: float) -> None:
+    async def strike_now(self, armed: ArmedFault) -> bool:
+        """Do the point fault of ``armed`` here and now (see :meth:`FakeLiveServer.strike`).
+
+        Returns:
+            False when the fault is not a point fault for this connection, or
+            the connection is not set up or no longer open.
+        """
+        fault = armed.fault
+        if (
+            not isinstance(fault, PointFault)
+            or self.setup is None
+            or self.ws.state is not State.OPEN
+            or fault.connection not in (None, self.number)
+        ):
+            return False
+        armed.mark(self.number, self.turn_number)
+        await self.flush_bundle()
+        await fault.strike(self)
+        return True
+
+    async def _strike_later(self, armed: ArmedFault, fault: PointFault, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if self.ws.state is not State.OPEN or not armed.active or (fault.once and armed.fired):
             return
