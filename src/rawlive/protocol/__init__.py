@@ -8,6 +8,8 @@ from __future__ import annotations
 from rawlive.protocol._schema import camel, json_type, snake
 from rawlive.protocol.codec import decode_client, decode_json, decode_server, encode, to_wire
 from rawlive.protocol.messages import (
+    CLIENT_ENVELOPES,
+    SERVER_ENVELOPES,
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
     Blob,
@@ -57,6 +59,8 @@ from rawlive.protocol.messages import (
 )
 
 __all__ = [
+    "CLIENT_ENVELOPES",
+    "SERVER_ENVELOPES",
     "AudioTranscriptionConfig",
     "AutomaticActivityDetection",
     "Blob",

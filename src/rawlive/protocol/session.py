@@ -24,7 +24,8 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rawlive.errors import LocalProtocolError, RemoteProtocolError
+from rawlive.audio.pcm import parse_pcm_mime
+from rawlive.errors import AudioFormatError, LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.messages import (
     ClientMessage,
     FunctionCall,
@@ -148,13 +149,13 @@ class Turn:
 
 
 def _rate_of(mime: str | None) -> int | None:
+    """The rate of a raw PCM type (:func:`~rawlive.audio.pcm.parse_pcm_mime`); None otherwise."""
     if not mime:
         return None
-    for param in mime.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "rate" and value.strip().isdigit():
-            return int(value)
-    return None
+    try:
+        return parse_pcm_mime(mime)
+    except AudioFormatError:
+        return None
 
 
 class TurnAssembler:

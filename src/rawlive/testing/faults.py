@@ -79,7 +79,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -88,6 +87,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from rawlive.closecodes import cut_reason
+from rawlive.protocol import SERVER_ENVELOPES, snake
 from rawlive.protocol.codec import to_wire
 from rawlive.protocol.messages import (
     GoAway,
@@ -130,21 +130,8 @@ Point = Literal["setup", "start", "chunk", "complete", "end", "frame"]
 
 _F = TypeVar("_F", bound="Fault")
 _READ_WINDOW = 0.01  # seconds SlowPongs lets the transport read between stalls
-_SERVER_KEYS = (
-    "setupComplete",
-    "serverContent",
-    "toolCall",
-    "toolCallCancellation",
-    "goAway",
-    "sessionResumptionUpdate",
-    "usageMetadata",
-    "voiceActivity",
-    "voiceActivityDetectionSignal",
-)
 # Both spellings are known: the decoder accepts snake_case too.
-_ENVELOPES = frozenset(
-    _SERVER_KEYS + tuple(re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower() for k in _SERVER_KEYS)
-)
+_ENVELOPES = frozenset(SERVER_ENVELOPES + tuple(snake(k) for k in SERVER_ENVELOPES))
 
 
 # ------------------------------------------------------------------ faults
