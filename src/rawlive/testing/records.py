@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rawlive.auth import LIVE_PATH
 from rawlive.errors import RemoteProtocolError
 from rawlive.protocol import camel
 from rawlive.protocol.codec import decode_server
@@ -28,6 +29,7 @@ from rawlive.protocol.messages import (
     Setup,
 )
 from rawlive.testing.fake_model import words
+from rawlive.vertex import vertex_live_path
 
 __all__ = [
     "LIVE_PATH",
@@ -40,8 +42,7 @@ __all__ = [
     "TurnInterrupted",
 ]
 
-LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
-VERTEX_LIVE_PATH = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+VERTEX_LIVE_PATH = vertex_live_path("v1beta1")
 """The path :attr:`FakeLiveServer.url` points at (any path is served)."""
 
 MAX_RECORD_MESSAGES = 10_000
