@@ -53,7 +53,6 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -61,7 +60,8 @@ from websockets.http11 import Request, Response
 
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.recorder import Recorder
-from rawlive.errors import ConfigurationError
+from rawlive.errors import ConfigurationError, RemoteProtocolError
+from rawlive.protocol.codec import decode_json, encode_json
 from rawlive.testing.faults import (
     CloseWith,
     DelayFrames,
@@ -143,10 +143,9 @@ def upstream_base(upstream: str) -> str:
 
 def _json(payload: str | bytes) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        return decode_json(payload)
+    except RemoteProtocolError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
@@ -523,7 +522,7 @@ class _Connection:
         logger.info("fault %s fires on connection %d", type(fault).__name__, self.number)
         client = self.client
         if isinstance(fault, GoAwayThenClose):
-            frame = orjson.dumps({"goAway": {"timeLeft": fault.time_left}})
+            frame = encode_json({"goAway": {"timeLeft": fault.time_left}})
             self.proxy._observe(self.number, "server", frame)
             with contextlib.suppress(ConnectionClosed):
                 await client.send(frame)

@@ -6,7 +6,14 @@ Nothing under ``rawlive.protocol`` imports asyncio or websockets.
 from __future__ import annotations
 
 from rawlive.protocol._schema import camel, json_type, snake
-from rawlive.protocol.codec import decode_client, decode_json, decode_server, encode, to_wire
+from rawlive.protocol.codec import (
+    decode_client,
+    decode_json,
+    decode_server,
+    encode,
+    encode_json,
+    to_wire,
+)
 from rawlive.protocol.messages import (
     CLIENT_ENVELOPES,
     SERVER_ENVELOPES,
@@ -112,6 +119,7 @@ __all__ = [
     "decode_json",
     "decode_server",
     "encode",
+    "encode_json",
     "json_type",
     "snake",
     "to_wire",

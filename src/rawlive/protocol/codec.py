@@ -47,7 +47,15 @@ from rawlive.protocol.messages import (
     ServerPayload,
 )
 
-__all__ = ["Encodable", "decode_client", "decode_json", "decode_server", "encode", "to_wire"]
+__all__ = [
+    "Encodable",
+    "decode_client",
+    "decode_json",
+    "decode_server",
+    "encode",
+    "encode_json",
+    "to_wire",
+]
 
 Encodable = ClientMessage | ServerMessage | ClientPayload | ServerPayload
 
@@ -226,6 +234,21 @@ def encode(message: Encodable) -> bytes:
         return _dumps(wire)
     except TypeError:  # orjson.JSONEncodeError: too deep, too big, or not JSON
         return _dumps_anything(wire)
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode a raw JSON value (a frame built by hand, a line of JSON output) compactly.
+
+    The one JSON writer for frames outside the message classes: compact UTF-8,
+    any depth, any integer size, as :func:`encode` writes.
+
+    Raises:
+        LocalProtocolError: ``value`` is not JSON (a ``set``, an object).
+    """
+    try:
+        return _dumps(value)
+    except TypeError:
+        return _dumps_anything(value)
 
 
 def _dumps_anything(value: Any) -> bytes:

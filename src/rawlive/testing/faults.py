@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -87,7 +86,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from rawlive.closecodes import cut_reason
-from rawlive.protocol import SERVER_ENVELOPES, snake
+from rawlive.protocol import SERVER_ENVELOPES, encode_json, snake
 from rawlive.protocol.codec import to_wire
 from rawlive.protocol.messages import (
     GoAway,
@@ -861,7 +860,7 @@ def _collides(pending: Mapping[str, Any], wire: Mapping[str, Any]) -> bool:
 
 
 def _dumps(wire: Mapping[str, Any]) -> bytes:
-    return json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+    return encode_json(wire)
 
 
 _FAULTY: dict[type[FakeConnection], type[FaultyConnection]] = {}

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from rawlive.auth import LIVE_PATH
 from rawlive.errors import RemoteProtocolError
-from rawlive.protocol import camel
+from rawlive.protocol import camel, encode_json
 from rawlive.protocol.codec import decode_server
 from rawlive.protocol.messages import (
     ClientMessage,
@@ -196,7 +195,7 @@ def json_size(value: object) -> int:
         elif isinstance(node, str):
             size += len(node) + 2
         else:
-            size += len(json.dumps(node))
+            size += len(encode_json(node))
     return size
 
 

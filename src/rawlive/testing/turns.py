@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, parse_pcm_mime, pcm_mime
 from rawlive.errors import AudioFormatError
+from rawlive.protocol.codec import encode_json
 from rawlive.protocol.messages import (
     Blob,
     Content,
@@ -435,7 +435,7 @@ class TurnProducer:
         if self.system_instruction is not None:
             fixed += model.count_text_tokens(self.system_instruction.text)
         if self.tools:
-            tools = json.dumps([t.to_wire() for t in self.tools], separators=(",", ":"))
+            tools = encode_json([t.to_wire() for t in self.tools]).decode()
             fixed += model.count_text_tokens(tools)
         if fixed:
             totals["TEXT"] = totals.get("TEXT", 0) + fixed
