@@ -77,6 +77,7 @@ from urllib.parse import parse_qsl, quote
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from rawlive.errors import ServerNotStartedError
 from rawlive.protocol.messages import (
     Content,
     Handle,
@@ -306,10 +307,10 @@ class FakeLiveServer:
         """The TCP port the server listens on.
 
         Raises:
-            RuntimeError: the server has not been started.
+            ServerNotStartedError: the server has not been started (a RuntimeError).
         """
         if self._port is None:
-            raise RuntimeError("the fake server is not started: call start() first")
+            raise ServerNotStartedError("the fake server is not started: call start() first")
         return self._port
 
     @property
@@ -336,10 +337,11 @@ class FakeLiveServer:
         """``http://HOST:PORT`` of the ``v1alpha/auth_tokens`` listener (``mint_tokens=True``).
 
         Raises:
-            RuntimeError: the server mints no tokens, or is not started.
+            ServerNotStartedError: the server mints no tokens, or is not started
+                (a RuntimeError).
         """
         if self.token_endpoint is None or not self.token_endpoint.port:
-            raise RuntimeError("this fake server mints no tokens: pass mint_tokens=True")
+            raise ServerNotStartedError("this fake server mints no tokens: pass mint_tokens=True")
         return self.token_endpoint.base_url
 
     # ------------------------------------------------------- observability
