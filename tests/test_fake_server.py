@@ -682,4 +682,5 @@ def test_an_unstarted_server_raises_a_rawlive_error_that_is_still_a_runtime_erro
         with pytest.raises(ServerNotStartedError) as info:
             read()
         assert isinstance(info.value, LiveError) and isinstance(info.value, RuntimeError)
-    assert "not started" in str(pytest.raises(ServerNotStartedError, lambda: server.port).value)
+    with pytest.raises(ServerNotStartedError, match="not started"):
+        server.port  # noqa: B018
