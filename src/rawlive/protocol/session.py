@@ -290,7 +290,7 @@ class SessionState:
     """What a session knows across its frames (and its connections).
 
     Attributes:
-        state: the current connection's state.
+        phase: the current connection's state (:class:`ConnectionState`).
         setup: the setup sent on the current connection.
         handle: the latest handle from an update marked ``resumable: true``.
         last_consumed_index: ``lastConsumedClientMessageIndex`` when the server sends it.
@@ -305,7 +305,7 @@ class SessionState:
     """
 
     def __init__(self) -> None:
-        self.state = ConnectionState.CONNECTING
+        self.phase = ConnectionState.CONNECTING
         self.setup: Setup | None = None
         self.handle: str | None = None
         self.last_consumed_index: int | None = None
@@ -323,20 +323,20 @@ class SessionState:
         return self.turns_completed > self.handle_turns
 
     def _move(self, event: str) -> None:
-        nxt = TRANSITIONS.get((self.state, event))
+        nxt = TRANSITIONS.get((self.phase, event))
         if nxt is None:
-            text = f"{event} is not allowed while the connection is {self.state.value}"
+            text = f"{event} is not allowed while the connection is {self.phase.value}"
             if event.startswith("recv:"):
                 raise RemoteProtocolError(f"the server sent {event[5:]} out of order: {text}")
             raise LocalProtocolError(text)
-        self.state = nxt
+        self.phase = nxt
 
     def reset_connection(self) -> None:
         """Start a new connection: keep the handle, usage and pending calls.
 
         A turn still open on the old connection is cut: it never completes.
         """
-        self.state = ConnectionState.CONNECTING
+        self.phase = ConnectionState.CONNECTING
         self.go_away = None
         self.sent_count = 0
         self.turn_open = False
@@ -363,7 +363,7 @@ class SessionState:
     def on_receive(self, message: ServerMessage) -> None:
         """Update the state from one server message."""
         attrs = message.__dict__
-        if len(attrs) == 1 and "server_content" in attrs and self.state in _STAY_ON_RECV:
+        if len(attrs) == 1 and "server_content" in attrs and self.phase in _STAY_ON_RECV:
             # serverContent alone: only the turn can change (the commonest frame)
             if attrs["server_content"].turn_complete:
                 self._turn_complete()
@@ -410,4 +410,4 @@ class SessionState:
 
     def on_close(self) -> None:
         """The current connection closed."""
-        self.state = ConnectionState.CLOSED
+        self.phase = ConnectionState.CLOSED
