@@ -386,6 +386,7 @@ class Engine:
                 except RemoteProtocolError as exc:
                     put(_Raise(exc))
                     continue
+                # Depends on the records' __dict__ layout: tests/test_record_layout.py.
                 attrs = message.__dict__
                 if len(attrs) == 1 and "server_content" in attrs:
                     sc = attrs["server_content"]

@@ -125,6 +125,9 @@ def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
     {"mimeType": str, "data": str}}]}}}`` and the same with ``{"text": str}``;
     anything else (other keys, snake_case, bad types) returns None and takes
     the generic path, which gives the same result (a property test checks it).
+
+    Depends on the records' ``__dict__`` layout (no slots, unset fields absent
+    from the instance dict and read from the class): tests/test_record_layout.py guards it.
     """
     if len(value) != 1:
         return None

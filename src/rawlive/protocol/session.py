@@ -203,7 +203,8 @@ class TurnAssembler:
             self._messages.append(message)
         # Fast path for the commonest frame, a model-turn chunk and nothing
         # else: unset fields are absent from the instance dicts, so one length
-        # check replaces a dozen lookups of fields that are None.
+        # check replaces a dozen lookups of fields that are None. Depends on the
+        # records' __dict__ layout (no slots, no default_factory): tests/test_record_layout.py.
         attrs = message.__dict__
         if len(attrs) == 1 and "server_content" in attrs:
             sc = attrs["server_content"]
@@ -364,7 +365,8 @@ class SessionState:
         """Update the state from one server message."""
         attrs = message.__dict__
         if len(attrs) == 1 and "server_content" in attrs and self.phase in _STAY_ON_RECV:
-            # serverContent alone: only the turn can change (the commonest frame)
+            # serverContent alone: only the turn can change (the commonest frame).
+            # Depends on the records' __dict__ layout: tests/test_record_layout.py.
             if attrs["server_content"].turn_complete:
                 self._turn_complete()
             else:
