@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -60,6 +60,7 @@ from websockets.http11 import Request, Response
 
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.recorder import Recorder
+from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
 from rawlive.protocol.codec import decode_json, encode_json
 from rawlive.testing.faults import (
@@ -99,18 +100,6 @@ _CREDENTIAL_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 _CREDENTIAL_PARAMS = frozenset({"key", "access_token"})
 _UNSENDABLE = frozenset({1004, 1005, 1006, 1015})
 _READ_WINDOW = 0.01  # seconds SlowPongs lets the transport read between stalls
-
-
-class FrameObserver(Protocol):
-    """What the proxy tells an observer (the client's FrameObserver protocol)."""
-
-    def on_open(self, conn: int, endpoint: str, model: str | None) -> None: ...
-
-    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None: ...
-
-    def on_close(
-        self, conn: int, code: int, reason: str, by: str | None, dropped: bool
-    ) -> None: ...
 
 
 def upstream_base(upstream: str) -> str:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rawlive._b64 import b64decode_spelled
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
@@ -185,14 +185,7 @@ def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     fast = _fast_model_turn(value)
     if fast is not None:
         return fast
-    try:
-        if len(data) >= COUNT_ITEMS_FROM:
-            count_items(ServerMessage, value)
-        return decode_object(ServerMessage, value)
-    except DecodeFailure as exc:
-        raise RemoteProtocolError(
-            f"malformed server message: {exc.message}", frame=_frame(data), path=exc.path
-        ) from None
+    return _decode_as(ServerMessage, value, data, "server")
 
 
 def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
@@ -202,13 +195,23 @@ def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
         RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
     """
     value = decode_json(data)
+    return _decode_as(ClientMessage, value, data, "client")
+
+
+_M = TypeVar("_M", ClientMessage, ServerMessage)
+
+
+def _decode_as(
+    cls: type[_M], value: dict[str, Any], data: bytes | bytearray | memoryview | str, side: str
+) -> _M:
+    """The generic walk, with the item count bounded on large frames."""
     try:
         if len(data) >= COUNT_ITEMS_FROM:
-            count_items(ClientMessage, value)
-        return decode_object(ClientMessage, value)
+            count_items(cls, value)
+        return decode_object(cls, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
-            f"malformed client message: {exc.message}", frame=_frame(data), path=exc.path
+            f"malformed {side} message: {exc.message}", frame=_frame(data), path=exc.path
         ) from None
 
 
