@@ -84,6 +84,7 @@ from rawlive.resilience import Reconnected, ReconnectPolicy
 
 if TYPE_CHECKING:
     from rawlive.client import Session, Turn, connect
+    from rawlive.tokens import EphemeralToken, create_ephemeral_token
 
 __version__ = "0.1.0"
 
@@ -91,6 +92,8 @@ _LAZY = {
     "connect": "rawlive.client",
     "Session": "rawlive.client",
     "Turn": "rawlive.client",
+    "EphemeralToken": "rawlive.tokens",
+    "create_ephemeral_token": "rawlive.tokens",
 }
 
 
@@ -120,6 +123,7 @@ __all__ = [
     "Content",
     "ContextUpdate",
     "ContextWindowCompression",
+    "EphemeralToken",
     "ExecutableCode",
     "FileData",
     "FunctionCall",
@@ -174,6 +178,7 @@ __all__ = [
     "VoiceConfig",
     "__version__",
     "connect",
+    "create_ephemeral_token",
     "decode_client",
     "decode_json",
     "decode_server",

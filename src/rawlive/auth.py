@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_HOST",
     "ENV_VARIABLES",
+    "VERTEX_ENV",
     "EPHEMERAL_PREFIX",
     "LIVE_PATH",
     "Credentials",
@@ -33,11 +34,13 @@ __all__ = [
     "redact",
     "redact_url",
     "resolve_credentials",
+    "vertex_settings",
 ]
 
 DEFAULT_HOST = "generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
 ENV_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+VERTEX_ENV = ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")
 EPHEMERAL_PREFIX = "auth_tokens/"
 
 
@@ -229,3 +232,25 @@ def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
             "use wss:// or pass allow_insecure=True"
         )
     return url
+
+
+def vertex_settings(
+    vertex: bool | None,
+    project: str | None,
+    location: str | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[bool, str | None, str | None]:
+    """Return ``(vertex, project, location)``, filling gaps as the official SDK does.
+
+    ``GOOGLE_GENAI_USE_VERTEXAI`` (``true``/``1``) turns Vertex AI on when
+    ``vertex`` is None; ``GOOGLE_CLOUD_PROJECT`` and ``GOOGLE_CLOUD_LOCATION``
+    fill a missing project and location.
+    """
+    env = os.environ if environ is None else environ
+    if vertex is None:
+        vertex = env.get("GOOGLE_GENAI_USE_VERTEXAI", "").strip().lower() in ("1", "true", "yes")
+    if vertex:
+        project = project or env.get("GOOGLE_CLOUD_PROJECT") or None
+        location = location or env.get("GOOGLE_CLOUD_LOCATION") or None
+    return vertex, project, location

@@ -31,15 +31,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from rawlive.auth import (
-    Credentials,
-    RedactingLogger,
-    check_endpoint,
-    live_url,
-    redact,
-    redact_url,
-    resolve_credentials,
-)
+from rawlive.auth import RedactingLogger, redact, redact_url, vertex_settings
 from rawlive.engine import (
     DEFAULT_BUFFER_BYTES,
     Connection,
@@ -50,7 +42,6 @@ from rawlive.engine import (
 from rawlive.errors import (
     ConfigurationError,
     ConnectionClosedError,
-    LiveError,
 )
 from rawlive.protocol.codec import decode_client, encode
 from rawlive.protocol.lint import check_message, check_request
@@ -66,11 +57,13 @@ from rawlive.protocol.messages import (
     Tool,
 )
 from rawlive.protocol.messages import Setup as SetupMessage
+from rawlive.protocol.rules import backend_of
 from rawlive.protocol.session import Turn, UsageTotals
 from rawlive.receivers import Receivers
 from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
 from rawlive.senders import Senders
 from rawlive.setup import build_setup, encode_raw
+from rawlive.vertex import resolve_target
 
 if TYPE_CHECKING:
     import ssl
@@ -220,6 +213,13 @@ class Session(Senders, Receivers):
         await self.close()
 
 
+def _model_of(setup: SetupMessage | Mapping[str, Any] | None) -> str | None:
+    if isinstance(setup, SetupMessage):
+        return setup.model
+    value = setup.get("model") if setup is not None else None
+    return value if isinstance(value, str) else None
+
+
 class connect:
     """Open a Live session: connect, send ``setup``, wait for ``setupComplete``.
 
@@ -271,6 +271,24 @@ class connect:
         receive_buffer: bytes of received frames buffered while the
             application does not read (default 16 MiB); when full, rawlive
             stops reading the socket until the application catches up.
+        vertex: connect to Vertex AI instead of the Gemini API (default: the
+            ``GOOGLE_GENAI_USE_VERTEXAI`` environment variable). The model
+            becomes ``projects/{project}/locations/{location}/publishers/
+            google/models/{model}``, the reply defaults to AUDIO as the SDKs
+            do, and the access token is ``access_token``, else Application
+            Default Credentials (``pip install rawlive[vertex]``), else
+            ``gcloud auth print-access-token``; it is fetched again for each
+            new connection when it gets old. With ``api_key`` (and no
+            ``access_token``) it is Vertex express mode.
+        project / location: the Google Cloud project and region (default:
+            ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION``).
+        access_token: a Vertex AI OAuth 2 access token.
+        base_url: ``ws(s)://`` or ``http(s)://HOST:PORT`` replacing the
+            service's scheme, host and port while keeping its path and auth
+            rules (Gemini API, ephemeral token or Vertex AI), as the SDKs'
+            ``base_url`` does; ``endpoint`` gives a whole URL instead.
+            With Vertex AI, ``api_version`` ``v1beta`` (the default) means
+            ``v1beta1``; ``v1`` selects ``v1``.
     """
 
     def __init__(
@@ -307,6 +325,11 @@ class connect:
         reconnect: bool | ReconnectPolicy = False,
         handle_wait: float = DEFAULT_HANDLE_WAIT,
         receive_buffer: int = DEFAULT_BUFFER_BYTES,
+        vertex: bool | None = None,
+        project: str | None = None,
+        location: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
     ) -> None:
         if receive_buffer < 1:
             raise ConfigurationError(
@@ -320,8 +343,24 @@ class connect:
         )
         if self._policy is not None and session_resumption is None and setup is None:
             session_resumption = True  # reconnecting needs handles
+        use_vertex, project, location = vertex_settings(vertex, project, location)
+        target = resolve_target(
+            model or _model_of(setup),
+            api_key=api_key,
+            env_file=env_file,
+            endpoint=endpoint,
+            base_url=base_url,
+            api_version=api_version,
+            vertex=use_vertex,
+            project=project,
+            location=location,
+            access_token=access_token,
+            allow_insecure=allow_insecure,
+        )
+        if use_vertex and response_modalities is None and setup is None and not generation_config:
+            response_modalities = ["AUDIO"]  # what the official SDKs fill in for Vertex AI
         self._setup = build_setup(
-            model,
+            target.model,
             setup=setup,
             response_modalities=response_modalities,
             system_instruction=system_instruction,
@@ -334,17 +373,9 @@ class connect:
             generation_config=generation_config,
             extra_setup=extra_setup,
         )
-        credentials: Credentials | None
-        if endpoint is not None:
-            self._url = check_endpoint(endpoint, allow_insecure=allow_insecure)
-            try:
-                credentials = resolve_credentials(api_key, env_file=env_file)
-            except LiveError:
-                credentials = None  # fake and replay servers need no key
-        else:
-            credentials = resolve_credentials(api_key, env_file=env_file)
-            self._url = live_url(api_version=api_version, ephemeral=credentials.ephemeral)
-        self._credentials = credentials
+        self._target = target
+        self._url = target.url
+        credentials = target.credentials
         if lint:
             check_request(self._url, ephemeral=credentials is not None and credentials.ephemeral)
         self._tool_handler = tool_handler
@@ -378,11 +409,10 @@ class connect:
     def _secrets(self) -> tuple[str, ...]:
         from rawlive.redact import url_secrets  # a key in the URL is a secret too
 
-        key = (self._credentials.secret,) if self._credentials is not None else ()
-        return key + url_secrets(self._url)
+        return self._target.secrets() + url_secrets(self._url)
 
     async def _dial(self) -> ClientConnection:
-        headers = self._credentials.headers() if self._credentials is not None else {}
+        headers = self._target.headers()  # a Vertex token is refreshed here when old
         shown_url = redact_url(self._url)
         try:
             return await websockets.connect(
@@ -425,7 +455,9 @@ class connect:
             resumable=self._policy is not None,
         )
         if self._lint:
-            check_message(ClientMessage(setup=self._setup), setup=None)
+            check_message(
+                ClientMessage(setup=self._setup), setup=None, backend=backend_of(self._url)
+            )
         try:
             conn, early = await self._open_connection(engine, self._setup, 1)
         except BaseException:

@@ -278,9 +278,10 @@ class _LintWatch:
 
     def __init__(self, connection: _Connection) -> None:
         from rawlive.capture.lint import ConnectionLint
+        from rawlive.protocol.rules import backend_of
 
         self.connection = connection
-        self.lint = ConnectionLint()
+        self.lint = ConnectionLint(backend_of(connection.endpoint))
 
     def client(self, payload: str | bytes) -> None:
         for rule, message in self.lint.client(payload):
@@ -473,7 +474,7 @@ class _Connection:
             for fault in self._due("setup"):
                 await self._strike(fault)
             for index, fault in enumerate(self.proxy.faults):
-                seconds = getattr(fault, "after_seconds", None)
+                seconds = fault.after_seconds
                 if seconds is not None:
                     self.tasks.add(asyncio.ensure_future(self._strike_later(index, seconds)))
         sc = _get(frame, "serverContent", "server_content")
@@ -485,6 +486,8 @@ class _Connection:
                     await self._strike(fault)
             if _get(sc, "turnComplete", "turn_complete"):
                 state.in_turn = False
+                for fault in self._due("complete"):
+                    await self._strike(fault)
                 if state.resumable:
                     state.awaiting_handle = True
                     return
@@ -570,11 +573,12 @@ def _fires(fault: Fault, point: str, state: _FaultState) -> bool:
     """Whether a point fault acts at ``point`` of the stream (the fake's rules)."""
     if isinstance(fault, DelayFrames):
         return False
-    if getattr(fault, "after_seconds", None) is not None:
+    if fault.after_seconds is not None:
         return False  # a timer strikes it
-    after_frames = getattr(fault, "after_frames", None)
-    if after_frames is not None:
-        return point == "frame" and state.frames == after_frames
+    if fault.after_complete is not None:
+        return point == "complete" and state.turn == fault.after_complete
+    if fault.after_frames is not None:
+        return point == "frame" and state.frames == fault.after_frames
     if fault.after_turn is not None:
         if fault.after_turn == 0:
             return point == "setup"

@@ -41,15 +41,22 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from rawlive.errors import ConfigurationError, VertexAuthError
+from rawlive.errors import ConfigurationError, LiveError, VertexAuthError
+
+if TYPE_CHECKING:
+    import os
+
+    from rawlive.auth import Credentials
 
 __all__ = [
     "VERTEX_API_VERSIONS",
     "vertex_live_path",
     "AccessTokenSource",
+    "Target",
+    "resolve_target",
     "VertexAuthError",
     "apply_base_url",
     "find_access_token",
@@ -295,3 +302,103 @@ def find_access_token(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+# ----------------------------------------------------------------- target
+
+
+@dataclass
+class Target:
+    """Where a session connects and what it presents, resolved once per ``connect``.
+
+    Attributes:
+        url: the WebSocket URL.
+        model: the model name the setup carries (``models/..`` or a Vertex resource name).
+        vertex: Vertex AI (bearer token or express-mode key) rather than the Gemini API.
+        credentials: the Gemini API key, ephemeral token or express-mode key, if any.
+        token_source: the Vertex AI access token source, if any.
+    """
+
+    url: str
+    model: str | None
+    vertex: bool = False
+    credentials: Credentials | None = None
+    token_source: AccessTokenSource | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The upgrade-request headers carrying the credential, fresh for this connection."""
+        if self.token_source is not None:
+            return {"Authorization": f"Bearer {self.token_source()}"}
+        if self.credentials is not None:
+            return self.credentials.headers()
+        return {}
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential this target has presented so far (for redaction)."""
+        found: list[str] = []
+        if self.credentials is not None:
+            found.append(self.credentials.secret)
+        if self.token_source is not None and self.token_source._token:
+            found.append(self.token_source._token)
+        return tuple(found)
+
+
+def resolve_target(
+    model: str | None,
+    *,
+    api_key: str | None = None,
+    env_file: str | os.PathLike[str] | None = None,
+    endpoint: str | None = None,
+    base_url: str | None = None,
+    api_version: str = "v1beta",
+    vertex: bool = False,
+    project: str | None = None,
+    location: str | None = None,
+    access_token: str | None = None,
+    allow_insecure: bool = False,
+) -> Target:
+    """Decide the URL, the model name and the credential of a session.
+
+    * ``endpoint``: the URL as given (fake, replay, proxy); a credential is
+      used when one is found, and not required.
+    * Gemini API: the key or token from :func:`rawlive.auth.resolve_credentials`;
+      a token (``auth_tokens/...``) goes to v1alpha ``...Constrained``.
+    * Vertex AI: the bearer token from :func:`find_access_token`; with an
+      ``api_key`` it is express mode instead (``x-goog-api-key`` on the global host).
+    * ``base_url`` then replaces the scheme, host and port, keeping the path.
+
+    Raises:
+        ConfigurationError: bad URLs, versions or a missing project/location.
+        MissingAPIKeyError: no credential (VertexAuthError for Vertex AI).
+    """
+    from rawlive.auth import check_endpoint, live_url, normalize_model, resolve_credentials
+
+    if not vertex:
+        if endpoint is not None:
+            try:
+                credentials: Credentials | None = resolve_credentials(api_key, env_file=env_file)
+            except LiveError:
+                credentials = None  # fake and replay servers need no key
+            url = endpoint
+        else:
+            credentials = resolve_credentials(api_key, env_file=env_file)
+            url = live_url(api_version=api_version, ephemeral=credentials.ephemeral)
+        url = check_endpoint(apply_base_url(url, base_url), allow_insecure=allow_insecure)
+        name = normalize_model(model) if model else None
+        return Target(url=url, model=name, credentials=credentials)
+
+    express = api_key is not None and access_token is None
+    version = DEFAULT_VERTEX_API_VERSION if api_version in ("v1beta", "v1beta1") else api_version
+    url = endpoint if endpoint is not None else vertex_live_url(
+        location, api_version=version, express=express
+    )  # fmt: skip
+    url = check_endpoint(apply_base_url(url, base_url), allow_insecure=allow_insecure)
+    name = (
+        vertex_model_name(model, project=project, location=location, express=express)
+        if model
+        else None
+    )
+    if express:
+        credentials = resolve_credentials(api_key, env_file=env_file)
+        return Target(url=url, model=name, vertex=True, credentials=credentials)
+    return Target(url=url, model=name, vertex=True, token_source=find_access_token(access_token))

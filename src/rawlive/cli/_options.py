@@ -29,6 +29,27 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
         help="PEM file of certificates to trust for wss:// (e.g. a test server's own)",
     )
     p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="http(s):// or ws(s)://HOST:PORT instead of the service's, keeping its path and "
+        "auth rules (a gateway, a proxy, a rawlive fake)",
+    )
+    p.add_argument(
+        "--vertex",
+        action="store_true",
+        default=None,
+        help="connect to Vertex AI (default: $GOOGLE_GENAI_USE_VERTEXAI); with --api-key and "
+        "no --access-token it is Vertex express mode",
+    )
+    p.add_argument("--project", help="Vertex AI project (default $GOOGLE_CLOUD_PROJECT)")
+    p.add_argument("--location", help="Vertex AI region (default $GOOGLE_CLOUD_LOCATION)")
+    p.add_argument(
+        "--access-token",
+        metavar="TOKEN",
+        help="Vertex AI access token (default: Application Default Credentials, then "
+        "gcloud auth print-access-token)",
+    )
+    p.add_argument(
         "--setup-timeout",
         type=float,
         default=10.0,
@@ -44,6 +65,8 @@ def check_session_args(args: argparse.Namespace) -> None:
         ConfigurationError: an empty or blank ``--api-key``, a missing
             ``--env-file`` or ``--ca-file``, or a bad timeout.
     """
+    if args.access_token is not None and not args.access_token.strip():
+        raise ConfigurationError("--access-token is empty or only spaces")
     if args.api_key is not None and not args.api_key.strip():
         raise ConfigurationError("--api-key is empty or only spaces: give a key, or leave it out")
     if args.env_file is not None and not Path(args.env_file).is_file():
@@ -77,6 +100,11 @@ def connection_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "allow_insecure": args.allow_insecure,
         "setup_timeout": args.setup_timeout,
+        "vertex": args.vertex,
+        "project": args.project,
+        "location": args.location,
+        "access_token": args.access_token,
+        "base_url": args.base_url,
     }
     if args.ca_file is not None:
         from rawlive.capture.tls import client_ssl_context

@@ -62,7 +62,10 @@ async def server_target(args: argparse.Namespace) -> AsyncIterator[dict[str, Any
     """Yield connect() keyword arguments for the chosen server."""
     server = args.server
     if server == "auto":
-        if _have_key(args):
+        from rawlive.auth import vertex_settings
+
+        vertex = vertex_settings(args.vertex, None, None)[0]
+        if vertex or args.base_url or args.access_token or _have_key(args):
             server = "google"
         else:
             print(
@@ -91,6 +94,8 @@ def cli_secrets(args: argparse.Namespace) -> tuple[str, ...]:
     found: list[str] = []
     with contextlib.suppress(MissingAPIKeyError):
         found.append(resolve_credentials(args.api_key, env_file=args.env_file).secret)
+    if getattr(args, "access_token", None):
+        found.append(args.access_token.strip())
     return (*found, *url_secrets(args.server))
 
 

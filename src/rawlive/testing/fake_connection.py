@@ -153,7 +153,10 @@ class FakeConnection(TurnProducer):
         """
         # A response to a call we cancelled is a race the service forgives.
         pending = set(self.pending_calls) | self._cancelled_calls
-        for issue in lint_message(message, setup=self.setup, pending_calls=pending):
+        backend = "vertex" if self.server.vertex else "gemini"
+        for issue in lint_message(
+            message, setup=self.setup, pending_calls=pending, backend=backend
+        ):
             if await self.refuse(issue.rule):
                 return True
         return False

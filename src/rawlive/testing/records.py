@@ -207,15 +207,6 @@ def last_user_words(turns: list[Content], start: int) -> int | None:
     return None
 
 
-def vertex_usage(total: int, details: tuple[ModalityTokenCount, ...] | None) -> dict[str, object]:
-    extra: dict[str, object] = {"candidatesTokenCount": total}
-    if details:
-        extra["candidatesTokensDetails"] = [
-            {"modality": d.modality, "tokenCount": d.token_count} for d in details
-        ]
-    return extra
-
-
 def token_details(tokens: Mapping[str, int]) -> tuple[ModalityTokenCount, ...]:
     order = {"TEXT": 0, "AUDIO": 1}
     return tuple(

@@ -49,7 +49,6 @@ from rawlive.testing.records import (
     json_size,
     last_user_words,
     token_details,
-    vertex_usage,
 )
 
 if TYPE_CHECKING:
@@ -316,9 +315,10 @@ class TurnProducer:
         if self.server.vertex:  # Vertex AI's names for the response's share
             usage = UsageMetadata(
                 prompt_token_count=prompt_total,
+                candidates_token_count=response_total,
                 total_token_count=prompt_total + response_total,
                 prompt_tokens_details=token_details(turn.prompt),
-                extra=vertex_usage(response_total, details),
+                candidates_tokens_details=details,
             )
         else:
             usage = UsageMetadata(
