@@ -458,3 +458,20 @@ def _readlink(fd: Path) -> str:
         return str(fd.readlink())
     except OSError:
         return ""
+
+
+def test_truncate_cuts_back_to_whole_frames_and_the_file_stays_valid(tmp_path: Path) -> None:
+    # What a reconnecting session does with a reply that is answered again.
+    path = tmp_path / "cut.wav"
+    pcm = ramp(4000)
+    writer = WavWriter(path, rate=16000)
+    writer.write(pcm)
+    writer.write(b"\x01")  # a carried-over partial frame, dropped by truncate
+    writer.truncate(1001)  # not a whole frame: cut to 1000
+    assert writer.bytes_written == 1000
+    writer.write(pcm[:10])
+    writer.close()
+    assert read_back(path) == (pcm[:1000] + pcm[:10], 16000, 1, 2)
+    with pytest.raises(WriterClosedError, match="closed") as info:
+        writer.truncate(0)
+    assert isinstance(info.value, ValueError)

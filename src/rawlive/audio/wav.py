@@ -318,11 +318,11 @@ class WavWriter:
         answered again. A carried-over partial frame is dropped too.
 
         Raises:
-            ValueError: the writer is closed.
+            WriterClosedError: the writer is closed (also a ValueError).
             OSError: the file cannot be written.
         """
         if self._closed:
-            raise ValueError("truncate of a closed wav writer")
+            raise WriterClosedError("truncate of a closed wav writer")
         keep = max(0, min(data_bytes, self._data_bytes))
         keep -= keep % self._block_align
         self._pending = b""
