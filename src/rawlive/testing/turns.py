@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
@@ -312,22 +312,18 @@ class TurnProducer:
         prompt_total = sum(turn.prompt.values())
         response_total = sum(response.values())
         details = token_details(response) if response else None
-        if self.server.vertex:  # Vertex AI's names for the response's share
-            usage = UsageMetadata(
-                prompt_token_count=prompt_total,
-                candidates_token_count=response_total,
-                total_token_count=prompt_total + response_total,
-                prompt_tokens_details=token_details(turn.prompt),
-                candidates_tokens_details=details,
-            )
-        else:
-            usage = UsageMetadata(
-                prompt_token_count=prompt_total,
-                response_token_count=response_total,
-                total_token_count=prompt_total + response_total,
-                prompt_tokens_details=token_details(turn.prompt),
-                response_tokens_details=details,
-            )
+        # Vertex AI's names for the response's share differ from the Gemini API's.
+        share = "candidates" if self.server.vertex else "response"
+        response_fields: dict[str, Any] = {
+            f"{share}_token_count": response_total,
+            f"{share}_tokens_details": details,
+        }
+        usage = UsageMetadata(
+            prompt_token_count=prompt_total,
+            total_token_count=prompt_total + response_total,
+            prompt_tokens_details=token_details(turn.prompt),
+            **response_fields,
+        )
         await self.send(ServerMessage.bundle(ServerContent(turn_complete=True), usage))
 
     async def send_resumption_handle(self) -> None:
