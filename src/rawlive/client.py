@@ -125,7 +125,7 @@ class Session(Senders, Receivers):
     def __repr__(self) -> str:
         return (
             f"<Session model={self.setup.model!r} endpoint={self.endpoint!r} "
-            f"state={self.state.state.value} handle={'yes' if self.handle else 'no'}>"
+            f"state={self.state.phase.value} handle={'yes' if self.handle else 'no'}>"
         )
 
     # ------------------------------------------------------------ properties

@@ -196,30 +196,7 @@ def explain_close(code: int, reason: str = "") -> CloseExplanation:
     Returns:
         What the close usually means and whether a retry can help.
     """
-    truncated = reason_is_truncated(reason)
-    lowered = reason.lower()
-    for rule_code, needle, title, meaning, retryable, normal_end in _REASON_RULES:
-        if (rule_code is None or rule_code == code) and needle in lowered:
-            return CloseExplanation(
-                code=code,
-                reason=reason,
-                title=title,
-                meaning=meaning,
-                retryable=retryable,
-                normal_end=normal_end,
-                truncated=truncated,
-            )
-    if code in _CODE_RULES:
-        title, meaning, retryable, normal_end = _CODE_RULES[code]
-    elif 4000 <= code < 5000:
-        title, meaning, retryable, normal_end = (
-            "application close",
-            "a private-use code chosen by the peer",
-            False,
-            False,
-        )
-    else:
-        title, meaning, retryable, normal_end = ("unknown code", "no known meaning", False, False)
+    title, meaning, retryable, normal_end = _meaning(code, reason.lower())
     return CloseExplanation(
         code=code,
         reason=reason,
@@ -227,5 +204,17 @@ def explain_close(code: int, reason: str = "") -> CloseExplanation:
         meaning=meaning,
         retryable=retryable,
         normal_end=normal_end,
-        truncated=truncated,
+        truncated=reason_is_truncated(reason),
     )
+
+
+def _meaning(code: int, lowered: str) -> tuple[str, str, bool, bool]:
+    """(title, meaning, retryable, normal_end): the first matching reason rule, else the code's."""
+    for rule_code, needle, title, meaning, retryable, normal_end in _REASON_RULES:
+        if (rule_code is None or rule_code == code) and needle in lowered:
+            return title, meaning, retryable, normal_end
+    if code in _CODE_RULES:
+        return _CODE_RULES[code]
+    if 4000 <= code < 5000:
+        return ("application close", "a private-use code chosen by the peer", False, False)
+    return ("unknown code", "no known meaning", False, False)

@@ -399,6 +399,7 @@ class Engine:
                         state.turn_open = True
                         put(message, len(data))
                     continue
+                # Depends on the records' __dict__ layout: tests/test_record_layout.py.
                 attrs = message.__dict__
                 if len(attrs) == 1 and "server_content" in attrs:
                     sc = attrs["server_content"]

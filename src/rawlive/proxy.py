@@ -50,10 +50,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -61,7 +60,9 @@ from websockets.http11 import Request, Response
 
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.recorder import Recorder
-from rawlive.errors import ConfigurationError
+from rawlive.engine import FrameObserver
+from rawlive.errors import ConfigurationError, RemoteProtocolError
+from rawlive.protocol.codec import decode_json, encode_json
 from rawlive.testing.faults import (
     CloseWith,
     DelayFrames,
@@ -101,18 +102,6 @@ _UNSENDABLE = frozenset({1004, 1005, 1006, 1015})
 _READ_WINDOW = 0.01  # seconds SlowPongs lets the transport read between stalls
 
 
-class FrameObserver(Protocol):
-    """What the proxy tells an observer (the client's FrameObserver protocol)."""
-
-    def on_open(self, conn: int, endpoint: str, model: str | None) -> None: ...
-
-    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None: ...
-
-    def on_close(
-        self, conn: int, code: int, reason: str, by: str | None, dropped: bool
-    ) -> None: ...
-
-
 def upstream_base(upstream: str) -> str:
     """Return the ``ws(s)://host[:port][/prefix]`` the proxy connects to.
 
@@ -143,10 +132,9 @@ def upstream_base(upstream: str) -> str:
 
 def _json(payload: str | bytes) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        return decode_json(payload)
+    except RemoteProtocolError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
@@ -526,7 +514,7 @@ class _Connection:
         logger.info("fault %s fires on connection %d", type(fault).__name__, self.number)
         client = self.client
         if isinstance(fault, GoAwayThenClose):
-            frame = orjson.dumps({"goAway": {"timeLeft": fault.time_left}})
+            frame = encode_json({"goAway": {"timeLeft": fault.time_left}})
             self.proxy._observe(self.number, "server", frame)
             with contextlib.suppress(ConnectionClosed):
                 await client.send(frame)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rawlive._b64 import b64decode_spelled
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
@@ -57,6 +57,7 @@ __all__ = [
     "decode_server",
     "decode_server_chunk",
     "encode",
+    "encode_json",
     "media_frame_start",
     "to_wire",
 ]
@@ -131,6 +132,9 @@ def _fast_chunk(value: dict[str, Any]) -> tuple[str, bytes] | str | None:
     (giving the text); anything else (other keys, snake_case, bad types)
     returns None and takes the generic path, which gives the same result (a
     property test checks it).
+
+    Depends on the records' ``__dict__`` layout (no slots, unset fields absent
+    from the instance dict and read from the class): tests/test_record_layout.py guards it.
     """
     if len(value) != 1:
         return None
@@ -226,14 +230,7 @@ def decode_server_chunk(
 def _decode_generic(
     data: bytes | bytearray | memoryview | str, value: dict[str, Any]
 ) -> ServerMessage:
-    try:
-        if len(data) >= COUNT_ITEMS_FROM:
-            count_items(ServerMessage, value)
-        return decode_object(ServerMessage, value)
-    except DecodeFailure as exc:
-        raise RemoteProtocolError(
-            f"malformed server message: {exc.message}", frame=_frame(data), path=exc.path
-        ) from None
+    return _decode_as(ServerMessage, value, data, "server")
 
 
 def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
@@ -243,13 +240,23 @@ def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
         RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
     """
     value = decode_json(data)
+    return _decode_as(ClientMessage, value, data, "client")
+
+
+_M = TypeVar("_M", ClientMessage, ServerMessage)
+
+
+def _decode_as(
+    cls: type[_M], value: dict[str, Any], data: bytes | bytearray | memoryview | str, side: str
+) -> _M:
+    """The generic walk, with the item count bounded on large frames."""
     try:
         if len(data) >= COUNT_ITEMS_FROM:
-            count_items(ClientMessage, value)
-        return decode_object(ClientMessage, value)
+            count_items(cls, value)
+        return decode_object(cls, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
-            f"malformed client message: {exc.message}", frame=_frame(data), path=exc.path
+            f"malformed {side} message: {exc.message}", frame=_frame(data), path=exc.path
         ) from None
 
 
@@ -278,6 +285,21 @@ def encode(message: Encodable) -> bytes:
         return _dumps(wire)
     except TypeError:  # orjson.JSONEncodeError: too deep, too big, or not JSON
         return _dumps_anything(wire)
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode a raw JSON value (a frame built by hand, a line of JSON output) compactly.
+
+    The one JSON writer for frames outside the message classes: compact UTF-8,
+    any depth, any integer size, as :func:`encode` writes.
+
+    Raises:
+        LocalProtocolError: ``value`` is not JSON (a ``set``, an object).
+    """
+    try:
+        return _dumps(value)
+    except TypeError:
+        return _dumps_anything(value)
 
 
 MEDIA_FRAME_END = b'"}}}'

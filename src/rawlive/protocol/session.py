@@ -24,7 +24,8 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rawlive.errors import LocalProtocolError, RemoteProtocolError
+from rawlive.audio.pcm import parse_pcm_mime
+from rawlive.errors import AudioFormatError, LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.messages import (
     ClientMessage,
     FunctionCall,
@@ -149,13 +150,13 @@ class Turn:
 
 
 def _rate_of(mime: str | None) -> int | None:
+    """The rate of a raw PCM type (:func:`~rawlive.audio.pcm.parse_pcm_mime`); None otherwise."""
     if not mime:
         return None
-    for param in mime.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "rate" and value.strip().isdigit():
-            return int(value)
-    return None
+    try:
+        return parse_pcm_mime(mime)
+    except AudioFormatError:
+        return None
 
 
 class TurnAssembler:
@@ -206,7 +207,8 @@ class TurnAssembler:
             self._messages.append(message)
         # Fast path for the commonest frame, a model-turn chunk and nothing
         # else: unset fields are absent from the instance dicts, so one length
-        # check replaces a dozen lookups of fields that are None.
+        # check replaces a dozen lookups of fields that are None. Depends on the
+        # records' __dict__ layout (no slots, no default_factory): tests/test_record_layout.py.
         attrs = message.__dict__
         if len(attrs) == 1 and "server_content" in attrs:
             sc = attrs["server_content"]
@@ -304,7 +306,7 @@ class SessionState:
     """What a session knows across its frames (and its connections).
 
     Attributes:
-        state: the current connection's state.
+        phase: the current connection's state (:class:`ConnectionState`).
         setup: the setup sent on the current connection.
         handle: the latest handle from an update marked ``resumable: true``.
         last_consumed_index: ``lastConsumedClientMessageIndex`` when the server sends it.
@@ -319,7 +321,7 @@ class SessionState:
     """
 
     def __init__(self) -> None:
-        self.state = ConnectionState.CONNECTING
+        self.phase = ConnectionState.CONNECTING
         self.setup: Setup | None = None
         self.handle: str | None = None
         self.last_consumed_index: int | None = None
@@ -337,20 +339,20 @@ class SessionState:
         return self.turns_completed > self.handle_turns
 
     def _move(self, event: str) -> None:
-        nxt = TRANSITIONS.get((self.state, event))
+        nxt = TRANSITIONS.get((self.phase, event))
         if nxt is None:
-            text = f"{event} is not allowed while the connection is {self.state.value}"
+            text = f"{event} is not allowed while the connection is {self.phase.value}"
             if event.startswith("recv:"):
                 raise RemoteProtocolError(f"the server sent {event[5:]} out of order: {text}")
             raise LocalProtocolError(text)
-        self.state = nxt
+        self.phase = nxt
 
     def reset_connection(self) -> None:
         """Start a new connection: keep the handle, usage and pending calls.
 
         A turn still open on the old connection is cut: it never completes.
         """
-        self.state = ConnectionState.CONNECTING
+        self.phase = ConnectionState.CONNECTING
         self.go_away = None
         self.sent_count = 0
         self.turn_open = False
@@ -385,8 +387,9 @@ class SessionState:
     def on_receive(self, message: ServerMessage) -> None:
         """Update the state from one server message."""
         attrs = message.__dict__
-        if len(attrs) == 1 and "server_content" in attrs and self.state in _STAY_ON_RECV:
-            # serverContent alone: only the turn can change (the commonest frame)
+        if len(attrs) == 1 and "server_content" in attrs and self.phase in _STAY_ON_RECV:
+            # serverContent alone: only the turn can change (the commonest frame).
+            # Depends on the records' __dict__ layout: tests/test_record_layout.py.
             if attrs["server_content"].turn_complete:
                 self._turn_complete()
             else:
@@ -432,4 +435,4 @@ class SessionState:
 
     def on_close(self) -> None:
         """The current connection closed."""
-        self.state = ConnectionState.CLOSED
+        self.phase = ConnectionState.CLOSED
