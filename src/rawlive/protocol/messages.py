@@ -84,8 +84,6 @@ __all__ = [
 Handle = NewType("Handle", str)
 """An opaque session resumption handle (``sessionResumptionUpdate.newHandle``)."""
 
-"""A model resource name such as ``models/gemini-2.0-flash-live-001``."""
-
 JSON = Any
 """Free-form JSON, passed through verbatim."""
 
