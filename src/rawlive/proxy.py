@@ -49,7 +49,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -63,6 +62,7 @@ from rawlive.capture.recorder import Recorder
 from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
 from rawlive.protocol.codec import decode_json, encode_json
+from rawlive.serving import Serving
 from rawlive.testing.faults import (
     CloseWith,
     DelayFrames,
@@ -600,7 +600,7 @@ def _fires(fault: Fault, point: str, state: _FaultState) -> bool:
 # ------------------------------------------------------------------- proxy
 
 
-class LiveProxy:
+class LiveProxy(Serving):
     """Relay Live API clients to an upstream, frame for frame, and watch the traffic.
 
     Use it as an async context manager, or call :meth:`start` and :meth:`close`.
@@ -716,17 +716,6 @@ class LiveProxy:
         self._pending.clear()
         if self.recorder is not None:
             self.recorder.close()
-
-    async def __aenter__(self) -> LiveProxy:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def port(self) -> int:

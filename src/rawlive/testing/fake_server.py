@@ -71,7 +71,6 @@ import random
 import ssl
 from base64 import urlsafe_b64encode
 from collections.abc import Iterable
-from types import TracebackType
 from urllib.parse import parse_qsl, quote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -100,6 +99,7 @@ from rawlive.redact import (
     redact,
     redact_header,
 )
+from rawlive.serving import Serving
 from rawlive.testing.fake_connection import FakeConnection
 from rawlive.testing.fake_model import FakeModel
 from rawlive.testing.faults import (
@@ -141,7 +141,7 @@ _HANDLE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 # ------------------------------------------------------------------ server
 
 
-class FakeLiveServer:
+class FakeLiveServer(Serving):
     """A fake Live API service on loopback, for offline tests and demos.
 
     Use it as an async context manager (``async with FakeLiveServer() as
@@ -288,17 +288,6 @@ class FakeLiveServer:
             await self.token_endpoint.close()
         server.close()
         await server.wait_closed()
-
-    async def __aenter__(self) -> FakeLiveServer:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # ---------------------------------------------------------- addresses
 
