@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rawlive.testing._threaded import BackgroundFakeServer
+from rawlive.testing.background import BackgroundFakeServer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SECRET = "recording-key-5c1d9e"

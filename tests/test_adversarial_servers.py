@@ -394,8 +394,8 @@ async def test_a_good_client_is_served_while_an_attack_is_in_progress(
 async def test_one_long_connection_keeps_a_bounded_record(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    # The module, not the fake_server alias that rawlive.testing exports.
-    monkeypatch.setattr(sys.modules["rawlive.testing.fake_server"], "MAX_RECORD_MESSAGES", 5)
+    # The module that bounds the records (rawlive.testing.fake_server re-exports the value).
+    monkeypatch.setattr(sys.modules["rawlive.testing.fake_connection"], "MAX_RECORD_MESSAGES", 5)
     async with FakeLiveServer() as server, FakeLiveServer(keep_records=None) as all_:
         for s in (server, all_):
             async with connect(s.url) as ws:

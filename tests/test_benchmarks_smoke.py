@@ -27,7 +27,7 @@ EXPECTED = {
         "RATIO receive ws rawlive/floor:",
         "RATIO receive ws rawlive-wav/floor:",
     ],
-    "bench_import.py": ["IMPORT rawlive:"],
+    "bench_import.py": ["IMPORT rawlive:", "EXPLAIN rawlive explain 1008:"],
     "bench_memory.py": [
         "RATIO memory default peak RSS",
         "RATIO memory keep_messages=True peak RSS",
@@ -35,6 +35,15 @@ EXPECTED = {
     "bench_proxy.py": [
         "RATIO proxy relay CPU per frame rawlive/bare:",
         "LATENCY added per round trip:",
+    ],
+    "bench_send.py": [
+        "RATIO send CPU per chunk unpaced rawlive/floor:",
+        "RATIO send CPU per chunk paced rawlive/floor:",
+        "RATIO send library work alone rawlive/floor:",
+    ],
+    "bench_sessions.py": [
+        "RATIO sessions 20 peak memory per session rawlive/floor:",
+        "RATIO sessions 20 CPU rawlive/floor:",
     ],
     "bench_scale.py": ["RATIO scale CPU per turn concurrent/alone:", "ERRORS 0"],
     "bench_viewer.py": ["CPU render html:", "PAGE ", "RATIO render html / text timeline CPU:"],

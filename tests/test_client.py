@@ -18,13 +18,14 @@ async def test_text_to_text() -> None:
             "gemini-2.0-flash-live-001", endpoint=server.url, response_modalities=["TEXT"]
         ) as session:
             await session.send_text("Hello? Gemini are you there?")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
     assert turn.text == "Yes, I am here! How can I help you today?"
     assert turn.generation_complete and turn.turn_complete and not turn.interrupted
     assert turn.usage is not None and turn.usage.total_token_count
     assert turn.audio == b""
     # the final frame carried both serverContent.turnComplete and usageMetadata
     assert turn.messages[-1].kinds == ("serverContent", "usageMetadata")
+    assert turn.messages[0].server_content is not None
     record = server.connections[0]
     assert record.setup is not None and record.setup.model == "models/gemini-2.0-flash-live-001"
 
@@ -187,3 +188,14 @@ async def test_realtime_text_and_audio_input(tmp_path: Path) -> None:
     assert seconds == pytest.approx(1.0)
     assert audio_turn.input_transcript
     assert server.connections[0].received_count("realtimeInput") >= 11
+
+
+async def test_a_turn_keeps_no_messages_by_default_so_audio_is_held_once() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect("m", endpoint=server.url) as session:
+            await session.send_text("Hello? Gemini are you there?")
+            turn = await session.receive_turn()
+            await session.send_text("Tell me a joke")
+            kept = await session.receive_turn(keep_messages=True)
+    assert turn.audio_bytes > 0 and turn.audio and turn.messages == ()
+    assert kept.messages and b"".join(m.audio for m in kept.messages) == kept.audio

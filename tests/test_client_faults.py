@@ -118,8 +118,8 @@ async def test_close_during_setup_is_setup_rejected(scripted_server: Any) -> Non
 
 async def test_setup_timeout(scripted_server: Any) -> None:
     async def handler(ws: Any) -> None:
-        await ws.recv()
-        await asyncio.sleep(5)
+        await ws.recv()  # the setup, never answered
+        await ws.wait_closed()  # until the client gives up and closes
 
     async with scripted_server(handler) as url:
         with pytest.raises(SetupTimeoutError, match="no setupComplete within 0.2 s"):

@@ -57,20 +57,20 @@ def opened() -> SessionState:
 
 def test_the_happy_path_through_every_state() -> None:
     state = SessionState()
-    assert state.state is S.CONNECTING
+    assert state.phase is S.CONNECTING
     state.on_send(SETUP)
-    assert state.state is S.SETTING_UP and state.setup == SETUP.setup
+    assert state.phase is S.SETTING_UP and state.setup == SETUP.setup
     state.on_receive(COMPLETE)
-    assert state.state is S.OPEN
+    assert state.phase is S.OPEN
     state.on_send(TEXT)
     assert state.sent_count == 1
     state.on_receive(GO_AWAY)
-    assert state.state is S.GOING_AWAY and state.go_away is not None
+    assert state.phase is S.GOING_AWAY and state.go_away is not None
     state.on_send(TEXT)  # still allowed until the close
     state.on_receive(GO_AWAY)
-    assert state.state is S.GOING_AWAY
+    assert state.phase is S.GOING_AWAY
     state.on_close()
-    assert state.state is S.CLOSED
+    assert state.phase is S.CLOSED
 
 
 @pytest.mark.parametrize(
@@ -79,10 +79,10 @@ def test_the_happy_path_through_every_state() -> None:
 )
 def test_every_send_not_in_the_table_is_refused_locally(start: ConnectionState, event: str) -> None:
     state = SessionState()
-    state.state = start
+    state.phase = start
     with pytest.raises(LocalProtocolError, match="not allowed"):
         state.on_send(SETUP if event == "send:setup" else TEXT)
-    assert state.state is start
+    assert state.phase is start
 
 
 @pytest.mark.parametrize(
@@ -98,10 +98,10 @@ def test_every_receive_not_in_the_table_is_the_servers_fault(
     start: ConnectionState, event: str, message: ServerMessage
 ) -> None:
     state = SessionState()
-    state.state = start
+    state.phase = start
     with pytest.raises(RemoteProtocolError, match="out of order"):
         state.on_receive(message)
-    assert state.state is start
+    assert state.phase is start
 
 
 def test_a_second_setup_complete_is_refused_as_remote() -> None:
@@ -160,11 +160,11 @@ def test_a_new_connection_keeps_handle_usage_and_calls_and_cuts_the_open_turn() 
     state.on_receive(ServerMessage.bundle(UsageMetadata(total_token_count=5)))
     state.on_receive(CHUNK)
     state.reset_connection()
-    assert state.state is S.CONNECTING and not state.turn_open and state.go_away is None
+    assert state.phase is S.CONNECTING and not state.turn_open and state.go_away is None
     assert state.handle == "h1" and state.usage.total_tokens == 5
     state.on_send(SETUP)
     state.on_receive(COMPLETE)
-    assert state.state is S.OPEN
+    assert state.phase is S.OPEN
 
 
 def test_the_consumed_index_is_kept() -> None:

@@ -673,3 +673,15 @@ def test_model_function_matching() -> None:
 )
 def test_split_text_round_trips(text: str) -> None:
     assert "".join(split_text(text)) == text
+
+
+def test_an_unstarted_server_raises_a_rawlive_error_that_is_still_a_runtime_error() -> None:
+    from rawlive.errors import LiveError, ServerNotStartedError
+
+    server = FakeLiveServer()
+    for read in (lambda: server.port, lambda: server.url, lambda: server.token_url):
+        with pytest.raises(ServerNotStartedError) as info:
+            read()
+        assert isinstance(info.value, LiveError) and isinstance(info.value, RuntimeError)
+    with pytest.raises(ServerNotStartedError, match="not started"):
+        server.port  # noqa: B018

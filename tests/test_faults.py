@@ -108,8 +108,9 @@ async def test_go_away_then_close_ends_the_connection_as_its_lifetime() -> None:
                         started = time.monotonic()
             waited = time.monotonic() - started
     error = info.value
-    assert time_left is not None and 0.4 < time_left <= 0.5
-    assert 0.4 < waited < 2.0  # closed when the announced time was up
+    assert time_left is not None and 0 < time_left <= 0.5
+    # The close came no earlier than announced (a lower bound: load only adds time).
+    assert waited >= 0.4
     assert (error.code, error.reason, error.by_server) == (1011, DEADLINE_EXPIRED, True)
     assert error.retryable and not error.truncated
     assert "connection lifetime reached" in str(error)
@@ -124,7 +125,7 @@ async def test_go_away_mid_reply_hands_over_once_the_turn_is_done() -> None:
             await session.receive_turn()
             await session.wait_for_handle(2.0)
             await session.send_text("Can you tell me a joke?")
-            joke = await session.receive_turn()  # the goAway arrives inside this turn
+            joke = await session.receive_turn(keep_messages=True)  # the goAway arrives in it
             events = []
             async for message in session:
                 events.append(message)
@@ -340,7 +341,7 @@ async def test_slow_pongs_are_tolerated_by_a_patient_keepalive() -> None:
             await session.send_text(BRAZIL)
             second = await session.receive_turn(timeout=5)
             assert not session.closed
-    assert 0.5 < latency < 2.0  # this pong really was slow
+    assert latency > 0.5  # this pong really was slow (a lower bound only)
     assert stalled > 0.5  # the request waited behind the stalled link too
     assert first.text == HELLO and "Brasília" in second.text
 
@@ -379,9 +380,9 @@ async def test_unknown_top_level_keys_are_kept_and_the_session_goes_on() -> None
     async with FakeLiveServer(faults=[UnknownTopLevelKeys(FUTURE)]) as server:
         async with audio_session(server) as session:
             await session.send_text("Hello")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
             await session.send_text(BRAZIL)
-            second = await session.receive_turn()
+            second = await session.receive_turn(keep_messages=True)
     alone, *rest = turn.messages
     assert alone.kinds == ("someFutureKey",) and alone.extra == FUTURE
     assert rest and all(m.extra == FUTURE and m.payloads for m in rest)
@@ -396,7 +397,7 @@ async def test_bundled_payloads_give_the_same_turn() -> None:
             server, output_audio_transcription=True, session_resumption=True
         ) as session:
             await session.send_text("Hello")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
             return turn, session.handle
 
     async with FakeLiveServer(seed=1) as plain_server:
@@ -422,7 +423,7 @@ async def test_interrupted_bundled_with_audio_keeps_that_audio() -> None:
     async with FakeLiveServer(faults=[InterruptedWithAudio(after_chunks=2)]) as server:
         async with audio_session(server) as session:
             await session.send_text("Hello")
-            turn = await session.receive_turn()
+            turn = await session.receive_turn(keep_messages=True)
             await session.send_text(BRAZIL)
             second = await session.receive_turn()
     assert turn.interrupted and turn.turn_complete and not turn.generation_complete
@@ -527,3 +528,30 @@ async def test_turn_timeout_is_a_timeout_error_with_the_partial_turn() -> None:
     assert info.value.partial_turn is not None
     assert info.value.partial_turn.generation_complete
     assert info.value.partial_turn.text == "Hello there! How can I help you today?"
+
+
+# ------------------------------------------------- the immediate trigger
+
+
+async def test_strike_does_a_point_fault_now_on_every_open_session() -> None:
+    async with FakeLiveServer() as server:
+        async with text_session(server) as first, text_session(server) as second:
+            await first.send_text("Hello")
+            await first.receive_turn()
+            armed = await server.strike(CloseWith(1011, INTERNAL_ERROR, connection=1))
+            assert armed.fired == [(1, 1)]  # connection 1, after its first turn
+            assert not armed.active  # acted once; the triggers never consult it
+            assert server.faults[-1] is armed
+            with pytest.raises(ConnectionClosedError) as info:
+                await first.receive_turn(timeout=5)
+            await second.send_text("Hello")
+            assert (await second.receive_turn(timeout=5)).text == HELLO
+    assert info.value.code == 1011
+    assert [r.close_code for r in server.connections] == [1011, 1000]
+
+
+async def test_strike_refuses_a_turn_fault() -> None:
+    async with FakeLiveServer() as server:
+        with pytest.raises(ValueError, match="inject"):
+            await server.strike(NeverCompleteTurn())
+        assert server.faults == []

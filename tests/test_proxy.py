@@ -372,6 +372,17 @@ async def test_goaway_fault_sends_goaway_then_the_deadline_close() -> None:
     assert proxy.fired == [("GoAwayThenClose", 1, 1)]
 
 
+async def test_drop_between_turn_complete_and_its_handle() -> None:
+    async with (
+        FakeLiveServer() as fake,
+        relay(fake, faults=[parse_fault("drop:after-complete=1")]) as proxy,
+    ):
+        frames, ws = await _first_turn(proxy)
+    assert frames[-1]["serverContent"]["turnComplete"] is True  # the handle never came
+    assert ws.protocol.close_rcvd is None
+    assert proxy.fired == [("DropConnection", 1, 1)]
+
+
 async def test_close_fault_after_seconds_closes_with_the_code() -> None:
     fault = parse_fault("close:code=1011,reason=Internal error encountered.,after-seconds=0.05")
     async with FakeLiveServer(response_delay=5) as fake, relay(fake, faults=[fault]) as proxy:

@@ -12,7 +12,7 @@ import base64
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -527,11 +527,8 @@ async def test_pace_original_keeps_the_recorded_gaps(tmp_path: Path) -> None:
             ]
         ],
     )
-    checks: list[tuple[Pace, Callable[[float], bool]]] = [
-        ("original", lambda s: s >= 0.19),
-        ("fast", lambda s: s < 0.15),
-    ]
-    for pace, check in checks:
+    took: dict[Pace, float] = {}
+    for pace in ("original", "fast"):
         async with (
             ReplayServer(path, pace=pace) as server,
             rawlive.connect(MODEL, response_modalities=["TEXT"], endpoint=server.url) as session,
@@ -541,7 +538,10 @@ async def test_pace_original_keeps_the_recorded_gaps(tmp_path: Path) -> None:
             turn = await session.receive_turn(timeout=5)
             elapsed = time.monotonic() - started
         assert turn.text == "one two"
-        assert check(elapsed), (pace, elapsed)
+        took[pace] = elapsed
+    # A lower bound (a loaded machine is only slower) and an ordering, no upper bound.
+    assert took["original"] >= 0.19, took
+    assert took["fast"] < took["original"], took
 
 
 async def test_redacted_audio_is_replayed_as_zero_pcm(tmp_path: Path) -> None:
@@ -737,9 +737,7 @@ async def test_closing_the_server_interrupts_a_long_recorded_gap(tmp_path: Path)
     server = await ReplayServer(path, pace="original").start()
     async with websockets.connect(server.url) as ws:
         await ws.send(SETUP_TEXT)
-        started = time.monotonic()
-        await asyncio.wait_for(server.close(), 5)
-        assert time.monotonic() - started < 2
+        await asyncio.wait_for(server.close(), 5)  # not the recorded 600 s
         with pytest.raises(websockets.ConnectionClosed):
             await ws.recv()
     assert ws.close_code == 1001

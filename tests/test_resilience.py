@@ -28,6 +28,7 @@ from rawlive.testing.faults import (
     BundleFields,
     CloseWith,
     DropConnection,
+    ExpireHandles,
     FaultyConnection,
     GoAwayThenClose,
 )
@@ -166,7 +167,8 @@ async def test_policy_violation_is_not_retried() -> None:
 
 
 async def test_refused_handle_is_a_clear_error_without_a_loop() -> None:
-    async with FakeLiveServer() as server:
+    faults = [ExpireHandles(after_turn=1), DropConnection(after_turn=1, connection=1)]
+    async with FakeLiveServer(faults=faults) as server:
         async with rawlive.connect(
             "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=FAST
         ) as session:
@@ -174,8 +176,6 @@ async def test_refused_handle_is_a_clear_error_without_a_loop() -> None:
             await session.receive_turn()
             handle = await session.wait_for_handle(2.0)
             assert handle
-            server.forget_handle(handle)
-            server.open_connections[0].ws.transport.abort()
             with pytest.raises(HandleRefusedError) as info:
                 async for _ in session:
                     pass
@@ -235,29 +235,11 @@ async def test_messages_sent_while_reconnecting_are_queued_and_bounded() -> None
     assert second.received[1].realtime_input.text == "What is the capital of Brazil?"
 
 
-class DropMidReply(FakeConnection):
-    """Aborts the first connection after 10 audio chunks of its second reply."""
-
-    done: ClassVar[bool] = False
-
-    async def send_frame(self, frame: bytes | str) -> None:
-        await super().send_frame(frame)
-        data = frame.encode() if isinstance(frame, str) else frame
-        turns_done = sum(1 for f in self.record.sent if b'"turnComplete":true' in f)
-        if turns_done == 1 and b"inlineData" in data and not DropMidReply.done:
-            first_end = next(
-                i for i, f in enumerate(self.record.sent) if b'"turnComplete":true' in f
-            )
-            second = self.record.sent[first_end:]
-            if sum(1 for f in second if b"inlineData" in f) == 10:
-                DropMidReply.done = True
-                self.ws.transport.abort()
-
-
 async def test_audio_continues_in_the_same_wav_across_a_reconnect(tmp_path: Path) -> None:
-    DropMidReply.done = False
     out = tmp_path / "reply.wav"
-    async with FakeLiveServer(connection_class=DropMidReply) as server:
+    # the first connection drops after 10 audio chunks of its second reply
+    drop = DropConnection(connection=1, on_turn=2, after_chunks=10)
+    async with FakeLiveServer(faults=[drop]) as server:
         async with rawlive.connect(
             "m", endpoint=server.url, response_modalities=["AUDIO"], reconnect=FAST
         ) as session:

@@ -66,6 +66,13 @@ SCENARIOS: dict[str, Scenario] = {
     "tool-response-id": Scenario(
         (SETUP, '{"toolResponse":{"functionResponses":[{"id":"nope","name":"f","response":{}}]}}')
     ),
+    "vertex-only-field": Scenario(
+        (
+            orjson.dumps(
+                {"setup": {"model": MODEL, "sessionResumption": {"transparent": True}}}
+            ).decode(),
+        )
+    ),
     "api-version": Scenario((SETUP,), path=V1),
     "ephemeral-endpoint": Scenario((SETUP,), path=V1BETA + "?access_token=auth_tokens/abc"),
 }
@@ -277,3 +284,14 @@ def test_the_docs_table_says_what_the_rules_table_says() -> None:
         code, reason = documented[rule.id]
         assert code == rule.code
         assert reason == rule.close_reason(model="MODEL", version="v1")
+
+
+async def test_vertex_only_fields_pass_on_vertex_ai() -> None:
+    setup = {"model": MODEL, "sessionResumption": {"transparent": True}, "explicitVadSignal": True}
+    message = decode_client(orjson.dumps({"setup": setup}))
+    assert [i.rule for i in lint_message(message, setup=None)] == ["vertex-only-field"]
+    assert lint_message(message, setup=None, backend="vertex") == []
+    async with FakeLiveServer(vertex=True) as server, connect(server.url, open_timeout=5) as ws:
+        await ws.send(orjson.dumps({"setup": setup}).decode())
+        reply = await asyncio.wait_for(ws.recv(), 5)
+    assert "setupComplete" in orjson.loads(reply)  # served, not refused

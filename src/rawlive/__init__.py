@@ -1,115 +1,207 @@
 """rawlive: a hand-written client for the Gemini Live API over raw WebSockets.
 
-The pure layers (:mod:`rawlive.protocol`, :mod:`rawlive.audio`) are imported
-eagerly; the asyncio client is imported on first use of :func:`connect` or
-:class:`Session`, so ``import rawlive`` stays light.
+Nothing is imported up front: each public name is loaded from its module on
+first use (PEP 562 module ``__getattr__``), so ``import rawlive`` and
+``import rawlive.closecodes`` (what ``rawlive explain`` needs) cost almost
+nothing, and the asyncio client is loaded only by :func:`connect` or
+:class:`Session`. ``_EXPORTS`` below is the one table of what is public and
+where it lives; the ``TYPE_CHECKING`` imports repeat it for type checkers.
 """
 
 from __future__ import annotations
 
-# The one place the version is written: pyproject.toml reads it (hatch), the CLI,
-# the User-Agent and capture files use it. Defined before any import so that a
-# module imported by this package can read it.
+TYPE_CHECKING = False  # not from typing: importing typing costs more than this module
+if TYPE_CHECKING:
+    from typing import Any
+
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING, Any
-
-from rawlive.errors import (
-    AudioFormatError,
-    ConcurrentReadError,
-    ConfigurationError,
-    ConnectionClosedError,
-    HandleRefusedError,
-    LintError,
-    LiveError,
-    LocalProtocolError,
-    MissingAPIKeyError,
-    QueueFullError,
-    RemoteProtocolError,
-    ReplayMismatchError,
-    ResumptionError,
-    SetupRejectedError,
-    SetupTimeoutError,
-    TurnTimeoutError,
-)
-from rawlive.protocol import (
-    AudioTranscriptionConfig,
-    AutomaticActivityDetection,
-    Blob,
-    ClientContent,
-    ClientMessage,
-    ClientPayload,
-    CodeExecutionResult,
-    Content,
-    ContextUpdate,
-    ContextWindowCompression,
-    ExecutableCode,
-    FileData,
-    FunctionCall,
-    FunctionDeclaration,
-    FunctionResponse,
-    GenerationConfig,
-    GoAway,
-    Handle,
-    HistoryConfig,
-    ModalityTokenCount,
-    ModelName,
-    Part,
-    PrebuiltVoiceConfig,
-    ProactivityConfig,
-    RealtimeInput,
-    RealtimeInputConfig,
-    ServerContent,
-    ServerMessage,
-    ServerPayload,
-    SessionResumptionConfig,
-    SessionResumptionUpdate,
-    Setup,
-    SetupComplete,
-    SlidingWindow,
-    SpeechConfig,
-    ThinkingConfig,
-    Tool,
-    ToolCall,
-    ToolCallCancellation,
-    ToolResponse,
-    ToolsUpdate,
-    Transcription,
-    UsageMetadata,
-    VoiceActivity,
-    VoiceActivityDetectionSignal,
-    VoiceConfig,
-    decode_client,
-    decode_json,
-    decode_server,
-    encode,
-    to_wire,
-)
-from rawlive.resilience import Reconnected, ReconnectPolicy
-
 if TYPE_CHECKING:
-    from rawlive.client import Session, Turn, connect
-    from rawlive.tokens import EphemeralToken, create_ephemeral_token
+    from rawlive.client import (
+        Session,
+        connect,
+    )
+    from rawlive.engine import (
+        FrameObserver,
+        ToolHandler,
+    )
+    from rawlive.errors import (
+        AudioFormatError,
+        ConcurrentReadError,
+        ConfigurationError,
+        ConnectionClosedError,
+        HandleRefusedError,
+        LintError,
+        LiveError,
+        LocalProtocolError,
+        MissingAPIKeyError,
+        QueueFullError,
+        RemoteProtocolError,
+        ReplayMismatchError,
+        ResumptionError,
+        SetupRejectedError,
+        SetupTimeoutError,
+        TurnTimeoutError,
+    )
+    from rawlive.protocol import (
+        AudioTranscriptionConfig,
+        AutomaticActivityDetection,
+        Blob,
+        ClientContent,
+        ClientMessage,
+        ClientPayload,
+        CodeExecutionResult,
+        Content,
+        ContextUpdate,
+        ContextWindowCompression,
+        ExecutableCode,
+        FileData,
+        FunctionCall,
+        FunctionDeclaration,
+        FunctionResponse,
+        GenerationConfig,
+        GoAway,
+        Handle,
+        HistoryConfig,
+        ModalityTokenCount,
+        Part,
+        PrebuiltVoiceConfig,
+        ProactivityConfig,
+        RealtimeInput,
+        RealtimeInputConfig,
+        ServerContent,
+        ServerMessage,
+        ServerPayload,
+        SessionResumptionConfig,
+        SessionResumptionUpdate,
+        Setup,
+        SetupComplete,
+        SlidingWindow,
+        SpeechConfig,
+        ThinkingConfig,
+        Tool,
+        ToolCall,
+        ToolCallCancellation,
+        ToolResponse,
+        ToolsUpdate,
+        Transcription,
+        UsageMetadata,
+        VoiceActivity,
+        VoiceActivityDetectionSignal,
+        VoiceConfig,
+        decode_client,
+        decode_json,
+        decode_server,
+        encode,
+        to_wire,
+    )
+    from rawlive.protocol.session import (
+        Turn,
+        UsageTotals,
+    )
+    from rawlive.resilience import (
+        Reconnected,
+        ReconnectPolicy,
+    )
+    from rawlive.tokens import (
+        EphemeralToken,
+        create_ephemeral_token,
+    )
 
-
-_LAZY = {
-    "connect": "rawlive.client",
+# Public name -> the module that defines it (the one table; __all__ follows it).
+_EXPORTS: dict[str, str] = {
+    "AudioFormatError": "rawlive.errors",
+    "ConcurrentReadError": "rawlive.errors",
+    "ConfigurationError": "rawlive.errors",
+    "ConnectionClosedError": "rawlive.errors",
+    "HandleRefusedError": "rawlive.errors",
+    "LintError": "rawlive.errors",
+    "LiveError": "rawlive.errors",
+    "LocalProtocolError": "rawlive.errors",
+    "MissingAPIKeyError": "rawlive.errors",
+    "QueueFullError": "rawlive.errors",
+    "RemoteProtocolError": "rawlive.errors",
+    "ReplayMismatchError": "rawlive.errors",
+    "ResumptionError": "rawlive.errors",
+    "SetupRejectedError": "rawlive.errors",
+    "SetupTimeoutError": "rawlive.errors",
+    "TurnTimeoutError": "rawlive.errors",
+    "AudioTranscriptionConfig": "rawlive.protocol",
+    "AutomaticActivityDetection": "rawlive.protocol",
+    "Blob": "rawlive.protocol",
+    "ClientContent": "rawlive.protocol",
+    "ClientMessage": "rawlive.protocol",
+    "ClientPayload": "rawlive.protocol",
+    "CodeExecutionResult": "rawlive.protocol",
+    "Content": "rawlive.protocol",
+    "ContextUpdate": "rawlive.protocol",
+    "ContextWindowCompression": "rawlive.protocol",
+    "ExecutableCode": "rawlive.protocol",
+    "FileData": "rawlive.protocol",
+    "FunctionCall": "rawlive.protocol",
+    "FunctionDeclaration": "rawlive.protocol",
+    "FunctionResponse": "rawlive.protocol",
+    "GenerationConfig": "rawlive.protocol",
+    "GoAway": "rawlive.protocol",
+    "Handle": "rawlive.protocol",
+    "HistoryConfig": "rawlive.protocol",
+    "ModalityTokenCount": "rawlive.protocol",
+    "Part": "rawlive.protocol",
+    "PrebuiltVoiceConfig": "rawlive.protocol",
+    "ProactivityConfig": "rawlive.protocol",
+    "RealtimeInput": "rawlive.protocol",
+    "RealtimeInputConfig": "rawlive.protocol",
+    "ServerContent": "rawlive.protocol",
+    "ServerMessage": "rawlive.protocol",
+    "ServerPayload": "rawlive.protocol",
+    "SessionResumptionConfig": "rawlive.protocol",
+    "SessionResumptionUpdate": "rawlive.protocol",
+    "Setup": "rawlive.protocol",
+    "SetupComplete": "rawlive.protocol",
+    "SlidingWindow": "rawlive.protocol",
+    "SpeechConfig": "rawlive.protocol",
+    "ThinkingConfig": "rawlive.protocol",
+    "Tool": "rawlive.protocol",
+    "ToolCall": "rawlive.protocol",
+    "ToolCallCancellation": "rawlive.protocol",
+    "ToolResponse": "rawlive.protocol",
+    "ToolsUpdate": "rawlive.protocol",
+    "Transcription": "rawlive.protocol",
+    "UsageMetadata": "rawlive.protocol",
+    "VoiceActivity": "rawlive.protocol",
+    "VoiceActivityDetectionSignal": "rawlive.protocol",
+    "VoiceConfig": "rawlive.protocol",
+    "decode_client": "rawlive.protocol",
+    "decode_json": "rawlive.protocol",
+    "decode_server": "rawlive.protocol",
+    "encode": "rawlive.protocol",
+    "to_wire": "rawlive.protocol",
+    "Turn": "rawlive.protocol.session",
+    "UsageTotals": "rawlive.protocol.session",
+    "ReconnectPolicy": "rawlive.resilience",
+    "Reconnected": "rawlive.resilience",
+    "FrameObserver": "rawlive.engine",
+    "ToolHandler": "rawlive.engine",
     "Session": "rawlive.client",
-    "Turn": "rawlive.client",
+    "connect": "rawlive.client",
     "EphemeralToken": "rawlive.tokens",
     "create_ephemeral_token": "rawlive.tokens",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'rawlive' has no attribute {name!r}")
     import importlib
 
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
+    globals()[name] = value  # later look-ups skip this function
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 __all__ = [
@@ -130,6 +222,7 @@ __all__ = [
     "EphemeralToken",
     "ExecutableCode",
     "FileData",
+    "FrameObserver",
     "FunctionCall",
     "FunctionDeclaration",
     "FunctionResponse",
@@ -143,7 +236,6 @@ __all__ = [
     "LocalProtocolError",
     "MissingAPIKeyError",
     "ModalityTokenCount",
-    "ModelName",
     "Part",
     "PrebuiltVoiceConfig",
     "ProactivityConfig",
@@ -171,12 +263,14 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallCancellation",
+    "ToolHandler",
     "ToolResponse",
     "ToolsUpdate",
     "Transcription",
     "Turn",
     "TurnTimeoutError",
     "UsageMetadata",
+    "UsageTotals",
     "VoiceActivity",
     "VoiceActivityDetectionSignal",
     "VoiceConfig",

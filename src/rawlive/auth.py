@@ -22,11 +22,13 @@ __all__ = [
     "ENV_VARIABLES",
     "VERTEX_ENV",
     "EPHEMERAL_PREFIX",
+    "LIVE_PATH",
     "Credentials",
     "RedactingLogger",
     "check_endpoint",
     "find_env_file",
     "is_loopback_host",
+    "live_path",
     "live_url",
     "normalize_model",
     "redact",
@@ -149,10 +151,16 @@ def live_url(*, api_version: str = DEFAULT_API_VERSION, ephemeral: bool = False)
         raise ConfigurationError(
             "the Gemini API serves the Live WebSocket on v1beta or v1alpha, not v1"
         )
-    return (
-        f"wss://{DEFAULT_HOST}/ws/google.ai.generativelanguage.{api_version}."
-        "GenerativeService.BidiGenerateContent"
-    )
+    return f"wss://{DEFAULT_HOST}{live_path(api_version)}"
+
+
+def live_path(api_version: str = DEFAULT_API_VERSION) -> str:
+    """Return the path of the Gemini API Live endpoint for ``api_version``."""
+    return f"/ws/google.ai.generativelanguage.{api_version}.GenerativeService.BidiGenerateContent"
+
+
+LIVE_PATH = live_path("v1beta")
+"""The Gemini API Live path (``v1beta``), the one the fake and replay servers point at."""
 
 
 def is_loopback_host(host: str | None) -> bool:

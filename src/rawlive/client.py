@@ -58,6 +58,7 @@ from rawlive.protocol.messages import (
     Tool,
 )
 from rawlive.protocol.messages import Setup as SetupMessage
+from rawlive.protocol.rules import backend_of
 from rawlive.protocol.session import Turn, UsageTotals
 from rawlive.receivers import Receivers
 from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
@@ -125,7 +126,7 @@ class Session(Senders, Receivers):
     def __repr__(self) -> str:
         return (
             f"<Session model={self.setup.model!r} endpoint={self.endpoint!r} "
-            f"state={self.state.state.value} handle={'yes' if self.handle else 'no'}>"
+            f"state={self.state.phase.value} handle={'yes' if self.handle else 'no'}>"
         )
 
     # ------------------------------------------------------------ properties
@@ -454,7 +455,9 @@ class connect:
             resumable=self._policy is not None,
         )
         if self._lint:
-            check_message(ClientMessage(setup=self._setup), setup=None)
+            check_message(
+                ClientMessage(setup=self._setup), setup=None, backend=backend_of(self._url)
+            )
         try:
             conn, early = await self._open_connection(engine, self._setup, 1)
         except BaseException:

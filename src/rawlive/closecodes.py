@@ -9,8 +9,6 @@ the reason text first (1008 covers both "model not found" and "stale session";
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 __all__ = [
     "CLOSE_REASON_LIMIT",
     "CloseExplanation",
@@ -23,7 +21,6 @@ CLOSE_REASON_LIMIT = 123
 """A close reason is at most 123 bytes (125-byte payload minus the 2-byte code)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CloseExplanation:
     """What a close usually means.
 
@@ -38,13 +35,56 @@ class CloseExplanation:
         truncated: the reason looks cut at the 123-byte limit.
     """
 
+    # A hand-written frozen record rather than a dataclass: ``rawlive explain``
+    # imports only this module, and ``dataclasses`` (with ``inspect``) would
+    # double its start-up time.
+    __slots__ = ("code", "meaning", "normal_end", "reason", "retryable", "title", "truncated")
+    _FIELDS = ("code", "reason", "title", "meaning", "retryable", "normal_end", "truncated")
+
     code: int
     reason: str
     title: str
     meaning: str
     retryable: bool
-    normal_end: bool = False
-    truncated: bool = False
+    normal_end: bool
+    truncated: bool
+
+    def __init__(
+        self,
+        *,
+        code: int,
+        reason: str,
+        title: str,
+        meaning: str,
+        retryable: bool,
+        normal_end: bool = False,
+        truncated: bool = False,
+    ) -> None:
+        values = (code, reason, title, meaning, retryable, normal_end, truncated)
+        for name, value in zip(self._FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"CloseExplanation is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"CloseExplanation is immutable (cannot delete {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, CloseExplanation)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._FIELDS)
+        return f"CloseExplanation({args})"
 
     def __str__(self) -> str:
         cut = " (reason cut at the 123-byte limit)" if self.truncated else ""
@@ -157,30 +197,7 @@ def explain_close(code: int, reason: str = "") -> CloseExplanation:
     Returns:
         What the close usually means and whether a retry can help.
     """
-    truncated = reason_is_truncated(reason)
-    lowered = reason.lower()
-    for rule_code, needle, title, meaning, retryable, normal_end in _REASON_RULES:
-        if (rule_code is None or rule_code == code) and needle in lowered:
-            return CloseExplanation(
-                code=code,
-                reason=reason,
-                title=title,
-                meaning=meaning,
-                retryable=retryable,
-                normal_end=normal_end,
-                truncated=truncated,
-            )
-    if code in _CODE_RULES:
-        title, meaning, retryable, normal_end = _CODE_RULES[code]
-    elif 4000 <= code < 5000:
-        title, meaning, retryable, normal_end = (
-            "application close",
-            "a private-use code chosen by the peer",
-            False,
-            False,
-        )
-    else:
-        title, meaning, retryable, normal_end = ("unknown code", "no known meaning", False, False)
+    title, meaning, retryable, normal_end = _meaning(code, reason.lower())
     return CloseExplanation(
         code=code,
         reason=reason,
@@ -188,5 +205,17 @@ def explain_close(code: int, reason: str = "") -> CloseExplanation:
         meaning=meaning,
         retryable=retryable,
         normal_end=normal_end,
-        truncated=truncated,
+        truncated=reason_is_truncated(reason),
     )
+
+
+def _meaning(code: int, lowered: str) -> tuple[str, str, bool, bool]:
+    """(title, meaning, retryable, normal_end): the first matching reason rule, else the code's."""
+    for rule_code, needle, title, meaning, retryable, normal_end in _REASON_RULES:
+        if (rule_code is None or rule_code == code) and needle in lowered:
+            return title, meaning, retryable, normal_end
+    if code in _CODE_RULES:
+        return _CODE_RULES[code]
+    if 4000 <= code < 5000:
+        return ("application close", "a private-use code chosen by the peer", False, False)
+    return ("unknown code", "no known meaning", False, False)

@@ -33,7 +33,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
@@ -48,7 +48,7 @@ from rawlive.errors import (
     SetupRejectedError,
     SetupTimeoutError,
 )
-from rawlive.protocol.codec import decode_server, encode
+from rawlive.protocol.codec import decode_server, decode_server_chunk, encode
 from rawlive.protocol.ledger import Ledger
 from rawlive.protocol.lint import check_message
 from rawlive.protocol.messages import (
@@ -112,7 +112,10 @@ class Inbox:
     __slots__ = ("_end", "_items", "_room", "_waiter", "bytes", "limit")
 
     def __init__(self, limit: int = DEFAULT_BUFFER_BYTES) -> None:
-        self._items: collections.deque[tuple[Any, int]] = collections.deque()
+        # Each item is followed by its size in the one deque: an (item, size)
+        # pair per frame would be one more GC-tracked object per frame, and a
+        # second deque about 600 bytes more per session.
+        self._items: collections.deque[Any] = collections.deque()
         self.bytes = 0
         self.limit = limit
         self._waiter: asyncio.Future[None] | None = None
@@ -120,7 +123,7 @@ class Inbox:
         self._end: BaseException | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) // 2
 
     @property
     def full(self) -> bool:
@@ -131,7 +134,8 @@ class Inbox:
         return self._end
 
     def put(self, item: Any, size: int = 0) -> None:
-        self._items.append((item, size))
+        self._items.append(item)
+        self._items.append(size)
         self.bytes += size
         waiter = self._waiter
         if waiter is not None:
@@ -152,7 +156,9 @@ class Inbox:
         """The next item, or ``_EMPTY``."""
         if not self._items:
             return _EMPTY
-        item, size = self._items.popleft()
+        items = self._items
+        item = items.popleft()
+        size: int = items.popleft()
         if size:
             self.bytes -= size
             room = self._room
@@ -382,10 +388,18 @@ class Engine:
                 for observer in observers:
                     observer.on_frame(number, "server", data)
                 try:
-                    message = decode_server(data)
+                    message = decode_server_chunk(data)
                 except RemoteProtocolError as exc:
                     put(_Raise(exc))
                     continue
+                if isinstance(message, tuple):
+                    # the commonest frame, an audio chunk of the model's turn:
+                    # buffered as (mime, pcm), no records (see decode_server_chunk)
+                    if ledger is None or not ledger.duplicates:
+                        state.turn_open = True
+                        put(message, len(data))
+                    continue
+                # Depends on the records' __dict__ layout: tests/test_record_layout.py.
                 attrs = message.__dict__
                 if len(attrs) == 1 and "server_content" in attrs:
                     sc = attrs["server_content"]
@@ -511,10 +525,7 @@ class Engine:
             try:
                 await self.write(conn, data)
             except ConnectionClosed as exc:
-                await asyncio.wait([conn.ended], timeout=1.0)  # let the reader finish
-                if self.closed_error is not None:
-                    raise self.closed_error from None
-                raise close_error(exc, self.secrets, during_setup=False) from None
+                await self.write_failed(conn, exc)
             return
         if self.resilience is not None:
             self.resilience.check_queue(ledger.queued)
@@ -539,11 +550,44 @@ class Engine:
                 except ConnectionClosed:
                     return  # the reader sees the close; the ledger sends it again
 
+    def media_route(self) -> Connection | None:
+        """The connection a media chunk may be written to directly, or None.
+
+        The direct route (:meth:`~rawlive.senders.Senders.send_audio` and
+        ``send_video``) skips the envelope records, the encoder and the lint
+        pass: of the lint rules only ``setup-first`` can apply to a media
+        chunk, and it holds once setup was sent. It is taken when no ledger
+        (reconnect policy) must record the message and the session is open;
+        otherwise, None: the caller takes the general route (:meth:`send`),
+        which records, queues or raises as usual. On a direct route this
+        counts the chunk as sent (the state machine's ``send:other``).
+        """
+        conn = self.conn
+        if (
+            conn is None
+            or self.ledger is not None
+            or self.closed_error is not None
+            or self.closed_by_us
+            or self.state.setup is None
+        ):
+            return None
+        self.state.on_send_other()
+        return conn
+
     async def write(self, conn: Connection, data: bytes) -> None:
-        text = data.decode("utf-8")
-        for observer in self.observers:
-            observer.on_frame(conn.number, "client", text)
-        await conn.ws.send(text)
+        """Write one encoded client frame (UTF-8 JSON) as a text frame."""
+        if self.observers:
+            text = data.decode("utf-8")
+            for observer in self.observers:
+                observer.on_frame(conn.number, "client", text)
+        await conn.ws.send(data, text=True)
+
+    async def write_failed(self, conn: Connection, exc: ConnectionClosed) -> NoReturn:
+        """Raise the rawlive error for a write that found ``conn`` closed."""
+        await asyncio.wait([conn.ended], timeout=1.0)  # let the reader finish
+        if self.closed_error is not None:
+            raise self.closed_error from None
+        raise close_error(exc, self.secrets, during_setup=False) from None
 
     async def _answer_tool_calls(self, calls: Sequence[FunctionCall]) -> None:
         handler = self.tool_handler

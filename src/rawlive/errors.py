@@ -13,6 +13,8 @@ sent something wrong or ended the conversation::
     │   ├── ConcurrentReadError     a second reader on one session
     │   ├── QueueFullError          too many messages queued during a reconnect
     │   ├── LintError               an outgoing frame the service would reject
+    │   ├── ServerNotStartedError   a fake/background server used before start()
+    │   │                           (also a RuntimeError)
     │   └── WriterClosedError       a write to a closed capture or WAV writer
     │                               (also a ValueError)
     ├── AudioFormatError            bad MIME type, odd PCM, non-16-bit WAV
@@ -36,7 +38,7 @@ an API key: callers pass keys to :func:`rawlive.redact.redact` before formatting
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing itself is not imported: rawlive explain starts faster
 
 if TYPE_CHECKING:
     from rawlive.protocol.session import Turn
@@ -56,6 +58,7 @@ __all__ = [
     "RemoteProtocolError",
     "ReplayMismatchError",
     "ResumptionError",
+    "ServerNotStartedError",
     "SetupRejectedError",
     "SetupTimeoutError",
     "TokenRequestError",
@@ -135,6 +138,13 @@ class LintError(LocalProtocolError, ValueError):
     def __init__(self, message: str, *, rule: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+class ServerNotStartedError(LocalProtocolError, RuntimeError):
+    """A bundled server (fake, background) was asked for its address before ``start()``.
+
+    Also a :class:`RuntimeError`, which the fake server raised before.
+    """
 
 
 class WriterClosedError(LocalProtocolError, ValueError):

@@ -49,11 +49,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -62,7 +60,10 @@ from websockets.http11 import Request, Response
 from rawlive._compat import ws_connect, ws_serve
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.recorder import Recorder
-from rawlive.errors import ConfigurationError
+from rawlive.engine import FrameObserver
+from rawlive.errors import ConfigurationError, RemoteProtocolError
+from rawlive.protocol.codec import decode_json, encode_json
+from rawlive.serving import Serving
 from rawlive.testing.faults import (
     CloseWith,
     DelayFrames,
@@ -102,18 +103,6 @@ _UNSENDABLE = frozenset({1004, 1005, 1006, 1015})
 _READ_WINDOW = 0.01  # seconds SlowPongs lets the transport read between stalls
 
 
-class FrameObserver(Protocol):
-    """What the proxy tells an observer (the client's FrameObserver protocol)."""
-
-    def on_open(self, conn: int, endpoint: str, model: str | None) -> None: ...
-
-    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None: ...
-
-    def on_close(
-        self, conn: int, code: int, reason: str, by: str | None, dropped: bool
-    ) -> None: ...
-
-
 def upstream_base(upstream: str) -> str:
     """Return the ``ws(s)://host[:port][/prefix]`` the proxy connects to.
 
@@ -144,10 +133,9 @@ def upstream_base(upstream: str) -> str:
 
 def _json(payload: str | bytes) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        return decode_json(payload)
+    except RemoteProtocolError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
@@ -291,9 +279,10 @@ class _LintWatch:
 
     def __init__(self, connection: _Connection) -> None:
         from rawlive.capture.lint import ConnectionLint
+        from rawlive.protocol.rules import backend_of
 
         self.connection = connection
-        self.lint = ConnectionLint()
+        self.lint = ConnectionLint(backend_of(connection.endpoint))
 
     def client(self, payload: str | bytes) -> None:
         for rule, message in self.lint.client(payload):
@@ -486,7 +475,7 @@ class _Connection:
             for fault in self._due("setup"):
                 await self._strike(fault)
             for index, fault in enumerate(self.proxy.faults):
-                seconds = getattr(fault, "after_seconds", None)
+                seconds = fault.after_seconds
                 if seconds is not None:
                     self.tasks.add(asyncio.ensure_future(self._strike_later(index, seconds)))
         sc = _get(frame, "serverContent", "server_content")
@@ -498,6 +487,8 @@ class _Connection:
                     await self._strike(fault)
             if _get(sc, "turnComplete", "turn_complete"):
                 state.in_turn = False
+                for fault in self._due("complete"):
+                    await self._strike(fault)
                 if state.resumable:
                     state.awaiting_handle = True
                     return
@@ -524,7 +515,7 @@ class _Connection:
         logger.info("fault %s fires on connection %d", type(fault).__name__, self.number)
         client = self.client
         if isinstance(fault, GoAwayThenClose):
-            frame = orjson.dumps({"goAway": {"timeLeft": fault.time_left}})
+            frame = encode_json({"goAway": {"timeLeft": fault.time_left}})
             self.proxy._observe(self.number, "server", frame)
             with contextlib.suppress(ConnectionClosed):
                 await client.send(frame)
@@ -583,11 +574,12 @@ def _fires(fault: Fault, point: str, state: _FaultState) -> bool:
     """Whether a point fault acts at ``point`` of the stream (the fake's rules)."""
     if isinstance(fault, DelayFrames):
         return False
-    if getattr(fault, "after_seconds", None) is not None:
+    if fault.after_seconds is not None:
         return False  # a timer strikes it
-    after_frames = getattr(fault, "after_frames", None)
-    if after_frames is not None:
-        return point == "frame" and state.frames == after_frames
+    if fault.after_complete is not None:
+        return point == "complete" and state.turn == fault.after_complete
+    if fault.after_frames is not None:
+        return point == "frame" and state.frames == fault.after_frames
     if fault.after_turn is not None:
         if fault.after_turn == 0:
             return point == "setup"
@@ -609,7 +601,7 @@ def _fires(fault: Fault, point: str, state: _FaultState) -> bool:
 # ------------------------------------------------------------------- proxy
 
 
-class LiveProxy:
+class LiveProxy(Serving):
     """Relay Live API clients to an upstream, frame for frame, and watch the traffic.
 
     Use it as an async context manager, or call :meth:`start` and :meth:`close`.
@@ -725,17 +717,6 @@ class LiveProxy:
         self._pending.clear()
         if self.recorder is not None:
             self.recorder.close()
-
-    async def __aenter__(self) -> LiveProxy:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def port(self) -> int:

@@ -21,6 +21,7 @@ from rawlive.audio.pcm import parse_pcm_mime
 from rawlive.audio.wav import WavWriter
 from rawlive.engine import _EMPTY, Engine, _Raise
 from rawlive.errors import ConcurrentReadError, ConnectionClosedError, TurnTimeoutError
+from rawlive.protocol.codec import chunk_message
 from rawlive.protocol.messages import ServerMessage, Setup
 from rawlive.protocol.session import SessionState, Turn, TurnAssembler
 from rawlive.resilience import Reconnected
@@ -44,6 +45,15 @@ class Receivers:
         return resilience.reconnects if resilience is not None else []
 
     async def _next(self, timeout: float | None = None) -> ServerMessage | Reconnected:
+        item = await self._next_item(timeout)
+        if isinstance(item, tuple):
+            return chunk_message(item)
+        return item
+
+    async def _next_item(
+        self, timeout: float | None = None
+    ) -> ServerMessage | Reconnected | tuple[str, bytes]:
+        """The next inbox item: a message, an event, or an audio chunk as ``(mime, pcm)``."""
         inbox = self._engine.inbox
         item = inbox.get_nowait()
         if item is _EMPTY:
@@ -129,7 +139,7 @@ class Receivers:
         *,
         wav: WavWriter | str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-        keep_messages: bool | None = None,
+        keep_messages: bool = False,
     ) -> Turn:
         """Receive messages until ``turnComplete`` and return them as a :class:`Turn`.
 
@@ -147,9 +157,10 @@ class Receivers:
                 (also when the connection closes mid-turn: the partial file is
                 still valid).
             timeout: seconds to wait for the whole turn.
-            keep_messages: keep every decoded message in ``Turn.messages``.
-                Default: yes, except when ``wav`` is given, since the messages
-                hold the audio and would undo the constant memory of a WAV.
+            keep_messages: keep every decoded message in ``Turn.messages``
+                (default: no). The messages hold the audio a second time
+                (``Turn.audio`` has it already) and stay tracked by the cyclic
+                GC; ask for them when you need the frames themselves.
 
         Raises:
             ConnectionClosedError: the connection closed before ``turnComplete``;
@@ -158,9 +169,8 @@ class Receivers:
                 (a ``TimeoutError`` on every Python version); ``exc.partial_turn``
                 holds what arrived.
         """
-        keep = wav is None if keep_messages is None else keep_messages
         with self._reader():
-            return await self._receive_turn(wav, keep, timeout)
+            return await self._receive_turn(wav, keep_messages, timeout)
 
     async def _receive_turn(
         self,
@@ -195,7 +205,7 @@ class Receivers:
                 message = get_nowait()  # the fast path: no coroutine per frame
                 if message is _EMPTY:
                     try:
-                        message = await self._next(
+                        message = await self._next_item(
                             None if deadline is None else max(0.0, deadline - loop.time())
                         )
                     except ConnectionClosedError as exc:
@@ -207,7 +217,16 @@ class Receivers:
                             partial_turn=assembler.build(),
                         ) from None
                 kind = type(message)
-                if kind is not ServerMessage:
+                if kind is tuple:  # an audio chunk of the model's turn: (mime, pcm)
+                    mime, pcm = message
+                    if rate_unknown and mime.startswith("audio/"):
+                        rate = parse_pcm_mime(mime)
+                        rate_unknown = False
+                    if not keep_messages:
+                        assembler.feed_chunk(mime, pcm)
+                        continue
+                    message = chunk_message(message)
+                elif kind is not ServerMessage:
                     if kind is _Raise:
                         raise message.error
                     if kind is Reconnected:

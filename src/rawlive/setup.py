@@ -10,11 +10,9 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from rawlive.auth import normalize_model
 from rawlive.errors import ConfigurationError, RemoteProtocolError
-from rawlive.protocol.codec import decode_client
+from rawlive.protocol.codec import decode_client, encode_json
 from rawlive.protocol.messages import (
     AudioTranscriptionConfig,
     Content,
@@ -113,4 +111,4 @@ def _replace(obj: Any, changes: Mapping[str, Any]) -> Any:
 
 def encode_raw(value: Mapping[str, Any]) -> bytes:
     """Encode a raw JSON mapping (used for the dict escape hatch)."""
-    return orjson.dumps(value)
+    return encode_json(value)

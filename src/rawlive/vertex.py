@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "VERTEX_API_VERSIONS",
+    "vertex_live_path",
     "AccessTokenSource",
     "Target",
     "resolve_target",
@@ -103,9 +104,12 @@ def vertex_live_url(
             f"not {api_version!r}"
         )
     host = GLOBAL_HOST if express else vertex_host(location)
-    return (
-        f"wss://{host}/ws/google.cloud.aiplatform.{api_version}.LlmBidiService/BidiGenerateContent"
-    )
+    return f"wss://{host}{vertex_live_path(api_version)}"
+
+
+def vertex_live_path(api_version: str = DEFAULT_VERTEX_API_VERSION) -> str:
+    """Return the path of the Vertex AI Live endpoint for ``api_version``."""
+    return f"/ws/google.cloud.aiplatform.{api_version}.LlmBidiService/BidiGenerateContent"
 
 
 def vertex_model_name(

@@ -97,28 +97,20 @@ class WavWriter:
             wav.write(pcm)
 
     Args:
-        target: a path, or a binary file object that is seekable (and, for
-            ``append=True``, readable). A file object is written from its
-            current position, and whatever follows that position is
-            discarded (with ``append=True``, the WAV must start there).
+        target: a path, or a binary file object that is seekable. A file
+            object is written from its current position, and whatever follows
+            that position is discarded.
         rate: frames per second.
-        channels: samples per frame. The Live API uses 1.
-        sample_width: bytes per sample, 1 to 4. The Live API uses 2.
+        channels: samples per frame. The Live API uses 1. Samples are 16-bit,
+            the only width the Live API speaks.
         flush_every: flush automatically after this many seconds of audio;
             ``None`` flushes only on :meth:`flush` and :meth:`close`.
         close_file: whether :meth:`close` closes a file object passed as
             ``target``; default False. Files opened from a path are always
             closed.
-        append: continue an existing WAV instead of starting a new one. The
-            file must end with its ``data`` chunk, as files written by this
-            class do, and have exactly the requested format. Audio that was
-            written but not yet flushed when an earlier writer died is kept
-            (cut to whole frames). A missing or empty file is started afresh.
 
     Raises:
-        AudioFormatError: ``rate``, ``channels`` or ``sample_width`` is out of
-            range, or with ``append=True`` the existing file is not a WAV
-            this class can continue, or has another format.
+        AudioFormatError: ``rate`` or ``channels`` is out of range.
         ConfigurationError: ``flush_every`` is not positive, or ``target``
             is a file object that cannot seek or was opened in append mode
             (``"ab"``: writes would ignore the seeks that patch the header).
@@ -131,19 +123,14 @@ class WavWriter:
         *,
         rate: int = OUTPUT_RATE,
         channels: int = 1,
-        sample_width: int = SAMPLE_WIDTH,
         flush_every: float | None = 1.0,
         close_file: bool = False,
-        append: bool = False,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int) or not 0 < rate <= _U32_MAX:
             raise AudioFormatError(f"bad sample rate {rate!r}: expected a positive integer")
         if not isinstance(channels, int) or not 1 <= channels <= 0xFFFF:
             raise AudioFormatError(f"bad channel count {channels!r}: expected 1 to 65535")
-        if sample_width not in (1, 2, 3, 4):
-            raise AudioFormatError(
-                f"bad sample width {sample_width!r}: expected 1, 2, 3 or 4 bytes"
-            )
+        sample_width = SAMPLE_WIDTH
         block_align = channels * sample_width
         if rate * block_align > _U32_MAX:
             raise AudioFormatError(
@@ -171,10 +158,7 @@ class WavWriter:
         if isinstance(target, (str, os.PathLike)):
             self._path = Path(target)
             # Closed in close(); the writer outlives this method.
-            if append and self._path.exists():
-                self._file: BinaryIO = open(self._path, "r+b")  # noqa: SIM115
-            else:
-                self._file = open(self._path, "wb")  # noqa: SIM115
+            self._file: BinaryIO = open(self._path, "wb")  # noqa: SIM115
             self._close_file = True
         else:
             self._path = None
@@ -186,22 +170,17 @@ class WavWriter:
             if "a" in str(getattr(target, "mode", "")):
                 raise ConfigurationError(
                     "wav writer cannot patch the header of a file opened in append mode; "
-                    "open it with 'wb' or 'r+b', or pass append=True with a path"
+                    "open it with 'wb' or 'r+b'"
                 )
             self._file = target
             self._close_file = close_file
 
         try:
             self._start = self._file.tell()
-            end = self._file.seek(0, os.SEEK_END)
-            if append and end > self._start:
-                self._data_start, self._data_bytes = self._resume(end)
-            else:
-                self._file.seek(self._start)
-                self._file.write(_header(channels, rate, sample_width))
-                self._file.truncate()
-                self._data_start = self._start + _HEADER_SIZE
-                self._data_bytes = 0
+            self._file.write(_header(channels, rate, sample_width))
+            self._file.truncate()
+            self._data_start = self._start + _HEADER_SIZE
+            self._data_bytes = 0
             # RIFF size (file length - 8) must fit in 32 bits, pad byte included.
             riff_overhead = self._data_start - self._start - 8
             limit = _U32_MAX - riff_overhead - 1
@@ -211,67 +190,6 @@ class WavWriter:
             if self._close_file:
                 self._file.close()
             raise
-
-    def _resume(self, end: int) -> tuple[int, int]:
-        """Find the data chunk of an existing file; return (data start, data bytes)."""
-        f = self._file
-        name = str(self._path) if self._path is not None else "file object"
-        f.seek(self._start)
-        riff = f.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:] != b"WAVE":
-            raise AudioFormatError(f"cannot append to {name}: not a wav file")
-        fmt: tuple[int, ...] | None = None
-        pos = self._start + 12
-        while True:
-            f.seek(pos)
-            head = f.read(_CHUNK_HEADER.size)
-            if len(head) < _CHUNK_HEADER.size:
-                raise AudioFormatError(f"cannot append to {name}: no data chunk")
-            chunk_id, size = _CHUNK_HEADER.unpack(head)
-            body = pos + _CHUNK_HEADER.size
-            if chunk_id == b"data":
-                break
-            if chunk_id == b"fmt ":
-                raw = f.read(_FMT_PCM.size)
-                if size < _FMT_PCM.size or len(raw) < _FMT_PCM.size:
-                    raise AudioFormatError(f"cannot append to {name}: truncated fmt chunk")
-                fmt = _FMT_PCM.unpack(raw)
-            pos = body + size + (size & 1)
-        if fmt is None:
-            raise AudioFormatError(f"cannot append to {name}: no fmt chunk before the data")
-        audio_format, channels, rate, _, _, bits = fmt
-        wanted = _describe(self._rate, self._channels, self._sample_width)
-        if audio_format != _WAVE_FORMAT_PCM:
-            raise AudioFormatError(
-                f"cannot append to {name}: wav format tag {audio_format} is not plain pcm (1)"
-            )
-        if (rate, channels, bits) != (self._rate, self._channels, self._sample_width * 8):
-            found = f"{rate} hz, {channels} channel(s), {bits}-bit"
-            raise AudioFormatError(f"cannot append to {name}: it holds {found} audio, not {wanted}")
-
-        available = end - body
-        declared = size
-        if declared < available - (declared & 1):
-            # Bytes past the declared data: either audio a crashed writer
-            # wrote but never covered with a header patch (keep it), or
-            # another chunk, which this writer cannot write around.
-            f.seek(body + declared + (declared & 1))
-            tail = f.read(_CHUNK_HEADER.size)
-            if len(tail) == _CHUNK_HEADER.size:
-                tail_id, tail_size = _CHUNK_HEADER.unpack(tail)
-                tail_end = body + declared + (declared & 1) + _CHUNK_HEADER.size + tail_size
-                if all(0x20 <= c < 0x7F for c in tail_id) and tail_end <= end:
-                    raise AudioFormatError(
-                        f"cannot append to {name}: a {tail_id.decode('ascii')!r} chunk follows "
-                        "the audio; only files that end with their data chunk can be continued"
-                    )
-            data = available
-        else:
-            data = min(declared, available)
-        data -= data % self._block_align
-        f.seek(body + data)
-        f.truncate()
-        return body, data
 
     # -- properties ---------------------------------------------------------
 
@@ -302,10 +220,7 @@ class WavWriter:
 
     @property
     def bytes_written(self) -> int:
-        """Bytes of audio in the file's data chunk (whole frames only).
-
-        In append mode this includes the audio that was already there.
-        """
+        """Bytes of audio in the file's data chunk (whole frames only)."""
         return self._data_bytes
 
     @property
@@ -403,11 +318,11 @@ class WavWriter:
         answered again. A carried-over partial frame is dropped too.
 
         Raises:
-            ValueError: the writer is closed.
+            WriterClosedError: the writer is closed (also a ValueError).
             OSError: the file cannot be written.
         """
         if self._closed:
-            raise ValueError("truncate of a closed wav writer")
+            raise WriterClosedError("truncate of a closed wav writer")
         keep = max(0, min(data_bytes, self._data_bytes))
         keep -= keep % self._block_align
         self._pending = b""

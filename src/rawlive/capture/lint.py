@@ -15,6 +15,7 @@ from rawlive.capture.records import Capture, FrameRecord
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.codec import decode_client, decode_server
 from rawlive.protocol.lint import LintIssue, lint_message
+from rawlive.protocol.rules import backend_of
 from rawlive.protocol.session import SessionState
 
 __all__ = ["ConnectionLint", "LintIssue", "format_findings", "lint_capture"]
@@ -29,8 +30,9 @@ class ConnectionLint:
     capture, and ``rawlive proxy --lint`` one per relayed connection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "gemini") -> None:
         self.state = SessionState()
+        self.backend = backend
 
     def server(self, payload: str | bytes) -> None:
         """Account for a server frame (an undecodable one is not the lint's business)."""
@@ -45,10 +47,10 @@ class ConnectionLint:
         except RemoteProtocolError as exc:
             return [("undecodable", str(exc))]
         state = self.state
-        found = [
-            (issue.rule, issue.message)
-            for issue in lint_message(message, setup=state.setup, pending_calls=state.pending_calls)
-        ]
+        issues = lint_message(
+            message, setup=state.setup, pending_calls=state.pending_calls, backend=self.backend
+        )
+        found = [(issue.rule, issue.message) for issue in issues]
         with contextlib.suppress(LocalProtocolError):
             state.on_send(message)
         return found
@@ -62,13 +64,16 @@ def lint_capture(capture: Capture) -> list[LintIssue]:
     decode is reported under the rule ``undecodable``.
     """
     linters: dict[int, ConnectionLint] = {}
+    backends = {opened.conn: backend_of(opened.endpoint) for opened in capture.opens()}
     findings: list[LintIssue] = []
     position = 0
     for record in capture.records:
         if not isinstance(record, FrameRecord):
             continue
         position += 1
-        linter = linters.setdefault(record.conn, ConnectionLint())
+        linter = linters.get(record.conn)
+        if linter is None:
+            linter = linters[record.conn] = ConnectionLint(backends.get(record.conn, "gemini"))
         if record.dir == "server":
             linter.server(record.payload)
             continue

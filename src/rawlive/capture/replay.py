@@ -76,6 +76,7 @@ from rawlive.capture.replay_match import (
 from rawlive.errors import ConfigurationError, LiveError, ReplayMismatchError, shorten
 from rawlive.protocol.rules import RULE_MODES, RuleMode
 from rawlive.redact import RedactingLogger, redact
+from rawlive.serving import Serving
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -114,7 +115,7 @@ _PACES: frozenset[str] = frozenset(("fast", "original"))
 # -- the server -----------------------------------------------------------------------
 
 
-class ReplayServer:
+class ReplayServer(Serving):
     """A WebSocket server that plays the server side of a capture.
 
     Use it as an async context manager, or call :meth:`start` and then
@@ -250,17 +251,6 @@ class ReplayServer:
         await server.wait_closed()
         if self._writer is not None:
             self._writer.close()
-
-    async def __aenter__(self) -> ReplayServer:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # ----------------------------------------------------------- addresses
 

@@ -34,7 +34,7 @@ from rawlive.closecodes import CLOSE_REASON_LIMIT, cut_reason
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.codec import decode_server
 from rawlive.protocol.lint import lint_message, lint_request
-from rawlive.protocol.rules import RULES, live_path_version, offered_credentials
+from rawlive.protocol.rules import RULES, backend_of, live_path_version, offered_credentials
 from rawlive.protocol.session import SessionState
 from rawlive.redact import redact, redact_bytes, url_secrets
 
@@ -237,7 +237,9 @@ class Replayer:
             await self._refuse("undecodable", "")
             return
         pending = set(state.pending_calls) | self._cancelled
-        issues = lint_message(message, setup=state.setup, pending_calls=pending)
+        issues = lint_message(
+            message, setup=state.setup, pending_calls=pending, backend=backend_of(self._path)
+        )
         if state.setup is None and message.setup is not None:
             issues += lint_request(self._path, ephemeral=self._ephemeral)
         model = message.setup.model if message.setup is not None else None

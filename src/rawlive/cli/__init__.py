@@ -31,7 +31,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+
+TYPE_CHECKING = False  # not from typing: rawlive explain does not import typing
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 __all__ = ["build_parser", "main"]
 
@@ -59,14 +62,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``rawlive`` command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser of the ``rawlive`` command.
+
+    With ``only`` (a name in :data:`COMMANDS`), just that subcommand is
+    declared: ``main`` does this when the first argument names a command, so
+    ``rawlive explain 1008`` does not import the modules (and the help texts)
+    of the other eleven.
+    """
     from rawlive import __version__
 
     parser = _Parser(prog="rawlive", description="A raw WebSocket client for the Gemini Live API.")
     parser.add_argument("--version", action="version", version=f"rawlive {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = importlib.import_module(f"rawlive.cli.{name}")
         module.add_parser(sub)
     return parser
@@ -81,8 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from rawlive.errors import LiveError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
+    args = parser.parse_args(words)
     try:
         if args.is_async:
             import asyncio

@@ -155,3 +155,23 @@ def load_capture(path: str, *, partial: bool = False) -> tuple[Capture, str | No
     if error is not None:
         problem = f"the capture is cut or broken at {error}; everything before it is shown"
     return capture, problem
+
+
+def add_listen_options(p: argparse.ArgumentParser, *, port: int, port_help: str) -> None:
+    """Declare ``--host``, ``--port``, ``--tls-cert`` and ``--tls-key`` of a server command."""
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        type=host_name,
+        help="address to listen on (default 127.0.0.1)",
+    )
+    p.add_argument("--port", type=port_number, default=port, help=port_help)
+    p.add_argument(
+        "--tls-cert",
+        metavar="CERT.pem",
+        type=input_file,
+        help="PEM certificate: serve wss:// (needs --tls-key)",
+    )
+    p.add_argument(
+        "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
+    )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rawlive.errors import LiveError
+from rawlive.protocol.codec import encode_json
 
 _DEMO_HANDLE = (
     "the handle is from the in-process demo server: it dies with this process; "
@@ -125,9 +126,7 @@ class TurnPrinter:
                 "complete_s": since(self._t_done or time.monotonic()),
             },
         }
-        import orjson
-
-        self._out.write(orjson.dumps(obj).decode() + "\n")
+        self._out.write(encode_json(obj).decode() + "\n")
         self._out.flush()
 
     async def print_footer(self, session: Any) -> None:

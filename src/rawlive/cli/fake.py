@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import host_name, input_file, port_number
+from rawlive.cli._args import add_listen_options
 
 EPILOG = """\
 example:
@@ -34,24 +34,7 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        type=host_name,
-        help="address to listen on (default 127.0.0.1)",
-    )
-    p.add_argument(
-        "--port", type=port_number, default=0, help="TCP port (default 0: any free port, printed)"
-    )
-    p.add_argument(
-        "--tls-cert",
-        metavar="CERT.pem",
-        type=input_file,
-        help="PEM certificate: serve wss:// (needs --tls-key)",
-    )
-    p.add_argument(
-        "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
-    )
+    add_listen_options(p, port=0, port_help="TCP port (default 0: any free port, printed)")
     p.add_argument(
         "--api-key",
         metavar="KEY",

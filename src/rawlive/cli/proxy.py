@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import host_name, input_file, port_number
+from rawlive.cli._args import add_listen_options, input_file
 
 EPILOG = """\
 Point a client at the proxy by base URL, e.g. for the official Python SDK
@@ -32,13 +32,7 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        type=host_name,
-        help="address to listen on (default loopback)",
-    )
-    p.add_argument("--port", type=port_number, default=8766, help="TCP port (default 8766; 0: any)")
+    add_listen_options(p, port=8766, port_help="TCP port (default 8766; 0: any free port)")
     p.add_argument(
         "--upstream",
         default="google",
@@ -80,13 +74,6 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="with --inject-key: allow a non-loopback --host (anyone reaching it spends the key)",
     )
-    p.add_argument(
-        "--tls-cert",
-        metavar="C",
-        type=input_file,
-        help="PEM certificate: serve wss:// (needs --tls-key)",
-    )
-    p.add_argument("--tls-key", metavar="K", type=input_file, help="PEM private key of --tls-cert")
     p.set_defaults(run=run, is_async=True)
 
 

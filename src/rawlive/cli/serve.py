@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import capture_file, host_name, input_file, port_number
+from rawlive.cli._args import add_listen_options, capture_file
 
 _EPILOG = """\
 example:
@@ -32,19 +32,7 @@ def add_parser(sub: Any) -> None:
         type=capture_file,
         help="the capture file (.jsonl) to replay, e.g. from --record",
     )
-    p.add_argument("--host", default="127.0.0.1", type=host_name, help="address to listen on")
-    p.add_argument(
-        "--port", type=port_number, default=8765, help="TCP port (default 8765; 0: any free port)"
-    )
-    p.add_argument(
-        "--tls-cert",
-        metavar="CERT.pem",
-        type=input_file,
-        help="PEM certificate: serve wss:// (needs --tls-key)",
-    )
-    p.add_argument(
-        "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
-    )
+    add_listen_options(p, port=8765, port_help="TCP port (default 8765; 0: any free port)")
     p.add_argument(
         "--pace",
         choices=("original", "fast"),

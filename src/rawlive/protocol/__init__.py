@@ -6,8 +6,17 @@ Nothing under ``rawlive.protocol`` imports asyncio or websockets.
 from __future__ import annotations
 
 from rawlive.protocol._schema import camel, json_type, snake
-from rawlive.protocol.codec import decode_client, decode_json, decode_server, encode, to_wire
+from rawlive.protocol.codec import (
+    decode_client,
+    decode_json,
+    decode_server,
+    encode,
+    encode_json,
+    to_wire,
+)
 from rawlive.protocol.messages import (
+    CLIENT_ENVELOPES,
+    SERVER_ENVELOPES,
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
     Blob,
@@ -28,7 +37,6 @@ from rawlive.protocol.messages import (
     Handle,
     HistoryConfig,
     ModalityTokenCount,
-    ModelName,
     Part,
     PrebuiltVoiceConfig,
     ProactivityConfig,
@@ -57,6 +65,8 @@ from rawlive.protocol.messages import (
 )
 
 __all__ = [
+    "CLIENT_ENVELOPES",
+    "SERVER_ENVELOPES",
     "AudioTranscriptionConfig",
     "AutomaticActivityDetection",
     "Blob",
@@ -77,7 +87,6 @@ __all__ = [
     "Handle",
     "HistoryConfig",
     "ModalityTokenCount",
-    "ModelName",
     "Part",
     "PrebuiltVoiceConfig",
     "ProactivityConfig",
@@ -108,6 +117,7 @@ __all__ = [
     "decode_json",
     "decode_server",
     "encode",
+    "encode_json",
     "json_type",
     "snake",
     "to_wire",

@@ -670,8 +670,7 @@ def wire_message(cls: type[T]) -> type[T]:
         entry = (f.name, _DECODERS[kind], arg)
         dec[key] = entry
         dec.setdefault(f.name, entry)
-        snake = re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
-        dec.setdefault(snake, entry)
+        dec.setdefault(snake(key), entry)
         enc.append((f.name, key, _ENCODERS[kind], f.metadata["sub"]))
     cls._DEC = dec  # type: ignore[attr-defined]
     cls._ENC = tuple(enc)  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rawlive._b64 import b64decode_spelled
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
@@ -42,12 +42,25 @@ from rawlive.protocol.messages import (
     ClientPayload,
     Content,
     Part,
+    RealtimeInput,
     ServerContent,
     ServerMessage,
     ServerPayload,
 )
 
-__all__ = ["Encodable", "decode_client", "decode_json", "decode_server", "encode", "to_wire"]
+__all__ = [
+    "MEDIA_FRAME_END",
+    "Encodable",
+    "decode_client",
+    "decode_json",
+    "chunk_message",
+    "decode_server",
+    "decode_server_chunk",
+    "encode",
+    "encode_json",
+    "media_frame_start",
+    "to_wire",
+]
 
 Encodable = ClientMessage | ServerMessage | ClientPayload | ServerPayload
 
@@ -109,14 +122,19 @@ def _frame(data: bytes | bytearray | memoryview | str) -> str | bytes:
     return data if isinstance(data, str) else bytes(data)
 
 
-def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
-    """Decode the commonest frame, one model-turn part, without the generic walk.
+def _fast_chunk(value: dict[str, Any]) -> tuple[str, bytes] | str | None:
+    """Recognize the commonest frame, one model-turn part, without the generic walk.
 
     Audio streams as ~25 of these frames per second, so this is the hot path.
     It handles exactly ``{"serverContent":{"modelTurn":{"parts":[{"inlineData":
-    {"mimeType": str, "data": str}}]}}}`` and the same with ``{"text": str}``;
-    anything else (other keys, snake_case, bad types) returns None and takes
-    the generic path, which gives the same result (a property test checks it).
+    {"mimeType": str, "data": str}}]}}}`` (giving ``(mime, pcm)``, a plain
+    tuple that the cyclic GC stops tracking) and the same with ``{"text": str}``
+    (giving the text); anything else (other keys, snake_case, bad types)
+    returns None and takes the generic path, which gives the same result (a
+    property test checks it).
+
+    Depends on the records' ``__dict__`` layout (no slots, unset fields absent
+    from the instance dict and read from the class): tests/test_record_layout.py guards it.
     """
     if len(value) != 1:
         return None
@@ -132,28 +150,36 @@ def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
     raw_part = parts[0]
     if type(raw_part) is not dict or len(raw_part) != 1:
         return None
-    part = _new(Part)
     raw_blob = raw_part.get("inlineData")
     if raw_blob is None:
         text = raw_part.get("text")
-        if type(text) is not str:
-            return None
-        _set(part, "text", text)
+        return text if type(text) is str else None
+    if type(raw_blob) is not dict or len(raw_blob) != 2:
+        return None
+    mime = raw_blob.get("mimeType")
+    b64 = raw_blob.get("data")
+    if type(mime) is not str or type(b64) is not str:
+        return None
+    try:
+        return (mime, b64decode_spelled(b64))
+    except (binascii.Error, ValueError):
+        return None  # the generic path reports it with the field's path
+
+
+def chunk_message(chunk: tuple[str, bytes] | str) -> ServerMessage:
+    """The message of one model-turn chunk: ``(mime, data)`` inline data, or a text.
+
+    Exactly what :func:`decode_server` gives for the frame the chunk came from.
+    """
+    part = _new(Part)
+    if isinstance(chunk, str):
+        _set(part, "text", chunk)
     else:
-        if type(raw_blob) is not dict or len(raw_blob) != 2:
-            return None
-        mime = raw_blob.get("mimeType")
-        b64 = raw_blob.get("data")
-        if type(mime) is not str or type(b64) is not str:
-            return None
-        try:
-            pcm = b64decode_spelled(b64)
-        except (binascii.Error, ValueError):
-            return None  # the generic path reports it with the field's path
+        mime, data = chunk
         blob = _new(Blob)
         attrs = blob.__dict__  # holds no containers, so the GC never tracks it
         attrs["mime_type"] = mime
-        attrs["data"] = pcm
+        attrs["data"] = data
         _set(part, "inline_data", blob)
     content = _new(Content)
     _set(content, "parts", (part,))
@@ -164,6 +190,12 @@ def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
     return message
 
 
+def _fast_model_turn(value: dict[str, Any]) -> ServerMessage | None:
+    """:func:`_fast_chunk` as a message (None: take the generic path)."""
+    chunk = _fast_chunk(value)
+    return None if chunk is None else chunk_message(chunk)
+
+
 def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     """Decode one server frame.
 
@@ -171,17 +203,34 @@ def decode_server(data: bytes | bytearray | memoryview | str) -> ServerMessage:
         RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
     """
     value = decode_json(data)
-    fast = _fast_model_turn(value)
-    if fast is not None:
-        return fast
-    try:
-        if len(data) >= COUNT_ITEMS_FROM:
-            count_items(ServerMessage, value)
-        return decode_object(ServerMessage, value)
-    except DecodeFailure as exc:
-        raise RemoteProtocolError(
-            f"malformed server message: {exc.message}", frame=_frame(data), path=exc.path
-        ) from None
+    chunk = _fast_chunk(value)
+    if chunk is not None:
+        return chunk_message(chunk)
+    return _decode_generic(data, value)
+
+
+def decode_server_chunk(
+    data: bytes | bytearray | memoryview | str,
+) -> ServerMessage | tuple[str, bytes]:
+    """Like :func:`decode_server`, but an inline-data model-turn chunk stays ``(mime, data)``.
+
+    The connection reader buffers audio chunks in this form: a plain tuple of
+    a string and bytes is no work for the cyclic GC, where the five records
+    of its message would be (:func:`chunk_message` builds them when wanted).
+    """
+    value = decode_json(data)
+    chunk = _fast_chunk(value)
+    if type(chunk) is tuple:
+        return chunk
+    if chunk is not None:
+        return chunk_message(chunk)
+    return _decode_generic(data, value)
+
+
+def _decode_generic(
+    data: bytes | bytearray | memoryview | str, value: dict[str, Any]
+) -> ServerMessage:
+    return _decode_as(ServerMessage, value, data, "server")
 
 
 def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
@@ -191,13 +240,23 @@ def decode_client(data: bytes | bytearray | memoryview | str) -> ClientMessage:
         RemoteProtocolError: the frame is not a JSON object or a known field is malformed.
     """
     value = decode_json(data)
+    return _decode_as(ClientMessage, value, data, "client")
+
+
+_M = TypeVar("_M", ClientMessage, ServerMessage)
+
+
+def _decode_as(
+    cls: type[_M], value: dict[str, Any], data: bytes | bytearray | memoryview | str, side: str
+) -> _M:
+    """The generic walk, with the item count bounded on large frames."""
     try:
         if len(data) >= COUNT_ITEMS_FROM:
-            count_items(ClientMessage, value)
-        return decode_object(ClientMessage, value)
+            count_items(cls, value)
+        return decode_object(cls, value)
     except DecodeFailure as exc:
         raise RemoteProtocolError(
-            f"malformed client message: {exc.message}", frame=_frame(data), path=exc.path
+            f"malformed {side} message: {exc.message}", frame=_frame(data), path=exc.path
         ) from None
 
 
@@ -226,6 +285,59 @@ def encode(message: Encodable) -> bytes:
         return _dumps(wire)
     except TypeError:  # orjson.JSONEncodeError: too deep, too big, or not JSON
         return _dumps_anything(wire)
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode a raw JSON value (a frame built by hand, a line of JSON output) compactly.
+
+    The one JSON writer for frames outside the message classes: compact UTF-8,
+    any depth, any integer size, as :func:`encode` writes.
+
+    Raises:
+        LocalProtocolError: ``value`` is not JSON (a ``set``, an object).
+    """
+    try:
+        return _dumps(value)
+    except TypeError:
+        return _dumps_anything(value)
+
+
+MEDIA_FRAME_END = b'"}}}'
+"""What follows the base64 data in a media chunk frame (see :func:`media_frame_start`)."""
+
+_media_starts: dict[tuple[str, str], bytes] = {}
+
+
+def media_frame_start(kind: str, mime_type: str) -> bytes:
+    """The bytes of a ``realtimeInput`` media frame that come before its base64 data.
+
+    ``start + base64(data) + MEDIA_FRAME_END`` is exactly what :func:`encode`
+    gives for ``RealtimeInput(**{kind: Blob(mime_type=mime_type, data=data)})``
+    (standard padded base64 of plain ``bytes``): the start is cut from such an
+    encoding with empty data, so the two can never disagree. Kept per
+    ``(kind, mime_type)`` (a handful per session); the audio and video
+    senders build each chunk's frame from it without any record.
+
+    Args:
+        kind: ``"audio"`` or ``"video"``.
+    """
+    key = (kind, mime_type)
+    start = _media_starts.get(key)
+    if start is None:
+        blob = Blob(mime_type=mime_type, data=b"")
+        if kind == "audio":
+            empty = RealtimeInput(audio=blob)
+        elif kind == "video":
+            empty = RealtimeInput(video=blob)
+        else:
+            raise ValueError(f"media kind must be 'audio' or 'video', not {kind!r}")
+        frame = encode(empty)
+        if not frame.endswith(b'"data":""' + MEDIA_FRAME_END[1:]):
+            raise AssertionError(f"unexpected media frame layout: {frame!r}")
+        start = frame[: -len(MEDIA_FRAME_END)]
+        if len(_media_starts) < 256:  # bounded: mime types come from the caller
+            _media_starts[key] = start
+    return start
 
 
 def _dumps_anything(value: Any) -> bytes:

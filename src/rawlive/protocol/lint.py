@@ -67,6 +67,7 @@ def lint_message(
     *,
     setup: Setup | None,
     pending_calls: Collection[str] | None = None,
+    backend: str = "gemini",
 ) -> list[LintIssue]:
     """Return the problems of one outgoing frame (empty when it is fine).
 
@@ -75,6 +76,9 @@ def lint_message(
         setup: the setup already sent on this connection, None before it.
         pending_calls: the ids of function calls awaiting a response; None
             skips the check that a response answers a pending call.
+        backend: ``"gemini"`` (the Gemini API) or ``"vertex"`` (Vertex AI):
+            which service's fields apply (:func:`~rawlive.protocol.rules.backend_of`
+            tells it from the URL).
     """
     issues: list[LintIssue] = []
     kinds = message.kinds
@@ -90,6 +94,16 @@ def lint_message(
             issues.append(
                 LintIssue(rule="second-setup", message="setup was already sent on this connection")
             )
+        if backend != "vertex":
+            vertex_only = _vertex_only_fields(message.setup)
+            if vertex_only:
+                issues.append(
+                    LintIssue(
+                        rule="vertex-only-field",
+                        message=f"{' and '.join(vertex_only)} only exist on Vertex AI; "
+                        "the Gemini API refuses them",
+                    )
+                )
         if not message.setup.model:
             issues.append(
                 LintIssue(
@@ -189,13 +203,25 @@ def check_message(
     *,
     setup: Setup | None,
     pending_calls: Collection[str] | None = None,
+    backend: str = "gemini",
 ) -> None:
     """Raise :class:`LintError` for the first problem of an outgoing frame.
 
     Args:
-        message, setup, pending_calls: as for :func:`lint_message`.
+        message, setup, pending_calls, backend: as for :func:`lint_message`.
     """
-    _raise_first(lint_message(message, setup=setup, pending_calls=pending_calls), "send")
+    issues = lint_message(message, setup=setup, pending_calls=pending_calls, backend=backend)
+    _raise_first(issues, "send")
+
+
+def _vertex_only_fields(setup: Setup) -> list[str]:
+    found = []
+    resumption = setup.session_resumption
+    if resumption is not None and resumption.transparent is not None:
+        found.append("sessionResumption.transparent")
+    if setup.explicit_vad_signal is not None:
+        found.append("explicitVadSignal")
+    return found
 
 
 def check_request(url: str, *, ephemeral: bool) -> None:

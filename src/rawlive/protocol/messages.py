@@ -26,6 +26,7 @@ from rawlive.protocol._schema import (
     WireMessage,
     extra_field,
     parse_duration,
+    snake,
     wire_field,
     wire_message,
 )
@@ -33,6 +34,8 @@ from rawlive.protocol._schema import (
 __all__ = [
     "AudioTranscriptionConfig",
     "AutomaticActivityDetection",
+    "CLIENT_ENVELOPES",
+    "SERVER_ENVELOPES",
     "Blob",
     "ClientContent",
     "ClientMessage",
@@ -51,7 +54,6 @@ __all__ = [
     "Handle",
     "HistoryConfig",
     "ModalityTokenCount",
-    "ModelName",
     "Part",
     "PrebuiltVoiceConfig",
     "ProactivityConfig",
@@ -81,9 +83,6 @@ __all__ = [
 
 Handle = NewType("Handle", str)
 """An opaque session resumption handle (``sessionResumptionUpdate.newHandle``)."""
-
-ModelName = NewType("ModelName", str)
-"""A model resource name such as ``models/gemini-2.0-flash-live-001``."""
 
 JSON = Any
 """Free-form JSON, passed through verbatim."""
@@ -803,19 +802,25 @@ def _is_audio(mime: str | None) -> bool:
     return mime is None or mime.startswith("audio/")
 
 
-_ATTR_OF_ENVELOPE: dict[str, str] = {
-    "setup": "setup",
-    "clientContent": "client_content",
-    "realtimeInput": "realtime_input",
-    "toolResponse": "tool_response",
-    "contextUpdate": "context_update",
-    "setupComplete": "setup_complete",
-    "serverContent": "server_content",
-    "toolCall": "tool_call",
-    "toolCallCancellation": "tool_call_cancellation",
-    "goAway": "go_away",
-    "sessionResumptionUpdate": "session_resumption_update",
-    "usageMetadata": "usage_metadata",
-    "voiceActivity": "voice_activity",
-    "voiceActivityDetectionSignal": "voice_activity_detection_signal",
-}
+CLIENT_ENVELOPES: tuple[str, ...] = tuple(
+    cls.ENVELOPE for cls in (Setup, ClientContent, RealtimeInput, ToolResponse, ContextUpdate)
+)
+"""The top-level keys of client frames (camelCase), in declaration order."""
+
+SERVER_ENVELOPES: tuple[str, ...] = tuple(
+    cls.ENVELOPE
+    for cls in (
+        SetupComplete,
+        ServerContent,
+        ToolCall,
+        ToolCallCancellation,
+        GoAway,
+        SessionResumptionUpdate,
+        UsageMetadata,
+        VoiceActivity,
+        VoiceActivityDetectionSignal,
+    )
+)
+"""The top-level keys of server frames (camelCase), in declaration order."""
+
+_ATTR_OF_ENVELOPE: dict[str, str] = {key: snake(key) for key in CLIENT_ENVELOPES + SERVER_ENVELOPES}

@@ -39,6 +39,7 @@ __all__ = [
     "RULE_MODES",
     "Rule",
     "RuleMode",
+    "backend_of",
     "live_path_version",
     "offered_credentials",
     "split_target",
@@ -201,6 +202,17 @@ RULES: Mapping[str, Rule] = dict(
             "(github.com/vercel/ai/issues/20695)",
         ),
         _rule(
+            "vertex-only-field",
+            "a Vertex-AI-only setup field (sessionResumption.transparent, explicitVadSignal) "
+            "sent to the Gemini API",
+            1007,
+            INVALID_ARGUMENT,
+            recorded=False,
+            lint=True,
+            source="google-genai _live_converters.py: the SDK refuses these fields on the "
+            "Gemini API (ValueError); the service's answer to them is not recorded",
+        ),
+        _rule(
             "api-version",
             "a Gemini API Live URL on an API version other than v1beta or v1alpha",
             1008,
@@ -251,6 +263,11 @@ RULES: Mapping[str, Rule] = dict(
     )
 )
 """Every rule, by id."""
+
+
+def backend_of(url: str) -> str:
+    """``"vertex"`` for a Vertex AI Live URL or path, else ``"gemini"`` (the Gemini API)."""
+    return "vertex" if "google.cloud.aiplatform." in url else "gemini"
 
 
 def live_path_version(path: str) -> tuple[str, str] | None:

@@ -24,7 +24,8 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rawlive.errors import LocalProtocolError, RemoteProtocolError
+from rawlive.audio.pcm import parse_pcm_mime
+from rawlive.errors import AudioFormatError, LocalProtocolError, RemoteProtocolError
 from rawlive.protocol.messages import (
     ClientMessage,
     FunctionCall,
@@ -121,7 +122,8 @@ class Turn:
         turn_complete: the turn ended with ``turnComplete`` (False when it was
             cut short, e.g. by a tool call turn boundary or a close).
         turn_complete_reason: why the turn ended, when the server says.
-        messages: every server message of the turn, as decoded.
+        messages: every server message of the turn, as decoded, when asked
+            for (``keep_messages=True``); empty by default.
     """
 
     text: str = ""
@@ -148,13 +150,13 @@ class Turn:
 
 
 def _rate_of(mime: str | None) -> int | None:
+    """The rate of a raw PCM type (:func:`~rawlive.audio.pcm.parse_pcm_mime`); None otherwise."""
     if not mime:
         return None
-    for param in mime.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "rate" and value.strip().isdigit():
-            return int(value)
-    return None
+    try:
+        return parse_pcm_mime(mime)
+    except AudioFormatError:
+        return None
 
 
 class TurnAssembler:
@@ -163,14 +165,15 @@ class TurnAssembler:
     Args:
         audio_sink: called with each audio chunk instead of keeping it in memory
             (e.g. ``WavWriter.write``). When None, audio is kept in ``Turn.audio``.
-        keep_messages: keep every decoded message in ``Turn.messages``.
+        keep_messages: keep every decoded message in ``Turn.messages``
+            (default: no; the messages would hold the audio a second time).
     """
 
     def __init__(
         self,
         *,
         audio_sink: Callable[[bytes], object] | None = None,
-        keep_messages: bool = True,
+        keep_messages: bool = False,
     ) -> None:
         self._sink = audio_sink
         self._keep = keep_messages
@@ -190,19 +193,22 @@ class TurnAssembler:
         self._turn_complete = False
         self._reason: str | None = None
         self._messages: list[ServerMessage] = []
+        self._fed = False
 
     @property
     def started(self) -> bool:
         """Whether any frame of the turn has arrived."""
-        return bool(self._messages) or self._audio_bytes > 0 or bool(self._text)
+        return self._fed
 
     def feed(self, message: ServerMessage) -> bool:
         """Take one server message; return True when it ends the turn."""
+        self._fed = True
         if self._keep:
             self._messages.append(message)
         # Fast path for the commonest frame, a model-turn chunk and nothing
         # else: unset fields are absent from the instance dicts, so one length
-        # check replaces a dozen lookups of fields that are None.
+        # check replaces a dozen lookups of fields that are None. Depends on the
+        # records' __dict__ layout (no slots, no default_factory): tests/test_record_layout.py.
         attrs = message.__dict__
         if len(attrs) == 1 and "server_content" in attrs:
             sc = attrs["server_content"]
@@ -247,19 +253,30 @@ class TurnAssembler:
             return True
         return False
 
+    def feed_chunk(self, mime: str | None, data: bytes) -> None:
+        """Take one inline-data chunk of a model turn, as :meth:`feed` takes its message.
+
+        For the ``(mime, data)`` chunks the connection reader buffers (see
+        :func:`rawlive.protocol.codec.decode_server_chunk`): no records needed.
+        """
+        self._fed = True
+        self._take_blob(mime, data)
+
+    def _take_blob(self, mime: str | None, data: bytes) -> None:
+        if mime is None or mime.startswith("audio/"):
+            if self._rate is None:
+                self._rate = _rate_of(mime)
+            self._audio_bytes += len(data)
+            if self._sink is not None:
+                self._sink(data)
+            else:
+                self._audio.append(data)
+
     def _take_parts(self, parts: Sequence[Part]) -> None:
         for part in parts:
             blob = part.inline_data
             if blob is not None and blob.data is not None:
-                mime = blob.mime_type
-                if mime is None or mime.startswith("audio/"):
-                    if self._rate is None:
-                        self._rate = _rate_of(mime)
-                    self._audio_bytes += len(blob.data)
-                    if self._sink is not None:
-                        self._sink(blob.data)
-                    else:
-                        self._audio.append(blob.data)
+                self._take_blob(blob.mime_type, blob.data)
             if part.text is not None:
                 (self._thoughts if part.thought else self._text).append(part.text)
 
@@ -289,7 +306,7 @@ class SessionState:
     """What a session knows across its frames (and its connections).
 
     Attributes:
-        state: the current connection's state.
+        phase: the current connection's state (:class:`ConnectionState`).
         setup: the setup sent on the current connection.
         handle: the latest handle from an update marked ``resumable: true``.
         last_consumed_index: ``lastConsumedClientMessageIndex`` when the server sends it.
@@ -304,7 +321,7 @@ class SessionState:
     """
 
     def __init__(self) -> None:
-        self.state = ConnectionState.CONNECTING
+        self.phase = ConnectionState.CONNECTING
         self.setup: Setup | None = None
         self.handle: str | None = None
         self.last_consumed_index: int | None = None
@@ -322,20 +339,20 @@ class SessionState:
         return self.turns_completed > self.handle_turns
 
     def _move(self, event: str) -> None:
-        nxt = TRANSITIONS.get((self.state, event))
+        nxt = TRANSITIONS.get((self.phase, event))
         if nxt is None:
-            text = f"{event} is not allowed while the connection is {self.state.value}"
+            text = f"{event} is not allowed while the connection is {self.phase.value}"
             if event.startswith("recv:"):
                 raise RemoteProtocolError(f"the server sent {event[5:]} out of order: {text}")
             raise LocalProtocolError(text)
-        self.state = nxt
+        self.phase = nxt
 
     def reset_connection(self) -> None:
         """Start a new connection: keep the handle, usage and pending calls.
 
         A turn still open on the old connection is cut: it never completes.
         """
-        self.state = ConnectionState.CONNECTING
+        self.phase = ConnectionState.CONNECTING
         self.go_away = None
         self.sent_count = 0
         self.turn_open = False
@@ -351,19 +368,28 @@ class SessionState:
             self._move("send:setup")
             self.setup = message.setup
             return
-        self._move("send:other")
-        self.sent_count += 1
+        self.on_send_other()
         tr = message.tool_response
         if tr is not None:
             for response in tr.function_responses or ():
                 if response.id is not None:
                     self.pending_calls.pop(response.id, None)
 
+    def on_send_other(self) -> None:
+        """Record a client message other than setup (a media chunk needs no more).
+
+        Raises:
+            LocalProtocolError: nothing but setup may be sent in this state.
+        """
+        self._move("send:other")
+        self.sent_count += 1
+
     def on_receive(self, message: ServerMessage) -> None:
         """Update the state from one server message."""
         attrs = message.__dict__
-        if len(attrs) == 1 and "server_content" in attrs and self.state in _STAY_ON_RECV:
-            # serverContent alone: only the turn can change (the commonest frame)
+        if len(attrs) == 1 and "server_content" in attrs and self.phase in _STAY_ON_RECV:
+            # serverContent alone: only the turn can change (the commonest frame).
+            # Depends on the records' __dict__ layout: tests/test_record_layout.py.
             if attrs["server_content"].turn_complete:
                 self._turn_complete()
             else:
@@ -409,4 +435,4 @@ class SessionState:
 
     def on_close(self) -> None:
         """The current connection closed."""
-        self.state = ConnectionState.CLOSED
+        self.phase = ConnectionState.CLOSED

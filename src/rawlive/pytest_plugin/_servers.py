@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rawlive.capture.tls import SelfSignedCertificate
     from rawlive.errors import ReplayMismatchError
     from rawlive.testing import FakeLiveServer
-    from rawlive.testing._threaded import BackgroundFakeServer, BackgroundServer
+    from rawlive.testing.background import BackgroundFakeServer, BackgroundServer
 
 __all__ = ["SDK_TEST_KEY", "LiveFake", "LiveReplay", "SharedRecorder"]
 
@@ -241,7 +241,7 @@ class LiveReplay(_SDKSettings):
                 ) from None
             from urllib.parse import urlsplit
 
-            from rawlive.testing._threaded import BackgroundServer
+            from rawlive.testing.background import BackgroundServer
 
             assert self._cert is not None and self._recorder is not None
             upstream = "google"
@@ -389,7 +389,7 @@ class LiveFake(_SDKSettings):
 
     def _started(self, tls: bool | None = None) -> BackgroundFakeServer:
         if self._background is None:
-            from rawlive.testing._threaded import BackgroundFakeServer
+            from rawlive.testing.background import BackgroundFakeServer
 
             options = dict(self.options)
             if self._tls if tls is None else tls:

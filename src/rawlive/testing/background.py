@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from rawlive.errors import LiveError
+from rawlive.errors import LiveError, ServerNotStartedError
 from rawlive.testing.fake_server import FakeLiveServer
 
 __all__ = ["BackgroundFakeServer", "BackgroundServer"]
@@ -64,7 +64,7 @@ class BackgroundServer(Generic[S]):
             LiveError: :meth:`start` was not called.
         """
         if self._server is None:
-            raise LiveError("the background server is not started: call start() first")
+            raise ServerNotStartedError("the background server is not started: call start() first")
         return self._server
 
     def start(self: B, timeout: float = 10.0) -> B:

@@ -1,0 +1,127 @@
+"""The direct route of audio and video chunks (``send_audio``/``send_video``).
+
+It writes the frame without envelope records or the encoder: these tests pin
+that what goes out is byte for byte what the general route would send, and
+that the general route still takes over wherever the direct one does not apply.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import rawlive
+from rawlive import Blob, ClientMessage, RealtimeInput, encode
+from rawlive._b64 import b64decode_spelled
+from rawlive.errors import ConnectionClosedError, LiveError, LocalProtocolError
+from rawlive.protocol.codec import MEDIA_FRAME_END, media_frame_start
+from rawlive.testing import FakeLiveServer
+
+
+class Frames:
+    """A FrameObserver that keeps the client frames."""
+
+    def __init__(self) -> None:
+        self.client: list[str] = []
+
+    def on_open(self, conn: int, endpoint: str, model: str | None) -> None:
+        pass
+
+    def on_frame(self, conn: int, direction: str, payload: str | bytes) -> None:
+        if direction == "client":
+            assert isinstance(payload, str)
+            self.client.append(payload)
+
+    def on_close(self, conn: int, code: int, reason: str, by: str | None, dropped: bool) -> None:
+        pass
+
+
+def _general(kind: str, mime: str, data: bytes) -> str:
+    blob = Blob(mime_type=mime, data=data)
+    payload = RealtimeInput(audio=blob) if kind == "audio" else RealtimeInput(video=blob)
+    return encode(ClientMessage.wrap(payload)).decode()
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 640, 3201])
+def test_media_frame_start_plus_base64_is_the_encoders_frame(size: int) -> None:
+    import binascii
+
+    data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    for kind, mime in [("audio", "audio/pcm;rate=16000"), ("video", 'image/"odd\\mime"é')]:
+        frame = media_frame_start(kind, mime) + binascii.b2a_base64(data, newline=False)
+        assert (frame + MEDIA_FRAME_END).decode() == _general(kind, mime, data)
+
+
+def test_media_frame_start_refuses_other_kinds() -> None:
+    with pytest.raises(ValueError, match="'audio' or 'video'"):
+        media_frame_start("text", "text/plain")
+
+
+async def test_audio_and_video_chunks_go_out_as_the_general_route_would_send_them() -> None:
+    frames = Frames()
+    pcm = bytes(range(256)) * 2 + bytes(128)  # 640 bytes: 20 ms at 16 kHz
+    async with FakeLiveServer() as server:
+        async with rawlive.connect("m", endpoint=server.url, record=frames) as session:
+            before = session.state.sent_count
+            await session.send_audio(pcm)
+            await session.send_audio(bytearray(pcm[:320]), rate=24000)
+            await session.send_audio(memoryview(pcm)[:2])
+            await session.send_video(b"\xff\xd8jpeg", mime_type="image/jpeg")
+            assert session.state.sent_count == before + 4
+            await session.send_audio_stream_end()
+            await session.send_text("hi")
+            await session.receive_turn()
+        received = server.connections[0].received
+    assert frames.client[1:5] == [
+        _general("audio", "audio/pcm;rate=16000", pcm),
+        _general("audio", "audio/pcm;rate=24000", pcm[:320]),
+        _general("audio", "audio/pcm;rate=16000", pcm[:2]),
+        _general("video", "image/jpeg", b"\xff\xd8jpeg"),
+    ]
+    chunks = [m.realtime_input for m in received if m.realtime_input is not None]
+    assert chunks[0] is not None and chunks[0].audio is not None
+    assert chunks[0].audio.data == pcm
+    assert chunks[3] is not None and chunks[3].video is not None
+    assert chunks[3].video.data == b"\xff\xd8jpeg"
+
+
+async def test_a_chunk_spelled_another_way_keeps_its_spelling() -> None:
+    spelled = b64decode_spelled("YWI")  # unpadded: a bytes subclass that remembers it
+    assert type(spelled) is not bytes
+    frames = Frames()
+    async with FakeLiveServer() as server:
+        async with rawlive.connect("m", endpoint=server.url, record=frames) as session:
+            await session.send_audio(spelled)
+    assert '"data":"YWI"' in frames.client[1]
+
+
+async def test_a_closed_session_refuses_chunks_as_the_general_route_does() -> None:
+    async with FakeLiveServer() as server:
+        session = await rawlive.connect("m", endpoint=server.url)
+        await session.close()
+        with pytest.raises(LocalProtocolError, match="the session is closed"):
+            await session.send_audio(bytes(640))
+        with pytest.raises(LocalProtocolError, match="the session is closed"):
+            await session.send_video(b"x")
+
+
+async def test_a_chunk_on_a_dropped_connection_raises_a_rawlive_error() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect("m", endpoint=server.url) as session:
+            await session._ws.close()
+            with pytest.raises(ConnectionClosedError):
+                for _ in range(5):  # bounded: the first or second write sees the close
+                    await session.send_audio(bytes(640))
+            with pytest.raises(LiveError):
+                await session.send_audio(bytes(640))
+
+
+async def test_with_a_reconnect_policy_chunks_are_recorded_in_the_ledger() -> None:
+    frames = Frames()
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, reconnect=rawlive.ReconnectPolicy(), record=frames
+        ) as session:
+            await session.send_audio(bytes(640))
+            ledger = session._engine.ledger
+            assert ledger is not None and len(ledger) == 1
+    assert frames.client[1] == _general("audio", "audio/pcm;rate=16000", bytes(640))
