@@ -14,6 +14,8 @@ rawlive declares ``websockets>=13.0``. The asyncio implementation it uses
   The shim touches private attributes, which is safe only because it applies
   to releases that no longer change (13.0 to 14.0), and CI runs the tests on
   13.0.
+* ``send(data, text=True)`` (bytes sent as a text frame) exists since 14.0;
+  on 13.x the shim sends the decoded text instead.
 * Before 14.0, a text frame that is not UTF-8 made ``recv`` raise
   ``UnicodeDecodeError`` and left the connection open; on 13.x the same shim
   fails the connection with 1007, as 14.0 does.
@@ -59,6 +61,7 @@ WEBSOCKETS_VERSION = _major_minor(_websockets_version)
 _HAS_PROXY = WEBSOCKETS_VERSION >= (15, 0)
 _DROPS_FRAMES_ON_CLOSE = WEBSOCKETS_VERSION < (14, 1)
 _RAISES_ON_BAD_UTF8 = WEBSOCKETS_VERSION < (14, 0)
+_SEND_HAS_TEXT = WEBSOCKETS_VERSION >= (14, 0)
 
 _AssemblerBase: Any = Assembler
 
@@ -100,6 +103,18 @@ class _KeepFrames(_MixinBase):  # type: ignore[misc]
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.recv_messages.__class__ = _KeepFramesAssembler
+
+    async def send(self, message: Any, text: bool | None = None) -> None:
+        if text is None:
+            return await super().send(message)  # type: ignore[no-any-return]
+        if _SEND_HAS_TEXT:
+            return await super().send(message, text=text)  # type: ignore[no-any-return]
+        # 13.x: the frame type follows the Python type of the message.
+        if text and isinstance(message, bytes | bytearray | memoryview):
+            message = bytes(message).decode("utf-8")
+        elif not text and isinstance(message, str):
+            message = message.encode("utf-8")
+        return await super().send(message)  # type: ignore[no-any-return]
 
     async def recv(self, decode: bool | None = None) -> Any:
         if not _RAISES_ON_BAD_UTF8:

@@ -2,7 +2,7 @@
 
 :class:`FakeLiveServer` listens on ``127.0.0.1`` (port 0 by default), accepts
 WebSocket connections on any path and answers like the BidiGenerateContent
-service (../shared/PROTOCOL.md sections 2 to 4): binary frames of compact
+service (https://ai.google.dev/api/live): binary frames of compact
 camelCase JSON, close codes and reason texts copied from real traffic, turn
 output in the order the service uses, usage metadata that grows with the
 context, and session resumption that really restores the conversation.
