@@ -62,6 +62,7 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from rawlive._compat import ws_serve
+from rawlive.auth import LIVE_PATH  # the path in ReplayServer.url (any path is served)
 from rawlive.capture.format import Capture, CaptureWriter, read_capture
 from rawlive.capture.markers import unredact_audio
 from rawlive.capture.replay_connection import Closed, ConnectionLog, Replayer, secrets_of
@@ -73,7 +74,13 @@ from rawlive.capture.replay_match import (
     close_reason,
     scripts,
 )
-from rawlive.errors import ConfigurationError, LiveError, ReplayMismatchError, shorten
+from rawlive.errors import (
+    ConfigurationError,
+    LiveError,
+    ReplayMismatchError,
+    ServerNotStartedError,
+    shorten,
+)
 from rawlive.protocol.rules import RULE_MODES, RuleMode
 from rawlive.redact import RedactingLogger, redact
 from rawlive.serving import Serving
@@ -98,9 +105,6 @@ logger = logging.getLogger("rawlive.replay")
 Pace: TypeAlias = Literal["fast", "original"]
 """``"fast"`` sends server frames at once; ``"original"`` keeps the recorded gaps."""
 
-
-LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
-"""The path in :attr:`ReplayServer.url` (any path is served)."""
 
 _TEXT_LIMIT = 2000  # characters of a frame description kept in a mismatch or a log line
 
@@ -264,7 +268,7 @@ class ReplayServer(Serving):
             LiveError: the server was never started.
         """
         if self._url is None:
-            raise LiveError("replay server is not started")
+            raise ServerNotStartedError("replay server is not started: call start() first")
         return self._url
 
     @property
