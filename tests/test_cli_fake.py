@@ -154,3 +154,58 @@ def test_fake_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"rawlive: error: cannot listen on 127.0.0.1:{port}: ")
     assert result.stdout == ""  # no URL was printed
+
+
+def test_fake_in_vertex_mode_serves_the_cli_through_base_url(tmp_path: Path) -> None:
+    token = "ya29.cli-fake-vertex-token"
+    proc = start_cli(
+        "fake", "--port", "0", "--vertex", "--access-token", token, cwd=tmp_path
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent" in url
+        base = "http://" + url.split("://", 1)[1].split("/", 1)[0] + "/"
+        said = run_cli(
+            "say", "Hello", "--modality", "text", "--vertex", "--project", "p",
+            "--location", "us-central1", "--access-token", token, "--base-url", base,
+            "--model", "rawlive-demo", cwd=tmp_path,
+        )  # fmt: skip
+        assert said.returncode == 0, said.stderr
+        assert said.stdout == "Hello there! How can I help you today?\n"
+        assert token not in said.stderr
+        code, err = stop(proc)
+        assert code == 0 and token not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
+def test_fake_mints_tokens_for_token_create(tmp_path: Path) -> None:
+    key = "AIzaFakeMintKey0123456789"
+    proc = start_cli("fake", "--port", "0", "--api-key", key, "--mint-tokens", cwd=tmp_path)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = proc.stdout.readline().strip()
+        lines = [proc.stderr.readline() for _ in range(2)]
+        found = re.search(r"ephemeral tokens at (http://\S+) ", "".join(lines))
+        assert found, lines
+        minted = run_cli(
+            "token", "create", "--base-url", found.group(1), "--api-key", key, cwd=tmp_path
+        )
+        assert minted.returncode == 0, minted.stderr
+        name = minted.stdout.strip()
+        assert name.startswith("auth_tokens/")
+        base = "http://" + url.split("://", 1)[1].split("/", 1)[0] + "/"
+        said = run_cli(
+            "say", "Hello", "--modality", "text", "--api-key", name, "--base-url", base,
+            "--model", "rawlive-demo", cwd=tmp_path,
+        )  # fmt: skip
+        assert said.returncode == 0, said.stderr
+        assert said.stdout == "Hello there! How can I help you today?\n"
+        stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)

@@ -45,6 +45,21 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="pace audio replies at playback speed (default: as fast as possible)",
     )
+    p.add_argument(
+        "--vertex",
+        action="store_true",
+        help="speak as Vertex AI: the Vertex path and Vertex usage names",
+    )
+    p.add_argument(
+        "--access-token",
+        metavar="TOKEN",
+        help="accept this Vertex AI access token (Authorization: Bearer)",
+    )
+    p.add_argument(
+        "--mint-tokens",
+        action="store_true",
+        help="also mint ephemeral tokens (POST /v1alpha/auth_tokens; its URL on stderr)",
+    )
     p.set_defaults(run=run, is_async=True)
 
 
@@ -73,6 +88,9 @@ async def run(args: argparse.Namespace) -> int:
         ssl_context=context,
         api_key=args.api_key,
         realtime=args.realtime,
+        vertex=args.vertex,
+        access_token=args.access_token,
+        mint_tokens=args.mint_tokens,
     )
     try:
         await server.start()
@@ -85,6 +103,13 @@ async def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if args.mint_tokens:
+            print(
+                f"rawlive: ephemeral tokens at {server.token_url} "
+                f"(rawlive token create --base-url {server.token_url})",
+                file=sys.stderr,
+                flush=True,
+            )
         await until_interrupted()
     finally:
         await server.close()
