@@ -399,8 +399,13 @@ def ratio_line(
     means the target is a floor (e.g. "at least 3x less CPU"), otherwise a
     ceiling.
     """
+    ratios = paired_ratios(numerator, denominator)
+    if not ratios or denominator.min <= 0:
+        # A floor of zero or less (RSS counters are cached per CPU, so a few
+        # pages of noise can make a tiny run's growth negative) gives no ratio.
+        return f"RATIO {label}: no ratio, the floor measured {denominator.min:.3f} (too small)"
     best = numerator.min / denominator.min
-    med = statistics.median(paired_ratios(numerator, denominator))
+    med = statistics.median(ratios)
     text = f"RATIO {label}: min {best:.2f}x  median {med:.2f}x  (n={len(numerator.values)})"
     if target is not None:
         ok = med >= target if higher else med <= target

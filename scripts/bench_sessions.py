@@ -147,7 +147,9 @@ async def run_client(url: str, client: str, sessions: int) -> dict[str, float]:
         await ready.wait()
     go.set()
     await asyncio.gather(*tasks)
-    peak = peak_rss_mb()
+    # ru_maxrss and /proc's RSS are both per-CPU cached counters: take the
+    # larger, so a small run cannot come out below the base it started from.
+    peak = max(peak_rss_mb(), current_rss_mb())
     audio = sum(len(t.audio) if client == "rawlive" else len(t) for _, t in done)
     await asyncio.gather(*(c.close() for c, _ in done))
     cpu = time.process_time() - t0

@@ -86,7 +86,20 @@ def test_benchmark_script_runs_in_quick_mode(script: str) -> None:
         assert any(line.startswith(prefix) for line in lines), (
             f"{script} printed no line starting with {prefix!r}:\n{done.stdout}"
         )
-    # Every RATIO line carries a min and a median figure.
+    # Every RATIO line carries a min and a median figure, or says why it has none.
     for line in lines:
         if line.startswith("RATIO "):
-            assert " min " in line and " median " in line, line
+            assert (" min " in line and " median " in line) or ": no ratio, " in line, line
+
+
+def test_ratio_line_survives_a_floor_of_zero_or_less() -> None:
+    """A tiny quick run can measure a floor of <= 0 (RSS noise): one line, no crash."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from _bench_common import Series, ratio_line
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    line = ratio_line("x", Series("a", [1.0, 2.0]), Series("b", [-3.0, 0.0]), target=1.1)
+    assert line == "RATIO x: no ratio, the floor measured -3.000 (too small)"
+    line = ratio_line("x", Series("a", [2.0, 4.0]), Series("b", [1.0, 2.0]), target=1.1)
+    assert line.startswith("RATIO x: min 2.00x  median 2.00x  (n=2)") and "MISSED" in line
