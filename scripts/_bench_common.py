@@ -333,6 +333,18 @@ def rusage_cpu() -> tuple[float, float]:
     return r.ru_utime, r.ru_stime
 
 
+def floor_ws_options() -> dict[str, object]:
+    """Options that keep a floor's bare websockets client as lean as rawlive's.
+
+    websockets 15+ reads proxy settings from the environment on every connect
+    unless told ``proxy=None`` (about 0.2 ms); rawlive passes it, so the floor
+    does too, or the floor would carry work rawlive does not.
+    """
+    from websockets.version import version
+
+    return {"proxy": None} if int(version.split(".")[0]) >= 15 else {}
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process in MiB (``ru_maxrss`` is KiB on Linux)."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -31,7 +31,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_common import Series, child_env, ensure_rawlive, machine_line, ratio_line
+from _bench_common import (
+    Series,
+    child_env,
+    ensure_rawlive,
+    floor_ws_options,
+    machine_line,
+    ratio_line,
+)
 
 INPUT = json.dumps(
     {
@@ -90,6 +97,7 @@ async def _bare_relay(upstream: str) -> None:
             upstream + client.request.path,  # type: ignore[attr-defined]
             compression=None,
             max_size=2**24,
+            **floor_ws_options(),
         ) as up:
 
             async def pump(a: object, b: object) -> None:
@@ -142,7 +150,7 @@ async def _round_trips(url: str, chunks: int) -> list[float]:
     from websockets.asyncio.client import connect
 
     rtts: list[float] = []
-    async with connect(url + PATH, compression=None, max_size=2**24) as ws:
+    async with connect(url + PATH, compression=None, max_size=2**24, **floor_ws_options()) as ws:
         await ws.send('{"setup":{"model":"models/bench"}}')
         await ws.recv()
         for _ in range(chunks):

@@ -54,6 +54,7 @@ from _bench_common import (
     ServerProcess,
     child_env,
     ensure_rawlive,
+    floor_ws_options,
     frames_for,
     have_cryptography,
     machine_line,
@@ -92,7 +93,11 @@ async def run_floor(
     total = 0
     tmp = tempfile.TemporaryDirectory()
     async with connect(
-        url + "/ws", ssl=_client_ssl(url, cafile), compression=None, max_size=64 * 1024 * 1024
+        url + "/ws",
+        ssl=_client_ssl(url, cafile),
+        compression=None,
+        max_size=64 * 1024 * 1024,
+        **floor_ws_options(),
     ) as ws:
         await ws.send('{"setup":{"model":"models/m"}}')
         await ws.recv()

@@ -38,6 +38,7 @@ from _bench_common import (
     child_env,
     current_rss_mb,
     ensure_rawlive,
+    floor_ws_options,
     machine_line,
     peak_rss_mb,
     print_table,
@@ -188,7 +189,12 @@ async def bare_client(url: str, sessions: int) -> Any:
 
     async def open_one() -> Any:
         async with gate:
-            ws = await connect(url, compression=None, additional_headers={"x-goog-api-key": "k"})
+            ws = await connect(
+                url,
+                compression=None,
+                additional_headers={"x-goog-api-key": "k"},
+                **floor_ws_options(),
+            )
             await ws.send(setup)
             await ws.recv()
             return ws

@@ -51,6 +51,7 @@ from _bench_common import (
     Series,
     child_env,
     ensure_rawlive,
+    floor_ws_options,
     machine_line,
     print_table,
     ratio_line,
@@ -133,7 +134,7 @@ async def run_client(url: str, client: str, chunks: int, paced: bool, socket: bo
         import orjson
 
         dumps, b64encode = orjson.dumps, base64.b64encode
-        async with connect(url, compression=None) as ws:
+        async with connect(url, compression=None, **floor_ws_options()) as ws:
             await ws.send(b'{"setup":{"model":"models/m"}}', text=True)
             await ws.recv()
             target: Any = ws if socket else NoSocket()

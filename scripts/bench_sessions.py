@@ -43,6 +43,7 @@ from _bench_common import (
     ServerProcess,
     current_rss_mb,
     ensure_rawlive,
+    floor_ws_options,
     frames_for,
     machine_line,
     peak_rss_mb,
@@ -85,7 +86,7 @@ async def floor_session(
 
     loads, b64decode = orjson.loads, base64.b64decode
     async with opened:
-        ws = await connect(url, compression=None, max_size=64 * 1024 * 1024)
+        ws = await connect(url, compression=None, max_size=64 * 1024 * 1024, **floor_ws_options())
         await ws.send(b'{"setup":{"model":"models/m"}}', text=True)
         await ws.recv()
     ready.set()

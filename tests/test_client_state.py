@@ -333,18 +333,18 @@ async def test_the_inbox_counts_bytes_and_ends_after_the_last_item() -> None:
         await inbox.get()
 
 
-async def test_a_reader_waiting_for_room_goes_on_when_the_buffer_drains() -> None:
-    import asyncio
-
+def test_on_room_is_called_once_when_the_buffer_drains_below_its_bound() -> None:
     from rawlive.engine import Inbox
 
+    calls: list[int] = []
     inbox = Inbox(limit=4)
-    inbox.put("x", 5)
-    waiting = asyncio.ensure_future(inbox.wait_for_room())
-    await asyncio.sleep(0)
-    assert not waiting.done()
-    assert inbox.get_nowait() == "x"
-    await asyncio.wait_for(waiting, 1.0)
+    inbox.put("x", 3)
+    inbox.put("y", 3)
+    inbox.on_room = lambda: calls.append(inbox.bytes)
+    assert inbox.get_nowait() == "x"  # 3 bytes left: below the bound
+    assert calls == [3] and inbox.on_room is None
+    assert inbox.get_nowait() == "y"
+    assert calls == [3]  # once: the engine sets it again when it pauses again
 
 
 async def test_a_waiting_get_wakes_on_put_and_times_out_without() -> None:

@@ -46,7 +46,7 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as _serve
 from websockets.version import version as _websockets_version
 
-__all__ = ["WEBSOCKETS_VERSION", "timeout", "ws_connect", "ws_serve"]
+__all__ = ["WEBSOCKETS_VERSION", "ClientConnectionBase", "timeout", "ws_connect", "ws_serve"]
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -136,6 +136,14 @@ class _KeepFramesConnection(_KeepFrames, ClientConnection):
 
 class _KeepFramesServerConnection(_KeepFrames, ServerConnection):
     pass
+
+
+ClientConnectionBase: Any = ClientConnection if _SEND_HAS_TEXT else _KeepFramesConnection
+"""The base of rawlive's own client connection class (:mod:`rawlive.wire`).
+
+It takes received frames itself (no ``recv()`` queue), so only the 13.x
+``send(text=)`` shim applies to it.
+"""
 
 
 async def ws_connect(

@@ -65,6 +65,7 @@ from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
 from rawlive.senders import Senders
 from rawlive.setup import build_setup, encode_raw
 from rawlive.vertex import resolve_target
+from rawlive.wire import SinkConnection
 
 if TYPE_CHECKING:
     import ssl
@@ -412,16 +413,19 @@ class connect:
 
         return self._target.secrets() + url_secrets(self._url)
 
-    async def _dial(self) -> ClientConnection:
+    async def _dial(self) -> SinkConnection:
         headers = self._target.headers()  # a Vertex token is refreshed here when old
         shown_url = redact_url(self._url)
         try:
-            return await ws_connect(
+            ws = await ws_connect(
                 self._url,
+                create_connection=SinkConnection,
                 headers=headers,
                 logger=RedactingLogger(logging.getLogger("websockets.client"), self._secrets()),
                 **self._ws_options,
             )
+            assert isinstance(ws, SinkConnection)
+            return ws
         except InvalidURI:
             raise ConfigurationError(f"invalid endpoint {shown_url!r}") from None
         except (InvalidHandshake, ConnectionClosed) as exc:

@@ -2,8 +2,10 @@
 
 Theory of operation
 -------------------
-Each connection has one reader task, started at ``setupComplete``, that runs
-whether or not the application reads. For every frame it:
+Every frame a connection receives is read when it arrives, whether or not
+the application reads: :class:`~rawlive.wire.SinkConnection` hands each
+message to :meth:`Engine.on_data` in the callback that read it from the
+socket (no reader task, no hand-off between tasks). For every frame it:
 
 * updates :class:`~rawlive.protocol.session.SessionState` (handle, goAway,
   usage, pending calls, whether a turn is open) and the
@@ -15,13 +17,13 @@ whether or not the application reads. For every frame it:
 * drops the frames of a turn the ledger knows is a duplicate (its input was
   sent again after a reconnect, and its answer was delivered already);
 * puts everything else into the :class:`Inbox`, a buffer bounded in bytes;
-  when it is full, the reader stops reading the socket (backpressure)
+  when it is full, the connection stops reading the socket (backpressure)
   until the application drains it.
 
-When the connection ends, the reader hands it to the reconnect engine
-(:mod:`rawlive.resilience`) or ends the inbox with the error. Writes go
-through :meth:`Engine.flush`, from the ledger, in order. No task of this
-module lets an exception go unretrieved.
+When the connection ends (:meth:`Engine.on_lost`), the engine hands it to
+the reconnect engine (:mod:`rawlive.resilience`) or ends the inbox with the
+error. Writes go through :meth:`Engine.flush`, from the ledger, in order. No
+task of this module lets an exception go unretrieved.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -61,10 +64,9 @@ from rawlive.protocol.messages import (
     ToolResponse,
 )
 from rawlive.protocol.session import SessionState
+from rawlive.wire import Callbacks, SinkConnection
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
-
     from rawlive.resilience import Resilience
 
 __all__ = ["DEFAULT_BUFFER_BYTES", "Connection", "Engine", "FrameObserver", "Inbox", "ToolHandler"]
@@ -105,11 +107,12 @@ _EMPTY: Any = object()
 class Inbox:
     """The buffer between a connection's reader and the application.
 
-    Bounded in bytes (the frames' wire sizes): :meth:`put` never refuses, the
-    reader waits in :meth:`wait_for_room` before reading more.
+    Bounded in bytes (the frames' wire sizes): :meth:`put` never refuses; the
+    engine stops reading the connection while it is :attr:`full`, and
+    ``on_room`` (set while it waits) is called once it is not.
     """
 
-    __slots__ = ("_end", "_items", "_room", "_waiter", "bytes", "limit")
+    __slots__ = ("_end", "_items", "_waiter", "bytes", "limit", "on_room")
 
     def __init__(self, limit: int = DEFAULT_BUFFER_BYTES) -> None:
         # Each item is followed by its size in the one deque: an (item, size)
@@ -119,8 +122,8 @@ class Inbox:
         self.bytes = 0
         self.limit = limit
         self._waiter: asyncio.Future[None] | None = None
-        self._room: asyncio.Future[None] | None = None
         self._end: BaseException | None = None
+        self.on_room: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self._items) // 2
@@ -150,7 +153,6 @@ class Inbox:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self.release()
 
     def get_nowait(self) -> Any:
         """The next item, or ``_EMPTY``."""
@@ -161,11 +163,10 @@ class Inbox:
         size: int = items.popleft()
         if size:
             self.bytes -= size
-            room = self._room
-            if room is not None and self.bytes < self.limit:
-                self._room = None
-                if not room.done():
-                    room.set_result(None)
+            on_room = self.on_room
+            if on_room is not None and self.bytes < self.limit:
+                self.on_room = None
+                on_room()
         return item
 
     async def get(self, timeout: float | None = None) -> Any:
@@ -182,28 +183,37 @@ class Inbox:
             item = self.get_nowait()
         return item
 
-    async def wait_for_room(self) -> None:
-        """Wait until the buffer is below its bound (or :meth:`release`)."""
-        if self._room is None or self._room.done():
-            self._room = asyncio.get_running_loop().create_future()
-        await self._room
-
-    def release(self) -> None:
-        """Let a reader waiting for room go on (its connection is ending)."""
-        room, self._room = self._room, None
-        if room is not None and not room.done():
-            room.set_result(None)
-
 
 class Connection:
-    """One WebSocket connection of a session, and what happened to it."""
+    """One WebSocket connection of a session, and what happened to it.
 
-    def __init__(self, ws: ClientConnection, number: int) -> None:
+    It is the connection's :class:`~rawlive.wire.Sink` once :meth:`Engine.start`
+    attached it: each message goes on to the engine with the connection.
+    """
+
+    __slots__ = (
+        "_waiter",
+        "completed_turns",
+        "ended",
+        "engine",
+        "error",
+        "go_away_at",
+        "handing_over",
+        "number",
+        "opened",
+        "paused",
+        "turn_cut",
+        "ws",
+    )
+
+    def __init__(self, ws: SinkConnection, number: int) -> None:
         self.ws = ws
         self.number = number
+        self.engine: Engine | None = None
         self.opened = time.monotonic()
-        self.reader: asyncio.Task[None] | None = None
-        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.paused = False  # not reading the socket: the inbox is full
+        self.ended = False
+        self._waiter: asyncio.Future[None] | None = None
         self.error: ConnectionClosedError | None = None
         self.handing_over = False  # we are closing it to move to a new connection
         self.go_away_at: float | None = None
@@ -212,7 +222,39 @@ class Connection:
 
     @property
     def writable(self) -> bool:
-        return not self.handing_over and not self.ended.done()
+        return not self.handing_over and not self.ended
+
+    def on_data(self, data: bytes, text: bool) -> None:
+        assert self.engine is not None
+        self.engine.on_data(self, data, text)
+
+    def on_lost(self, exc: ConnectionClosed) -> None:
+        assert self.engine is not None
+        self.engine.on_lost(self, exc)
+
+    def end(self) -> None:
+        """Mark the connection ended (once) and wake whoever waits for it."""
+        self.ended = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_ended(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the connection to end."""
+        if self.ended:
+            return
+        if self._waiter is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+        await asyncio.wait([self._waiter], timeout=timeout)
+
+
+def _utf8_error(data: bytes) -> str | None:
+    """Why ``data`` is not UTF-8 (websockets' wording), or None when it is."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{exc.reason} at position {exc.start}"
+    return None
 
 
 def close_error(
@@ -285,7 +327,7 @@ class Engine:
         self.setup = setup
         self.endpoint = endpoint
         self.secrets = secrets
-        self.observers = list(observers)
+        self.observers = tuple(observers)
         self.tool_handler = tool_handler
         self.lint = lint
         self.setup_timeout = setup_timeout
@@ -297,129 +339,221 @@ class Engine:
         self.closed_error: LiveError | None = None
         self.closed_by_us = False
         self.setup_complete: SetupComplete | None = None
-        self.changed = asyncio.Event()  # set on every handle and connection change
+        # Made when first needed: most sessions never wait for a change, never
+        # send through the ledger, never spawn a task (objects per session are
+        # what the cyclic GC walks; see docs/benchmarks.md).
+        self._changed: asyncio.Event | None = None  # set on every handle and connection change
         self.turn_marks: collections.deque[int] = collections.deque()
-        self._send_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._send_lock: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] | None = None
 
     # -------------------------------------------------------------- tasks
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``coro`` in a tracked task whose failure is logged, never lost."""
 
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+
         def done(task: asyncio.Task[None]) -> None:
-            self._tasks.discard(task)
+            tasks.discard(task)
             if not task.cancelled() and task.exception() is not None:
                 logger.error("rawlive: %s failed", name, exc_info=task.exception())
 
         task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
+        tasks.add(task)
         task.add_done_callback(done)
         return task
 
     def cancel_tasks(self) -> None:
+        if not self._tasks:
+            return
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
 
+    def notify(self) -> None:
+        """Something :meth:`wait_for` may wait on changed (a handle, the connection)."""
+        if self._changed is not None:
+            self._changed.set()
+
+    async def wait_changed(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the next :meth:`notify`."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        self._changed.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
     # -------------------------------------------------------------- setup
 
     async def handshake(
-        self, ws: ClientConnection, number: int, setup: Setup
+        self, ws: SinkConnection, number: int, setup: Setup
     ) -> list[tuple[ServerMessage, int]]:
-        """Send ``setup`` on ``ws``, wait for setupComplete; return the frames before it."""
+        """Send ``setup`` on ``ws``, wait for setupComplete; return the frames before it.
+
+        Frames after setupComplete stay held on ``ws`` until :meth:`start`.
+        """
         envelope = ClientMessage(setup=setup)
         data = encode(envelope).decode("utf-8")
         for observer in self.observers:
             observer.on_frame(number, "client", data)
         early: list[tuple[ServerMessage, int]] = []
+        complete: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
 
-        async def wait() -> ServerMessage:
+        def on_data(frame: bytes, text: bool) -> None:
+            try:
+                message = decode_server(self._observed(number, ws, frame, text))
+            except UnicodeDecodeError:
+                return  # the connection fails with 1007: on_lost says so
+            except RemoteProtocolError as exc:
+                bad_utf8 = _utf8_error(frame) if text else None
+                if bad_utf8 is not None:
+                    ws.fail(1007, bad_utf8)  # on_lost says so
+                    return
+                ws.detach()
+                if not complete.done():
+                    complete.set_exception(exc)
+                return
+            if message.setup_complete is not None:
+                ws.detach()  # what follows waits for start()
+                if not complete.done():
+                    complete.set_result(message)
+                return
+            logger.debug("%s arrived before setupComplete", message.kinds)
+            early.append((message, len(frame)))
+
+        def on_lost(exc: ConnectionClosed) -> None:
+            error = close_error(exc, self.secrets, during_setup=True)
+            self.observe_close(number, error)
+            if not complete.done():
+                complete.set_exception(error)
+
+        def time_out() -> None:
+            if not complete.done():
+                complete.set_exception(
+                    SetupTimeoutError(
+                        f"no setupComplete within {self.setup_timeout} s after sending setup "
+                        f"for {setup.model}"
+                    )
+                )
+
+        ws.attach(Callbacks(on_data, on_lost))
+        # one timer, not wait_for(): its extra future and callbacks cost every session
+        timer = None
+        if self.setup_timeout is not None:
+            timer = asyncio.get_running_loop().call_later(self.setup_timeout, time_out)
+        try:
             try:
                 await ws.send(data)
-                while True:
-                    frame = await ws.recv()
-                    for observer in self.observers:
-                        observer.on_frame(number, "server", frame)
-                    message = decode_server(frame)
-                    if message.setup_complete is not None:
-                        return message
-                    logger.debug("%s arrived before setupComplete", message.kinds)
-                    early.append((message, len(frame)))
             except ConnectionClosed as exc:
-                error = close_error(exc, self.secrets, during_setup=True)
-                self.observe_close(number, error)
-                raise error from None
-
-        try:
-            complete = await asyncio.wait_for(wait(), self.setup_timeout)
-        except asyncio.TimeoutError:
-            raise SetupTimeoutError(
-                f"no setupComplete within {self.setup_timeout} s after sending setup "
-                f"for {setup.model}"
-            ) from None
+                # on_lost reports the close, once the connection is lost
+                await asyncio.wait([complete], timeout=5.0)
+                if not complete.done():
+                    error = close_error(exc, self.secrets, during_setup=True)
+                    self.observe_close(number, error)
+                    raise error from None
+            message = await complete
+        except BaseException:
+            ws.detach()
+            if complete.done() and not complete.cancelled():
+                complete.exception()  # retrieved: the error raised is this one or another
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         self.state.reset_connection()
         self.state.on_send(envelope)
-        self.state.on_receive(complete)
-        self.setup_complete = complete.setup_complete
+        self.state.on_receive(message)
+        self.setup_complete = message.setup_complete
         return early
 
     def start(self, conn: Connection, early: Sequence[tuple[ServerMessage, int]] = ()) -> None:
-        """Make ``conn`` the current connection and start its reader."""
+        """Make ``conn`` the current connection and read it from now on."""
         self.conn = conn
         for message, size in early:
             self.on_message(conn, message, size)
-        conn.reader = asyncio.ensure_future(self._read(conn))
-        self.changed.set()
+        self.notify()
+        conn.engine = self
+        conn.ws.attach(conn)
 
     # ------------------------------------------------------------ reading
 
-    async def _read(self, conn: Connection) -> None:
-        ws, number, inbox, state = conn.ws, conn.number, self.inbox, self.state
-        observers, ledger, put = self.observers, self.ledger, inbox.put
-        error: BaseException
+    def _observed(self, number: int, ws: SinkConnection, data: bytes, text: bool) -> bytes | str:
+        """Show ``data`` to the observers; a text frame that is not UTF-8 fails ``ws`` (1007)."""
+        if not self.observers:
+            return data
+        payload: bytes | str = data
+        if text:
+            try:
+                payload = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                ws.fail(1007, f"{exc.reason} at position {exc.start}")
+                raise
+        for observer in self.observers:
+            observer.on_frame(number, "server", payload)
+        return payload
+
+    def on_data(self, conn: Connection, data: bytes, text: bool) -> None:
+        """Take one message of ``conn`` as it arrives (called by the connection)."""
+        inbox = self.inbox
         try:
-            while True:
-                if inbox.bytes >= inbox.limit and not conn.handing_over:
-                    await inbox.wait_for_room()
-                    continue
-                data = await ws.recv()
-                for observer in observers:
-                    observer.on_frame(number, "server", data)
-                try:
-                    message = decode_server_chunk(data)
-                except RemoteProtocolError as exc:
-                    put(_Raise(exc))
-                    continue
-                if isinstance(message, tuple):
-                    # the commonest frame, an audio chunk of the model's turn:
-                    # buffered as (mime, pcm), no records (see decode_server_chunk)
-                    if ledger is None or not ledger.duplicates:
-                        state.turn_open = True
-                        put(message, len(data))
-                    continue
+            payload = self._observed(conn.number, conn.ws, data, text) if self.observers else data
+            try:
+                message = decode_server_chunk(payload)
+            except RemoteProtocolError as exc:
+                bad_utf8 = _utf8_error(data) if text else None
+                if bad_utf8 is not None:
+                    conn.ws.fail(1007, bad_utf8)  # on_lost says so
+                else:
+                    inbox.put(_Raise(exc))
+                return
+            ledger = self.ledger
+            if isinstance(message, tuple):
+                # the commonest frame, an audio chunk of the model's turn:
+                # buffered as (mime, pcm), no records (see decode_server_chunk)
+                if ledger is None or not ledger.duplicates:
+                    self.state.turn_open = True
+                    inbox.put(message, len(data))
+            else:
                 # Depends on the records' __dict__ layout: tests/test_record_layout.py.
                 attrs = message.__dict__
-                if len(attrs) == 1 and "server_content" in attrs:
-                    sc = attrs["server_content"]
-                    if len(sc.__dict__) == 1 and sc.model_turn is not None:
-                        # the commonest frame, a chunk of the model's turn
-                        if ledger is None or not ledger.duplicates:
-                            state.turn_open = True
-                            put(message, len(data))
-                        continue
-                self.on_message(conn, message, len(data))
-        except ConnectionClosed as exc:
-            error = close_error(exc, self.secrets, during_setup=False)
-        except asyncio.CancelledError:
-            error = LocalProtocolError("the session is closed")
-            self._ended(conn, error)
-            raise
+                sc = attrs.get("server_content") if len(attrs) == 1 else None
+                if sc is not None and len(sc.__dict__) == 1 and sc.model_turn is not None:
+                    # the commonest frame, a chunk of the model's turn
+                    if ledger is None or not ledger.duplicates:
+                        self.state.turn_open = True
+                        inbox.put(message, len(data))
+                else:
+                    self.on_message(conn, message, len(data))
+        except UnicodeDecodeError:
+            return  # the connection fails with 1007: on_lost says so
         except Exception as exc:  # a bug or an observer failing: end, never lose it
-            logger.exception("rawlive: the reader of connection %d failed", number)
-            error = exc
-        self._ended(conn, error)
+            logger.exception("rawlive: reading connection %d failed", conn.number)
+            conn.ws.detach()
+            self._ended(conn, exc)
+            return
+        if inbox.bytes >= inbox.limit and not conn.handing_over and not conn.paused:
+            conn.paused = True
+            conn.ws.pause()
+            inbox.on_room = functools.partial(self.read_on, conn)  # rare: the inbox is full
+
+    def read_on(self, conn: Connection) -> None:
+        """Read ``conn`` again (the inbox has room, or the connection is ending)."""
+        if conn.paused:
+            conn.paused = False
+            conn.ws.resume()
+
+    def hand_over(self, conn: Connection) -> None:
+        """``conn`` is being closed: read it to its end, past the inbox's bound."""
+        conn.handing_over = True
+        self.read_on(conn)
+
+    def on_lost(self, conn: Connection, exc: ConnectionClosed) -> None:
+        """``conn`` is gone (called by the connection, after its last message)."""
+        self._ended(conn, close_error(exc, self.secrets, during_setup=False))
 
     def on_message(self, conn: Connection, message: ServerMessage, size: int) -> None:
         """Act on one received message and buffer it (the reader's general path)."""
@@ -446,7 +580,7 @@ class Engine:
         if sru is not None and sru.resumable and sru.new_handle:
             if ledger is not None:
                 ledger.on_handle(sru.last_consumed_client_message_index)
-            self.changed.set()
+            self.notify()
         go_away = message.go_away
         if go_away is not None and go_away.time_left_seconds is not None:
             left = go_away.time_left_seconds
@@ -467,12 +601,13 @@ class Engine:
         self.inbox.put(message, size)
 
     def _ended(self, conn: Connection, error: BaseException) -> None:
+        if conn.ended:
+            return
         conn.turn_cut = self.state.turn_open
         if isinstance(error, ConnectionClosedError):
             conn.error = error
-        if not conn.ended.done():
-            conn.ended.set_result(None)
-        self.changed.set()
+        conn.end()
+        self.notify()
         if self.closed_by_us or conn is not self.conn:
             return
         if (
@@ -496,7 +631,7 @@ class Engine:
             self.observe_close(conn.number, error)
         self.cancel_tasks()
         self.inbox.end(error)
-        self.changed.set()
+        self.notify()
 
     def observe_close(self, number: int, error: ConnectionClosedError) -> None:
         by = None if error.by_server is None else ("server" if error.by_server else "client")
@@ -536,6 +671,8 @@ class Engine:
         """Write what the ledger releases, in order, while the connection takes it."""
         ledger = self.ledger
         assert ledger is not None
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
         async with self._send_lock:
             while self.writable():
                 entry = ledger.next_to_write()
@@ -584,7 +721,7 @@ class Engine:
 
     async def write_failed(self, conn: Connection, exc: ConnectionClosed) -> NoReturn:
         """Raise the rawlive error for a write that found ``conn`` closed."""
-        await asyncio.wait([conn.ended], timeout=1.0)  # let the reader finish
+        await conn.wait_ended(1.0)
         if self.closed_error is not None:
             raise self.closed_error from None
         raise close_error(exc, self.secrets, during_setup=False) from None
@@ -618,9 +755,7 @@ class Engine:
             left = deadline - loop.time()
             if left <= 0 or self.closed_error is not None:
                 return condition()
-            self.changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
+            await self.wait_changed(left)
         return True
 
     # ----------------------------------------------------------- closing
@@ -633,14 +768,13 @@ class Engine:
         conn = self.conn
         if conn is None:
             return
-        conn.handing_over = True  # the reader reads on to the close, past the bound
-        self.inbox.release()
+        self.hand_over(conn)  # read on to the close, past the bound
         with contextlib.suppress(Exception):
             await conn.ws.close(code, reason)
-        if conn.reader is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(conn.reader), 5.0)
-            conn.reader.cancel()
+        if not conn.ended:  # the close returned before the connection was lost
+            with contextlib.suppress(Exception):
+                await conn.wait_ended(5.0)
+        conn.ws.detach()
         self.state.on_close()
         self.inbox.end(
             ConnectionClosedError(
@@ -650,4 +784,4 @@ class Engine:
                 by_server=False,
             )
         )
-        self.changed.set()
+        self.notify()

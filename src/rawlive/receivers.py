@@ -114,7 +114,7 @@ class Receivers:
             lambda: (
                 state.handle_turns >= turn_number
                 or engine.conn is not conn
-                or (conn is not None and conn.ended.done())
+                or (conn is not None and conn.ended)
             ),
             self._handle_wait,
         )

@@ -181,7 +181,7 @@ class Resilience:
         self._handover = self._engine.spawn(self._hand_over(conn, time_left), "the handover")
 
     def take_over(self, conn: Connection, error: ConnectionClosedError) -> bool:
-        """The reader of ``conn`` ended with ``error``: reconnect when that can help."""
+        """``conn`` ended with ``error``: reconnect when that can help."""
         import asyncio  # here, so that `import rawlive` stays free of asyncio
 
         planned = conn.handing_over or conn.go_away_at is not None
@@ -223,16 +223,13 @@ class Resilience:
         await asyncio.sleep(policy.handover_delay(time_left))
         # An idle moment: the turn finished and its handle arrived, tool calls
         # answered. A handover mid-turn would cut the model off.
-        while conn is engine.conn and not conn.ended.done() and time.monotonic() < deadline:
+        while conn is engine.conn and not conn.ended and time.monotonic() < deadline:
             if not self._busy():
                 break
-            engine.changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(engine.changed.wait(), 0.02)
-        if conn is not engine.conn or conn.ended.done() or engine.closed_by_us:
+            await engine.wait_changed(0.02)
+        if conn is not engine.conn or conn.ended or engine.closed_by_us:
             return
-        conn.handing_over = True
-        engine.inbox.release()  # the reader drains the old connection to its end
+        engine.hand_over(conn)  # read the old connection to its end
         with contextlib.suppress(Exception):
             await conn.ws.close(1000, "handover to a new connection")
 
@@ -355,7 +352,7 @@ class Resilience:
 
         engine = self._engine
         ledger = engine.ledger
-        if conn is not engine.conn or conn.ended.done() or ledger is None:
+        if conn is not engine.conn or conn.ended or ledger is None:
             return
         if not ledger.duplicates:
             return
