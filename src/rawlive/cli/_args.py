@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from rawlive.capture.format import Capture
 
 __all__ = [
+    "add_capture_argument",
+    "add_listen_options",
     "capture_file",
     "host_name",
     "input_file",
@@ -175,3 +177,10 @@ def add_listen_options(p: argparse.ArgumentParser, *, port: int, port_help: str)
     p.add_argument(
         "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
     )
+
+
+def add_capture_argument(
+    p: argparse.ArgumentParser, help: str = "a capture file (.jsonl), e.g. from --record"
+) -> None:
+    """Declare the ``CAPTURE`` positional argument: a capture file to read."""
+    p.add_argument("capture", metavar="CAPTURE", type=capture_file, help=help)

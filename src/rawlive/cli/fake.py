@@ -12,8 +12,14 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli import subcommand
 from rawlive.cli._args import add_listen_options
 
+SUMMARY = "run the bundled fake Live server until Ctrl-C (prints its URL)"
+DESCRIPTION = (
+    "Run the bundled fake Live server (FakeLiveServer) on its own. The first line on stdout "
+    "is its ws:// (or wss://) URL; it serves until Ctrl-C."
+)
 EPILOG = """\
 example:
   rawlive fake --port 8766 &                  # prints ws://127.0.0.1:8766/ws/...
@@ -26,14 +32,7 @@ Resumption handles stay valid while this server runs; they die with it.
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "fake",
-        help="run the bundled fake Live server until Ctrl-C (prints its URL)",
-        description="Run the bundled fake Live server (FakeLiveServer) on its own. "
-        "The first line on stdout is its ws:// (or wss://) URL; it serves until Ctrl-C.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "fake", SUMMARY, DESCRIPTION, EPILOG, run)
     add_listen_options(p, port=0, port_help="TCP port (default 0: any free port, printed)")
     p.add_argument(
         "--api-key",
@@ -60,7 +59,6 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="also mint ephemeral tokens (POST /v1alpha/auth_tokens; its URL on stderr)",
     )
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:

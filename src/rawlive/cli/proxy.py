@@ -6,8 +6,14 @@ import argparse
 import sys
 from typing import Any
 
+from rawlive.cli import subcommand
 from rawlive.cli._args import add_listen_options, input_file
 
+SUMMARY = "relay any Live client to the service: watch, record, lint, inject faults"
+DESCRIPTION = (
+    "Listen on loopback and relay every Live API frame, unchanged, between each client and "
+    "the upstream service."
+)
 EPILOG = """\
 Point a client at the proxy by base URL, e.g. for the official Python SDK
   genai.Client(http_options={"base_url": "http://127.0.0.1:8766/"})
@@ -24,14 +30,7 @@ examples:
 def add_parser(sub: Any) -> None:
     from rawlive.testing.faultspec import FAULT_SYNTAX
 
-    p = sub.add_parser(
-        "proxy",
-        help="relay any Live client to the service: watch, record, lint, inject faults",
-        description="Listen on loopback and relay every Live API frame, unchanged, between "
-        "each client and the upstream service.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "proxy", SUMMARY, DESCRIPTION, EPILOG, run)
     add_listen_options(p, port=8766, port_help="TCP port (default 8766; 0: any free port)")
     p.add_argument(
         "--upstream",
@@ -74,7 +73,6 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="with --inject-key: allow a non-loopback --host (anyone reaching it spends the key)",
     )
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:
