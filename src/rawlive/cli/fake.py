@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from rawlive.cli import subcommand
-from rawlive.cli._args import add_listen_options
+from rawlive.cli._args import add_listen_options, listen_ssl_context
 
 SUMMARY = "run the bundled fake Live server until Ctrl-C (prints its URL)"
 DESCRIPTION = (
@@ -66,24 +66,14 @@ async def run(args: argparse.Namespace) -> int:
     from rawlive.errors import ConfigurationError
     from rawlive.testing import FakeLiveServer
 
-    if (args.tls_cert is None) != (args.tls_key is None):
-        raise ConfigurationError("give both --tls-cert and --tls-key, or neither")
     if args.api_key is not None and not args.api_key.strip():
         raise ConfigurationError("--api-key is empty")
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port must be 0 to 65535, got {args.port}")
-    context = None
-    if args.tls_cert is not None:
-        from rawlive.capture.tls import server_ssl_context
-
-        try:
-            context = server_ssl_context(args.tls_cert, args.tls_key)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
     server = FakeLiveServer(
         host=args.host,
         port=args.port,
-        ssl_context=context,
+        ssl_context=listen_ssl_context(args),
         api_key=args.api_key,
         realtime=args.realtime,
         vertex=args.vertex,

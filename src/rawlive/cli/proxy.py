@@ -7,7 +7,12 @@ import sys
 from typing import Any
 
 from rawlive.cli import subcommand
-from rawlive.cli._args import add_listen_options, input_file
+from rawlive.cli._args import (
+    add_key_options,
+    add_listen_options,
+    input_file,
+    listen_ssl_context,
+)
 
 SUMMARY = "relay any Live client to the service: watch, record, lint, inject faults"
 DESCRIPTION = (
@@ -66,8 +71,7 @@ def add_parser(sub: Any) -> None:
         help="add the API key (--api-key, $GEMINI_API_KEY, $GOOGLE_API_KEY, .env) to "
         "connections that bring none",
     )
-    p.add_argument("--api-key", help="with --inject-key: the key to add")
-    p.add_argument("--env-file", help="with --inject-key: the .env file to read")
+    add_key_options(p, when="with --inject-key: ")
     p.add_argument(
         "--allow-remote",
         action="store_true",
@@ -94,16 +98,6 @@ async def run(args: argparse.Namespace) -> int:
         from rawlive.auth import resolve_credentials
 
         key = resolve_credentials(args.api_key, env_file=args.env_file).secret
-    ssl_context = None
-    if args.tls_cert or args.tls_key:
-        if not (args.tls_cert and args.tls_key):
-            raise ConfigurationError("--tls-cert and --tls-key go together")
-        from rawlive.capture.tls import server_ssl_context
-
-        try:
-            ssl_context = server_ssl_context(args.tls_cert, args.tls_key)
-        except OSError as exc:  # ssl.SSLError too: not PEM, or a key that does not match
-            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
     upstream_ssl = None
     if args.upstream_ca_file:
         from rawlive.capture.tls import client_ssl_context
@@ -125,7 +119,7 @@ async def run(args: argparse.Namespace) -> int:
         inject_key=key,
         allow_remote=args.allow_remote,
         faults=faults,
-        ssl_context=ssl_context,
+        ssl_context=listen_ssl_context(args),
         upstream_ssl=upstream_ssl,
     )
     if key and args.allow_remote and args.host not in ("127.0.0.1", "::1", "localhost"):

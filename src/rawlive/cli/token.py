@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from rawlive.cli import subcommand
+from rawlive.cli._args import add_key_options
 
 SUMMARY = "mint an ephemeral token (auth_tokens/...) from your API key"
 DESCRIPTION = "Ask the Gemini API for a short-lived token (POST v1alpha/auth_tokens)."
@@ -40,10 +41,7 @@ def add_parser(sub: Any) -> None:
     create.add_argument(
         "--base-url", help="http(s)://host:port to ask instead of the service (tests, gateways)"
     )
-    create.add_argument(
-        "--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)"
-    )
-    create.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
+    add_key_options(create)
 
 
 def run(args: argparse.Namespace) -> int:
