@@ -16,9 +16,12 @@ from rawlive.protocol.codec import (
     to_wire,
 )
 from rawlive.protocol.messages import *  # noqa: F403  (the message types: see __all__)
+from rawlive.protocol.messages import CLIENT_ENVELOPES, SERVER_ENVELOPES
 
-# The codec and naming functions, then every message type.
+# The envelope keys, the codec and naming functions, then every message type.
 __all__ = [
+    "CLIENT_ENVELOPES",
+    "SERVER_ENVELOPES",
     "camel",
     "decode_client",
     "decode_json",
