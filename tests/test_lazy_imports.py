@@ -50,13 +50,23 @@ def test_turn_comes_from_the_pure_layer() -> None:
 
 
 def test_one_table_drives_all_and_every_name_resolves() -> None:
-    table = rawlive._EXPORTS
+    from rawlive.protocol import messages
+
+    table = {**rawlive._EXPORTS, **dict.fromkeys(messages.__all__, "rawlive.protocol")}
     assert rawlive.__all__ == sorted([*table, "__version__"])
     for name, module in table.items():
         value = getattr(rawlive, name)
         assert value is getattr(sys.modules[module], name)
     assert "ModelName" not in rawlive.__all__
     assert set(rawlive.__all__) <= set(dir(rawlive))
+
+
+def test_names_outside_the_protocol_do_not_load_it() -> None:
+    loaded = _modules_after(
+        "import rawlive; rawlive.LiveError; hasattr(rawlive, '_private'); hasattr(rawlive, '__wrapped__')"
+    )
+    assert "rawlive.protocol" not in loaded
+    assert "rawlive.protocol" in _modules_after("import rawlive; rawlive.Setup")
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

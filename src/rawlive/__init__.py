@@ -4,8 +4,10 @@ Nothing is imported up front: each public name is loaded from its module on
 first use (PEP 562 module ``__getattr__``), so ``import rawlive`` and
 ``import rawlive.closecodes`` (what ``rawlive explain`` needs) cost almost
 nothing, and the asyncio client is loaded only by :func:`connect` or
-:class:`Session`. ``_EXPORTS`` below is the one table of what is public and
-where it lives; the ``TYPE_CHECKING`` imports repeat it for type checkers.
+:class:`Session`. ``_EXPORTS`` below says where each public name lives, but for
+the message types (``Setup``, ``ServerContent``, ...): those are every name of
+``rawlive.protocol.messages.__all__``, looked up there on first use, and so is
+``__all__``. The ``TYPE_CHECKING`` imports say the same for type checkers.
 """
 
 from __future__ import annotations
@@ -16,99 +18,59 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+# "X as X" re-exports each name to type checkers (mypy --strict, pyright); isort would
+# split every one into a statement of its own.
+# isort: off
 if TYPE_CHECKING:
     from rawlive.client import (
-        Session,
-        connect,
+        Session as Session,
+        connect as connect,
     )
     from rawlive.engine import (
-        FrameObserver,
-        ToolHandler,
+        FrameObserver as FrameObserver,
+        ToolHandler as ToolHandler,
     )
     from rawlive.errors import (
-        AudioFormatError,
-        ConcurrentReadError,
-        ConfigurationError,
-        ConnectionClosedError,
-        HandleRefusedError,
-        LintError,
-        LiveError,
-        LocalProtocolError,
-        MissingAPIKeyError,
-        QueueFullError,
-        RemoteProtocolError,
-        ReplayMismatchError,
-        ResumptionError,
-        SetupRejectedError,
-        SetupTimeoutError,
-        TurnTimeoutError,
+        AudioFormatError as AudioFormatError,
+        ConcurrentReadError as ConcurrentReadError,
+        ConfigurationError as ConfigurationError,
+        ConnectionClosedError as ConnectionClosedError,
+        HandleRefusedError as HandleRefusedError,
+        LintError as LintError,
+        LiveError as LiveError,
+        LocalProtocolError as LocalProtocolError,
+        MissingAPIKeyError as MissingAPIKeyError,
+        QueueFullError as QueueFullError,
+        RemoteProtocolError as RemoteProtocolError,
+        ReplayMismatchError as ReplayMismatchError,
+        ResumptionError as ResumptionError,
+        SetupRejectedError as SetupRejectedError,
+        SetupTimeoutError as SetupTimeoutError,
+        TurnTimeoutError as TurnTimeoutError,
     )
     from rawlive.protocol import (
-        AudioTranscriptionConfig,
-        AutomaticActivityDetection,
-        Blob,
-        ClientContent,
-        ClientMessage,
-        ClientPayload,
-        CodeExecutionResult,
-        Content,
-        ContextUpdate,
-        ContextWindowCompression,
-        ExecutableCode,
-        FileData,
-        FunctionCall,
-        FunctionDeclaration,
-        FunctionResponse,
-        GenerationConfig,
-        GoAway,
-        Handle,
-        HistoryConfig,
-        ModalityTokenCount,
-        Part,
-        PrebuiltVoiceConfig,
-        ProactivityConfig,
-        RealtimeInput,
-        RealtimeInputConfig,
-        ServerContent,
-        ServerMessage,
-        ServerPayload,
-        SessionResumptionConfig,
-        SessionResumptionUpdate,
-        Setup,
-        SetupComplete,
-        SlidingWindow,
-        SpeechConfig,
-        ThinkingConfig,
-        Tool,
-        ToolCall,
-        ToolCallCancellation,
-        ToolResponse,
-        ToolsUpdate,
-        Transcription,
-        UsageMetadata,
-        VoiceActivity,
-        VoiceActivityDetectionSignal,
-        VoiceConfig,
-        decode_client,
-        decode_json,
-        decode_server,
-        encode,
-        to_wire,
+        decode_client as decode_client,
+        decode_json as decode_json,
+        decode_server as decode_server,
+        encode as encode,
+        to_wire as to_wire,
     )
+    from rawlive.protocol.messages import *  # noqa: F403  (the message types)
     from rawlive.protocol.session import (
-        Turn,
-        UsageTotals,
+        Turn as Turn,
+        UsageTotals as UsageTotals,
     )
     from rawlive.resilience import (
-        Reconnected,
-        ReconnectPolicy,
+        Reconnected as Reconnected,
+        ReconnectPolicy as ReconnectPolicy,
     )
     from rawlive.tokens import (
-        EphemeralToken,
-        create_ephemeral_token,
+        EphemeralToken as EphemeralToken,
+        create_ephemeral_token as create_ephemeral_token,
     )
+# isort: on
 
-# Public name -> the module that defines it (the one table; __all__ follows it).
+# Public name -> the module that defines it; the message types are not listed here.
 _EXPORTS: dict[str, str] = {
     "AudioFormatError": "rawlive.errors",
     "ConcurrentReadError": "rawlive.errors",
@@ -126,51 +88,6 @@ _EXPORTS: dict[str, str] = {
     "SetupRejectedError": "rawlive.errors",
     "SetupTimeoutError": "rawlive.errors",
     "TurnTimeoutError": "rawlive.errors",
-    "AudioTranscriptionConfig": "rawlive.protocol",
-    "AutomaticActivityDetection": "rawlive.protocol",
-    "Blob": "rawlive.protocol",
-    "ClientContent": "rawlive.protocol",
-    "ClientMessage": "rawlive.protocol",
-    "ClientPayload": "rawlive.protocol",
-    "CodeExecutionResult": "rawlive.protocol",
-    "Content": "rawlive.protocol",
-    "ContextUpdate": "rawlive.protocol",
-    "ContextWindowCompression": "rawlive.protocol",
-    "ExecutableCode": "rawlive.protocol",
-    "FileData": "rawlive.protocol",
-    "FunctionCall": "rawlive.protocol",
-    "FunctionDeclaration": "rawlive.protocol",
-    "FunctionResponse": "rawlive.protocol",
-    "GenerationConfig": "rawlive.protocol",
-    "GoAway": "rawlive.protocol",
-    "Handle": "rawlive.protocol",
-    "HistoryConfig": "rawlive.protocol",
-    "ModalityTokenCount": "rawlive.protocol",
-    "Part": "rawlive.protocol",
-    "PrebuiltVoiceConfig": "rawlive.protocol",
-    "ProactivityConfig": "rawlive.protocol",
-    "RealtimeInput": "rawlive.protocol",
-    "RealtimeInputConfig": "rawlive.protocol",
-    "ServerContent": "rawlive.protocol",
-    "ServerMessage": "rawlive.protocol",
-    "ServerPayload": "rawlive.protocol",
-    "SessionResumptionConfig": "rawlive.protocol",
-    "SessionResumptionUpdate": "rawlive.protocol",
-    "Setup": "rawlive.protocol",
-    "SetupComplete": "rawlive.protocol",
-    "SlidingWindow": "rawlive.protocol",
-    "SpeechConfig": "rawlive.protocol",
-    "ThinkingConfig": "rawlive.protocol",
-    "Tool": "rawlive.protocol",
-    "ToolCall": "rawlive.protocol",
-    "ToolCallCancellation": "rawlive.protocol",
-    "ToolResponse": "rawlive.protocol",
-    "ToolsUpdate": "rawlive.protocol",
-    "Transcription": "rawlive.protocol",
-    "UsageMetadata": "rawlive.protocol",
-    "VoiceActivity": "rawlive.protocol",
-    "VoiceActivityDetectionSignal": "rawlive.protocol",
-    "VoiceConfig": "rawlive.protocol",
     "decode_client": "rawlive.protocol",
     "decode_json": "rawlive.protocol",
     "decode_server": "rawlive.protocol",
@@ -189,97 +106,27 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rawlive' has no attribute {name!r}")
-    import importlib
+def _message_types() -> list[str]:
+    from rawlive.protocol import messages
 
-    value = getattr(importlib.import_module(module), name)
+    return messages.__all__
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__all__":
+        value: Any = sorted([*_EXPORTS, *_message_types(), "__version__"])
+    else:
+        module = _EXPORTS.get(name)
+        if module is None:
+            if name.startswith("_") or name not in _message_types():
+                raise AttributeError(f"module 'rawlive' has no attribute {name!r}")
+            module = "rawlive.protocol"
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
-
-
-__all__ = [
-    "AudioFormatError",
-    "AudioTranscriptionConfig",
-    "AutomaticActivityDetection",
-    "Blob",
-    "ClientContent",
-    "ClientMessage",
-    "ClientPayload",
-    "CodeExecutionResult",
-    "ConcurrentReadError",
-    "ConfigurationError",
-    "ConnectionClosedError",
-    "Content",
-    "ContextUpdate",
-    "ContextWindowCompression",
-    "EphemeralToken",
-    "ExecutableCode",
-    "FileData",
-    "FrameObserver",
-    "FunctionCall",
-    "FunctionDeclaration",
-    "FunctionResponse",
-    "GenerationConfig",
-    "GoAway",
-    "Handle",
-    "HandleRefusedError",
-    "HistoryConfig",
-    "LintError",
-    "LiveError",
-    "LocalProtocolError",
-    "MissingAPIKeyError",
-    "ModalityTokenCount",
-    "Part",
-    "PrebuiltVoiceConfig",
-    "ProactivityConfig",
-    "QueueFullError",
-    "RealtimeInput",
-    "RealtimeInputConfig",
-    "ReconnectPolicy",
-    "Reconnected",
-    "RemoteProtocolError",
-    "ReplayMismatchError",
-    "ResumptionError",
-    "ServerContent",
-    "ServerMessage",
-    "ServerPayload",
-    "Session",
-    "SessionResumptionConfig",
-    "SessionResumptionUpdate",
-    "Setup",
-    "SetupComplete",
-    "SetupRejectedError",
-    "SetupTimeoutError",
-    "SlidingWindow",
-    "SpeechConfig",
-    "ThinkingConfig",
-    "Tool",
-    "ToolCall",
-    "ToolCallCancellation",
-    "ToolHandler",
-    "ToolResponse",
-    "ToolsUpdate",
-    "Transcription",
-    "Turn",
-    "TurnTimeoutError",
-    "UsageMetadata",
-    "UsageTotals",
-    "VoiceActivity",
-    "VoiceActivityDetectionSignal",
-    "VoiceConfig",
-    "__version__",
-    "connect",
-    "create_ephemeral_token",
-    "decode_client",
-    "decode_json",
-    "decode_server",
-    "encode",
-    "to_wire",
-]
+    return sorted(set(globals()) | set(__getattr__("__all__")))

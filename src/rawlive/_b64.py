@@ -35,13 +35,26 @@ def b64decode_any(text: str) -> bytes:
             length that leaves one dangling character).
         TypeError: ``text`` is not a ``str``.
     """
+    data = _decode_standard(text)
+    return data if data is not None else _decode_other(text)
+
+
+def _decode_standard(text: str) -> bytes | None:
+    """The fast path: decode standard, padded base64 (what the service sends).
+
+    Returns ``None`` when the text may be another accepted spelling.
+    """
     if len(text) % 4 == 0:
-        # Fast path: standard, padded base64 (what the service sends).
         try:
             return _strict_a2b(text)
         except binascii.Error:
             if "-" not in text and "_" not in text:
                 raise
+    return None
+
+
+def _decode_other(text: str) -> bytes:
+    """Decode URL-safe or unpadded base64 (the fast path did not apply)."""
     if "-" in text or "_" in text:
         text = text.translate(_URLSAFE_TO_STD)
     rem = len(text) % 4
@@ -133,13 +146,10 @@ def b64decode_spelled(text: str) -> bytes:
     Raises:
         binascii.Error: the text is not valid base64.
     """
-    if len(text) % 4 == 0:
-        try:
-            return _strict_a2b(text)
-        except binascii.Error:
-            if "-" not in text and "_" not in text:
-                raise
-    data = b64decode_any(text)
+    data = _decode_standard(text)
+    if data is not None:
+        return data
+    data = _decode_other(text)
     urlsafe = "-" in text or "_" in text
     padded = len(text) % 4 == 0
     cls = _SPELLINGS.get((urlsafe, padded))  # None: standard padded, yet not canonical

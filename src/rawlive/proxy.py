@@ -59,6 +59,7 @@ from websockets.http11 import Request, Response
 
 from rawlive._compat import ws_connect, ws_serve
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
+from rawlive.capture.format import Direction
 from rawlive.capture.recorder import Recorder
 from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
@@ -343,8 +344,8 @@ class _Connection:
     # --------------------------------------------------------------- pumps
 
     async def run(self) -> None:
-        up = asyncio.create_task(self._pump_client())
-        down = asyncio.create_task(self._pump_upstream())
+        up = asyncio.create_task(self._pump("client"))
+        down = asyncio.create_task(self._pump("server"))
         try:
             await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             # The side that ended closes the other; give the closing handshake
@@ -359,39 +360,33 @@ class _Connection:
             self.upstream.transport.abort() if self.upstream.transport else None
             self._notify_close()
 
-    async def _pump_client(self) -> None:
-        client, upstream = self.client, self.upstream
-        try:
-            async for message in client:
-                if not self.opened:
-                    self._open(message)
-                self.proxy._observe(self.number, "client", message)
-                if self.lint is not None:
-                    self.lint.client(message)
-                await upstream.send(message)
-        except ConnectionClosed:
-            pass
-        self._mirror_close(client, upstream, "client")
+    async def _pump(self, side: Direction) -> None:
+        """Relay what the ``side`` peer sends to the other peer, until it closes.
 
-    async def _pump_upstream(self) -> None:
-        client, upstream = self.client, self.upstream
+        Every frame is observed and linted on the way; server frames also
+        pass the fault triggers.
+        """
+        server = side == "server"
+        source, sink = (self.upstream, self.client) if server else (self.client, self.upstream)
+        lint = None if self.lint is None else (self.lint.server if server else self.lint.client)
+        faults = server and bool(self.proxy.faults)
         try:
-            async for message in upstream:
+            async for message in source:
                 if not self.opened:
-                    self._open(None)
-                if self.proxy.faults:
+                    self._open(None if server else message)
+                if faults:
                     await self._before_server_frame(message)
-                    if client.state.name != "OPEN":
+                    if sink.state.name != "OPEN":
                         break
-                self.proxy._observe(self.number, "server", message)
-                if self.lint is not None:
-                    self.lint.server(message)
-                await client.send(message)
-                if self.proxy.faults:
+                self.proxy._observe(self.number, side, message)
+                if lint is not None:
+                    lint(message)
+                await sink.send(message)
+                if faults:
                     await self._after_server_frame(message)
         except ConnectionClosed:
             pass
-        self._mirror_close(upstream, client, "server")
+        self._mirror_close(source, sink, side)
 
     def _open(self, first_client_frame: str | bytes | None) -> None:
         self.opened = True

@@ -19,32 +19,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import rawlive.capture.records as _records
+import rawlive.capture.writer as _writer
 from rawlive.capture.format import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    Capture,
     CaptureFormatError,
-    CaptureMeta,
-    CaptureRecord,
-    CaptureWriter,
-    ClosedBy,
-    CloseRecord,
-    Direction,
-    FrameRecord,
-    FrameType,
-    JSONObject,
-    JSONValue,
-    OpenRecord,
-    UnknownRecord,
     iter_capture,
     parse_redaction_marker,
     read_capture,
     read_capture_partial,
-    record_from_json,
-    redact_endpoint,
     redaction_marker,
-    write_capture,
 )
+from rawlive.capture.records import *  # noqa: F403  (re-exported: see __all__)
+from rawlive.capture.writer import *  # noqa: F403
 
 if TYPE_CHECKING:
     from rawlive.capture.recorder import Recorder
@@ -84,36 +70,21 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+# The lazy names and the reader, then the records and the writer.
 __all__ = [
     "BackgroundReplayServer",
-    "Capture",
     "CaptureFormatError",
-    "CaptureMeta",
-    "CaptureRecord",
-    "CaptureWriter",
-    "CloseRecord",
-    "ClosedBy",
-    "Direction",
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "FrameRecord",
     "FrameShape",
-    "FrameType",
-    "JSONObject",
-    "JSONValue",
-    "OpenRecord",
     "Recorder",
     "ReplayServer",
-    "UnknownRecord",
     "client_frame_shape",
     "iter_capture",
     "parse_redaction_marker",
     "read_capture",
     "read_capture_partial",
-    "record_from_json",
-    "redact_endpoint",
     "redaction_marker",
     "replay_server",
     "serve_capture_forever",
-    "write_capture",
 ]
+__all__ += _records.__all__
+__all__ += _writer.__all__

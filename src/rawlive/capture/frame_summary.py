@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, parse_pcm_mime
 from rawlive.capture.jsonio import dumps_text
 from rawlive.errors import AudioFormatError
-from rawlive.protocol import Blob, ClientMessage, ServerContent, ServerMessage, UsageMetadata
+from rawlive.protocol import Blob, ClientMessage, ServerContent, ServerMessage, UsageMetadata, camel
 
 __all__ = [
     "AudioTally",
@@ -42,6 +42,16 @@ def set_fields(message: Any) -> list[str]:
         if f.name != "extra" and getattr(message, f.name) is not None
     ]
     return names + list(message.extra)
+
+
+def _flags_set(message: Any, *names: str) -> list[str]:
+    """Return the wire names of those of the attributes ``names`` that are set and not false."""
+    out = []
+    for name in names:
+        value = getattr(message, name)
+        if value is not None and value is not False:
+            out.append(camel(name))
+    return out
 
 
 # -- small formatting -------------------------------------------------------------------
@@ -177,20 +187,14 @@ def _server_content_text(sc: ServerContent, audio: AudioTally) -> list[str]:
             out.append(f"{label} {quote(tr.text or '')}{done}")
     if sc.interrupted:
         out.append("INTERRUPTED")
-    if sc.generation_complete:
-        out.append("generationComplete")
-    if sc.turn_complete:
-        out.append("turnComplete")
+    out += _flags_set(sc, "generation_complete", "turn_complete")
     if sc.turn_complete_reason is not None:
         out.append(f"reason {sc.turn_complete_reason}")
     if sc.waiting_for_input:
         out.append("waitingForInput")
     if sc.interaction_status is not None:
         out.append(f"status {sc.interaction_status}")
-    if sc.grounding_metadata is not None:
-        out.append("groundingMetadata")
-    if sc.url_context_metadata is not None:
-        out.append("urlContextMetadata")
+    out += _flags_set(sc, "grounding_metadata", "url_context_metadata")
     if sc.extra:
         out.append("unknown: " + ", ".join(sc.extra))
     return out
@@ -272,12 +276,7 @@ def client_summary(msg: ClientMessage, audio: AudioTally) -> str:
             out.append(f"video {ri.video.mime_type} {len(ri.video.data or b'')} B")
         if ri.text is not None:
             out.append(f"text {quote(ri.text)}")
-        if ri.activity_start is not None:
-            out.append("activityStart")
-        if ri.activity_end is not None:
-            out.append("activityEnd")
-        if ri.audio_stream_end:
-            out.append("audioStreamEnd")
+        out += _flags_set(ri, "activity_start", "activity_end", "audio_stream_end")
         if ri.extra:
             out.append("unknown: " + ", ".join(ri.extra))
     tr = msg.tool_response

@@ -53,10 +53,8 @@ import contextlib
 import logging
 import os
 import ssl
-import threading
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -83,7 +81,7 @@ from rawlive.errors import (
 )
 from rawlive.protocol.rules import RULE_MODES, RuleMode
 from rawlive.redact import RedactingLogger, redact
-from rawlive.serving import Serving
+from rawlive.serving import BackgroundServer, Serving
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -392,7 +390,7 @@ drift from :class:`ReplayServer`'s signature.
 """
 
 
-class BackgroundReplayServer:
+class BackgroundReplayServer(BackgroundServer[ReplayServer]):
     """A :class:`ReplayServer` running on its own event loop in a daemon thread.
 
     Any test can use it, synchronous or not, whatever event loop the test
@@ -404,40 +402,29 @@ class BackgroundReplayServer:
         replay.raise_for_mismatch()
 
     Args:
-        capture, host, port, ssl_context, pace, strict, repeat, record, rules: as
-            for :class:`ReplayServer`.
+        capture: the capture to play, as for :class:`ReplayServer`.
+        options: keyword arguments for :class:`ReplayServer` (``host``,
+            ``port``, ``ssl_context``, ``pace``, ``strict``, ``repeat``,
+            ``record``, ``rules``, ...).
 
     Attributes:
         server: the :class:`ReplayServer` (its methods belong to the
             server's thread; read its results after :meth:`stop`).
+
+    Raises:
+        ConfigurationError, CaptureFormatError, OSError: as :class:`ReplayServer`
+            raises them, here (not in :meth:`start`).
     """
 
-    def __init__(
-        self,
-        capture: str | os.PathLike[str] | Capture,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        ssl_context: ssl.SSLContext | None = None,
-        pace: Pace = "fast",
-        strict: bool = True,
-        repeat: bool = False,
-        record: str | os.PathLike[str] | None = None,
-        rules: RuleMode = "service",
-    ) -> None:
-        self.server = ReplayServer(
-            capture,
-            host=host,
-            port=port,
-            ssl_context=ssl_context,
-            pace=pace,
-            strict=strict,
-            repeat=repeat,
-            record=record,
-            rules=rules,
-        )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+    def __init__(self, capture: str | os.PathLike[str] | Capture, **options: Any) -> None:
+        server = ReplayServer(capture, **options)
+
+        async def begin() -> ReplayServer:
+            await server.start()
+            return server
+
+        super().__init__(begin)
+        self._server = server  # there before start(): its results stay readable after stop()
 
     def __repr__(self) -> str:
         return f"<BackgroundReplayServer {self.server!r}>"
@@ -455,75 +442,6 @@ class BackgroundReplayServer:
     def raise_for_mismatch(self) -> None:
         """Raise the first mismatch, if any (see :meth:`ReplayServer.raise_for_mismatch`)."""
         self.server.raise_for_mismatch()
-
-    def start(self, timeout: float = 10.0) -> BackgroundReplayServer:
-        """Start the thread and wait until the server listens; return ``self``.
-
-        Raises:
-            LiveError: already started, or the server did not start in time.
-            OSError: the address cannot be bound.
-        """
-        if self._thread is not None:
-            raise LiveError("background replay server is already started")
-        loop = asyncio.new_event_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        async def begin() -> None:
-            try:
-                await self.server.start()
-            except BaseException as exc:
-                ready.set_exception(exc)
-                raise
-            ready.set_result(None)
-
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def main() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(begin())
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=main, name="rawlive-replay", daemon=True)
-        self._thread.start()
-        if not started.wait(timeout):
-            raise LiveError(f"replay server did not start within {timeout} s")
-        if failure:
-            self._thread.join()
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close every connection, stop the server and join the thread (idempotent)."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
-            return
-        future = asyncio.run_coroutine_threadsafe(self.server.close(), loop)
-        with contextlib.suppress(Exception):
-            future.result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-
-    def __enter__(self) -> BackgroundReplayServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 async def serve_capture_forever(

@@ -282,6 +282,13 @@ class _TurnAcc:
     last_t: float = 0.0
 
 
+# What a turn tallies under the same name as in TurnStats (conn, the times, the counts),
+# copied over when it ends.
+_TALLIED = tuple(
+    f.name for f in dataclasses.fields(_TurnAcc) if f.name in TurnStats.__dataclass_fields__
+)
+
+
 @dataclass(slots=True)
 class _ConnState:
     last_input: tuple[int, float] | None = None  # (record index, t) of the last client input
@@ -538,22 +545,13 @@ class _Analysis:
         self.turns.append(
             TurnStats(
                 number=len(self.turns) + 1,
-                conn=conn,
                 end_index=turn.last_index,
-                input_end_t=turn.input_end_t,
-                first_output_t=turn.first_output_t,
-                first_audio_t=turn.first_audio_t,
                 end_t=turn.last_t,
                 complete=complete,
-                interrupted=turn.interrupted,
-                audio_chunks=turn.audio_chunks,
-                audio_seconds=turn.audio_seconds,
-                text_chars=turn.text_chars,
-                transcript_chars=turn.transcript_chars,
-                tool_calls=turn.tool_calls,
                 prompt_tokens=prompt,
                 response_tokens=response,
                 total_tokens=total,
+                **{name: getattr(turn, name) for name in _TALLIED},
             )
         )
 

@@ -1,9 +1,10 @@
 """The ``rawlive`` command line (also ``python -m rawlive``).
 
 Each subcommand lives in a module of its own in this package, with two
-functions: ``add_parser(sub)`` declares its arguments and ``run(args)`` does the
-work. A subcommand module imports what it needs inside ``run`` so that
-``rawlive explain`` does not pay for asyncio, websockets or the codec.
+functions: ``add_parser(sub)`` declares it (with :func:`subcommand`) and its
+arguments, and ``run(args)`` does the work. A subcommand module imports what
+it needs inside ``run`` so that ``rawlive explain`` does not pay for asyncio,
+websockets or the codec.
 
 Commands:
     say      one turn: print the reply text (or write it to a WAV), usage and handle
@@ -34,9 +35,10 @@ from collections.abc import Sequence
 
 TYPE_CHECKING = False  # not from typing: rawlive explain does not import typing
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from collections.abc import Callable
+    from typing import Any, NoReturn
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "subcommand"]
 
 # The subcommands in the order ``--help`` lists them; each names its module.
 COMMANDS: tuple[str, ...] = (
@@ -81,6 +83,34 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand(
+    sub: Any, name: str, summary: str, description: str, epilog: str, run: Callable[..., Any]
+) -> argparse.ArgumentParser:
+    """Declare the subcommand ``name`` and the function that runs it.
+
+    Args:
+        sub: the ``add_subparsers()`` object of the ``rawlive`` parser.
+        name: the subcommand's name.
+        summary: its line in ``rawlive --help``.
+        description: the paragraph at the top of ``rawlive NAME --help``.
+        epilog: the examples at its end, printed as written.
+        run: ``run(args)``, returning the exit status, or a coroutine
+            (an async command) that returns it.
+
+    Returns:
+        The subcommand's parser, to declare its arguments on.
+    """
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=run)
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
@@ -94,11 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
     args = parser.parse_args(words)
     try:
-        if args.is_async:
+        status = args.run(args)
+        if not isinstance(status, int):  # an async command: run its coroutine
             import asyncio
 
-            return int(asyncio.run(args.run(args)))
-        return int(args.run(args))
+            status = asyncio.run(status)
+        return int(status)
     except LiveError as exc:
         _error(str(exc))
         explanation = getattr(exc, "explanation", "")

@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import ssl
+
     from rawlive.capture.format import Capture
 
 __all__ = [
+    "add_capture_argument",
+    "add_key_options",
+    "add_listen_options",
     "capture_file",
     "host_name",
     "input_file",
+    "listen_ssl_context",
     "load_capture",
     "output_dir",
     "output_file",
@@ -175,3 +181,47 @@ def add_listen_options(p: argparse.ArgumentParser, *, port: int, port_help: str)
     p.add_argument(
         "--tls-key", metavar="KEY.pem", type=input_file, help="PEM private key of --tls-cert"
     )
+
+
+def add_capture_argument(
+    p: argparse.ArgumentParser, help: str = "a capture file (.jsonl), e.g. from --record"
+) -> None:
+    """Declare the ``CAPTURE`` positional argument: a capture file to read."""
+    p.add_argument("capture", metavar="CAPTURE", type=capture_file, help=help)
+
+
+def listen_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS context of ``--tls-cert`` and ``--tls-key``; ``None`` without them (ws://).
+
+    Raises:
+        ConfigurationError: only one of the two is given, or they do not load
+            (not PEM, or a key that does not match the certificate).
+    """
+    from rawlive.errors import ConfigurationError
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigurationError("give both --tls-cert and --tls-key, or neither")
+    if args.tls_cert is None:
+        return None
+    from rawlive.capture.tls import server_ssl_context
+
+    try:
+        return server_ssl_context(args.tls_cert, args.tls_key)
+    except OSError as exc:  # ssl.SSLError too
+        raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
+
+
+def add_key_options(p: argparse.ArgumentParser, *, when: str = "") -> None:
+    """Declare ``--api-key`` and ``--env-file``: the key, or the .env file to find it in.
+
+    ``when`` starts the help of a command that uses the key only with another
+    flag (``proxy --inject-key``).
+    """
+    if when:
+        p.add_argument("--api-key", help=f"{when}the key to add")
+        p.add_argument("--env-file", help=f"{when}the .env file to read")
+    else:
+        p.add_argument(
+            "--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)"
+        )
+        p.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")

@@ -13,17 +13,36 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rawlive.cli._args import output_dir, output_file
+
 CHUNK_MS = 100
 
 
-def add_input_audio_options(p: argparse.ArgumentParser, *, single: bool) -> None:
-    """Declare ``--fast`` (and, for ``say``, ``--input-audio``)."""
+def add_audio_options(p: argparse.ArgumentParser, *, single: bool) -> None:
+    """Declare the audio flags of ``say`` (``single``) or ``chat``.
+
+    Where the reply audio goes (``say --audio OUT.wav``, ``chat --audio-dir
+    DIR``), ``say --input-audio IN.wav``, and ``--fast``.
+    """
     if single:
+        p.add_argument(
+            "--audio",
+            metavar="OUT.wav",
+            type=output_file,
+            help="ask for audio and write it to this WAV",
+        )
         p.add_argument(
             "--input-audio",
             metavar="IN.wav",
             help="send this WAV as realtime audio instead of TEXT (16-bit PCM, mono or stereo, "
             "any rate: resampled to 16 kHz)",
+        )
+    else:
+        p.add_argument(
+            "--audio-dir",
+            metavar="DIR",
+            type=output_dir,
+            help="ask for audio; write audio_response_N.wav files here",
         )
     p.add_argument(
         "--fast",

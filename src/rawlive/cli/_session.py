@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-from rawlive.cli._args import output_file, server_choice
+from rawlive.cli._args import add_key_options, output_file, server_choice
 from rawlive.errors import MissingAPIKeyError
 
 DEFAULT_MODEL = "gemini-3.8-live"
@@ -173,8 +173,7 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --record: store audio length and hash only",
     )
-    p.add_argument("--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)")
-    p.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
+    add_key_options(p)
     p.add_argument("--api-version", default="v1beta", help="v1beta (default) or v1alpha")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")
     from rawlive.cli._options import add_connection_options

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rawlive.cli._args import output_dir
-from rawlive.cli._input_audio import add_input_audio_options
+from rawlive.cli import subcommand
+from rawlive.cli._input_audio import add_audio_options
 from rawlive.cli._session import (
     add_session_options,
     audio_mode,
@@ -18,6 +18,8 @@ from rawlive.cli._session import (
     server_target,
 )
 
+SUMMARY = "several turns in one session (stdin when no TEXT given)"
+DESCRIPTION = "Several turns in one session: each TEXT (or WAV file) is a turn."
 EPILOG = """\
 Each TEXT is one turn; a TEXT that ends in .wav and names a file is sent as
 audio (16-bit PCM WAV, any rate). With no TEXT, turns are read from stdin,
@@ -31,28 +33,15 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "chat",
-        help="several turns in one session (stdin when no TEXT given)",
-        description="Several turns in one session: each TEXT (or WAV file) is a turn.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "chat", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument(
         "texts",
         nargs="*",
         metavar="TEXT",
         help="the turns, in order: text, or a .wav file to send as audio (default: stdin lines)",
     )
-    p.add_argument(
-        "--audio-dir",
-        metavar="DIR",
-        type=output_dir,
-        help="ask for audio; write audio_response_N.wav files here",
-    )
-    add_input_audio_options(p, single=False)
+    add_audio_options(p, single=False)
     add_session_options(p)
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:

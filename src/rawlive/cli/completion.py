@@ -15,6 +15,11 @@ from typing import Any
 
 SHELLS = ("bash", "zsh", "fish")
 
+SUMMARY = "print a shell completion script (bash, zsh or fish)"
+DESCRIPTION = (
+    "Print a completion script for SHELL on stdout, generated from rawlive's own argument "
+    "parser (subcommands, flags and their choices)."
+)
 EPILOG = """\
 example:
   rawlive completion bash > /tmp/rawlive.bash && source /tmp/rawlive.bash
@@ -29,16 +34,10 @@ install (pick your shell):
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "completion",
-        help="print a shell completion script (bash, zsh or fish)",
-        description="Print a completion script for SHELL on stdout, generated from "
-        "rawlive's own argument parser (subcommands, flags and their choices).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    from rawlive.cli import subcommand
+
+    p = subcommand(sub, "completion", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or fish")
-    p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,30 +5,28 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rawlive.cli import subcommand
 from rawlive.cli._args import capture_file, load_capture
 
-_EPILOG = """\
+SUMMARY = "what differs in shape between two captures"
+DESCRIPTION = (
+    "Compare the shape of two captures (message kinds, fields, order), not their values: "
+    "protocol drift shows up here. Exit status 1 when they differ."
+)
+EPILOG = """\
 example:
   rawlive diff old.jsonl new.jsonl
 """
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "diff",
-        help="what differs in shape between two captures",
-        description="Compare the shape of two captures (message kinds, fields, order), not "
-        "their values: protocol drift shows up here. Exit status 1 when they differ.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "diff", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument(
         "a", metavar="A", type=capture_file, help="the first capture file (e.g. last month's)"
     )
     p.add_argument(
         "b", metavar="B", type=capture_file, help="the second capture file (e.g. today's)"
     )
-    p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:

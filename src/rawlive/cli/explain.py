@@ -8,7 +8,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_EPILOG = """\
+SUMMARY = "what a close code and reason usually mean"
+DESCRIPTION = (
+    "Explain a WebSocket close code (and reason) of the Live API: what it usually means, "
+    "and whether retrying can help."
+)
+EPILOG = """\
 examples:
   rawlive explain 1008 "BidiGenerateContent session not found"
   rawlive explain 1011
@@ -16,19 +21,13 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "explain",
-        help="what a close code and reason usually mean",
-        description="Explain a WebSocket close code (and reason) of the Live API: what it "
-        "usually means, and whether retrying can help.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    from rawlive.cli import subcommand
+
+    p = subcommand(sub, "explain", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument("code", type=int, metavar="CODE", help="the close code, e.g. 1007 or 1011")
     p.add_argument(
         "reason", nargs="*", metavar="REASON", help="the close reason, if any (words are joined)"
     )
-    p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,8 +12,14 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import add_listen_options
+from rawlive.cli import subcommand
+from rawlive.cli._args import add_listen_options, listen_ssl_context
 
+SUMMARY = "run the bundled fake Live server until Ctrl-C (prints its URL)"
+DESCRIPTION = (
+    "Run the bundled fake Live server (FakeLiveServer) on its own. The first line on stdout "
+    "is its ws:// (or wss://) URL; it serves until Ctrl-C."
+)
 EPILOG = """\
 example:
   rawlive fake --port 8766 &                  # prints ws://127.0.0.1:8766/ws/...
@@ -26,14 +32,7 @@ Resumption handles stay valid while this server runs; they die with it.
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "fake",
-        help="run the bundled fake Live server until Ctrl-C (prints its URL)",
-        description="Run the bundled fake Live server (FakeLiveServer) on its own. "
-        "The first line on stdout is its ws:// (or wss://) URL; it serves until Ctrl-C.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "fake", SUMMARY, DESCRIPTION, EPILOG, run)
     add_listen_options(p, port=0, port_help="TCP port (default 0: any free port, printed)")
     p.add_argument(
         "--api-key",
@@ -60,7 +59,6 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="also mint ephemeral tokens (POST /v1alpha/auth_tokens; its URL on stderr)",
     )
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -68,24 +66,14 @@ async def run(args: argparse.Namespace) -> int:
     from rawlive.errors import ConfigurationError
     from rawlive.testing import FakeLiveServer
 
-    if (args.tls_cert is None) != (args.tls_key is None):
-        raise ConfigurationError("give both --tls-cert and --tls-key, or neither")
     if args.api_key is not None and not args.api_key.strip():
         raise ConfigurationError("--api-key is empty")
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port must be 0 to 65535, got {args.port}")
-    context = None
-    if args.tls_cert is not None:
-        from rawlive.capture.tls import server_ssl_context
-
-        try:
-            context = server_ssl_context(args.tls_cert, args.tls_key)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
     server = FakeLiveServer(
         host=args.host,
         port=args.port,
-        ssl_context=context,
+        ssl_context=listen_ssl_context(args),
         api_key=args.api_key,
         realtime=args.realtime,
         vertex=args.vertex,

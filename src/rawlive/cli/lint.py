@@ -6,30 +6,22 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import capture_file, load_capture
+from rawlive.cli import subcommand
+from rawlive.cli._args import add_capture_argument, load_capture
 
-_EPILOG = """\
+SUMMARY = "check a capture's client frames for what the service would reject"
+DESCRIPTION = (
+    "Check every client frame of a capture against what the service rejects with 1007/1008. "
+    "Exit status 1 when something is found."
+)
+EPILOG = """\
 example:
   rawlive say "Hello" --record session.jsonl && rawlive lint session.jsonl
 """
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "lint",
-        help="check a capture's client frames for what the service would reject",
-        description="Check every client frame of a capture against what the service rejects "
-        "with 1007/1008. Exit status 1 when something is found.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        type=capture_file,
-        help="a capture file (.jsonl), e.g. from --record",
-    )
-    p.set_defaults(run=run, is_async=False)
+    add_capture_argument(subcommand(sub, "lint", SUMMARY, DESCRIPTION, EPILOG, run))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,8 +6,19 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import add_listen_options, input_file
+from rawlive.cli import subcommand
+from rawlive.cli._args import (
+    add_key_options,
+    add_listen_options,
+    input_file,
+    listen_ssl_context,
+)
 
+SUMMARY = "relay any Live client to the service: watch, record, lint, inject faults"
+DESCRIPTION = (
+    "Listen on loopback and relay every Live API frame, unchanged, between each client and "
+    "the upstream service."
+)
 EPILOG = """\
 Point a client at the proxy by base URL, e.g. for the official Python SDK
   genai.Client(http_options={"base_url": "http://127.0.0.1:8766/"})
@@ -24,14 +35,7 @@ examples:
 def add_parser(sub: Any) -> None:
     from rawlive.testing.faultspec import FAULT_SYNTAX
 
-    p = sub.add_parser(
-        "proxy",
-        help="relay any Live client to the service: watch, record, lint, inject faults",
-        description="Listen on loopback and relay every Live API frame, unchanged, between "
-        "each client and the upstream service.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "proxy", SUMMARY, DESCRIPTION, EPILOG, run)
     add_listen_options(p, port=8766, port_help="TCP port (default 8766; 0: any free port)")
     p.add_argument(
         "--upstream",
@@ -67,14 +71,12 @@ def add_parser(sub: Any) -> None:
         help="add the API key (--api-key, $GEMINI_API_KEY, $GOOGLE_API_KEY, .env) to "
         "connections that bring none",
     )
-    p.add_argument("--api-key", help="with --inject-key: the key to add")
-    p.add_argument("--env-file", help="with --inject-key: the .env file to read")
+    add_key_options(p, when="with --inject-key: ")
     p.add_argument(
         "--allow-remote",
         action="store_true",
         help="with --inject-key: allow a non-loopback --host (anyone reaching it spends the key)",
     )
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -96,16 +98,6 @@ async def run(args: argparse.Namespace) -> int:
         from rawlive.auth import resolve_credentials
 
         key = resolve_credentials(args.api_key, env_file=args.env_file).secret
-    ssl_context = None
-    if args.tls_cert or args.tls_key:
-        if not (args.tls_cert and args.tls_key):
-            raise ConfigurationError("--tls-cert and --tls-key go together")
-        from rawlive.capture.tls import server_ssl_context
-
-        try:
-            ssl_context = server_ssl_context(args.tls_cert, args.tls_key)
-        except OSError as exc:  # ssl.SSLError too: not PEM, or a key that does not match
-            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
     upstream_ssl = None
     if args.upstream_ca_file:
         from rawlive.capture.tls import client_ssl_context
@@ -127,7 +119,7 @@ async def run(args: argparse.Namespace) -> int:
         inject_key=key,
         allow_remote=args.allow_remote,
         faults=faults,
-        ssl_context=ssl_context,
+        ssl_context=listen_ssl_context(args),
         upstream_ssl=upstream_ssl,
     )
     if key and args.allow_remote and args.host not in ("127.0.0.1", "::1", "localhost"):

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import output_file
-from rawlive.cli._input_audio import add_input_audio_options
+from rawlive.cli import subcommand
+from rawlive.cli._input_audio import add_audio_options
 from rawlive.cli._session import (
     add_session_options,
     audio_mode,
@@ -15,6 +15,8 @@ from rawlive.cli._session import (
     server_target,
 )
 
+SUMMARY = "send one turn (text, or a WAV with --input-audio) and print or save the reply"
+DESCRIPTION = "Send one turn (TEXT, or a WAV file with --input-audio) and print the reply."
 EPILOG = """\
 The reply streams to stdout as it arrives (its text, or the transcript of its
 audio); notes, usage and the resume handle go to stderr.
@@ -28,23 +30,10 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "say",
-        help="send one turn (text, or a WAV with --input-audio) and print or save the reply",
-        description="Send one turn (TEXT, or a WAV file with --input-audio) and print the reply.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "say", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument("text", nargs="?", metavar="TEXT", help="what to say (omit with --input-audio)")
-    p.add_argument(
-        "--audio",
-        metavar="OUT.wav",
-        type=output_file,
-        help="ask for audio and write it to this WAV",
-    )
-    add_input_audio_options(p, single=True)
+    add_audio_options(p, single=True)
     add_session_options(p)
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -6,9 +6,16 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import add_listen_options, capture_file
+from rawlive.cli import subcommand
+from rawlive.cli._args import add_capture_argument, add_listen_options
 
-_EPILOG = """\
+SUMMARY = "replay a capture as a Live API server, for any client"
+DESCRIPTION = (
+    "Replay a capture as a Live API server until Ctrl-C. The first line on stdout is its URL. "
+    "Replay is exact: a client frame that differs from the capture closes the connection "
+    "with 1007 and says what differs."
+)
+EPILOG = """\
 example:
   rawlive say "Hello" --server demo --record rec.jsonl
   rawlive serve rec.jsonl --port 8765 &      # stderr names the model the capture expects
@@ -17,21 +24,8 @@ example:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="replay a capture as a Live API server, for any client",
-        description="Replay a capture as a Live API server until Ctrl-C. The first line on "
-        "stdout is its URL. Replay is exact: a client frame that differs from the capture "
-        "closes the connection with 1007 and says what differs.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        type=capture_file,
-        help="the capture file (.jsonl) to replay, e.g. from --record",
-    )
+    p = subcommand(sub, "serve", SUMMARY, DESCRIPTION, EPILOG, run)
+    add_capture_argument(p, help="the capture file (.jsonl) to replay, e.g. from --record")
     add_listen_options(p, port=8765, port_help="TCP port (default 8765; 0: any free port)")
     p.add_argument(
         "--pace",
@@ -46,7 +40,6 @@ def add_parser(sub: Any) -> None:
         help="service: close on what the Live API refuses, as it does (default); "
         "lenient: only compare with the capture",
     )
-    p.set_defaults(run=run, is_async=True)
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -11,9 +11,16 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import capture_file, load_capture, output_file
+from rawlive.cli import subcommand
+from rawlive.cli._args import add_capture_argument, capture_file, load_capture, output_file
 
-_EPILOG = """\
+SUMMARY = "a capture's timeline: frames, turns, latency, usage"
+DESCRIPTION = (
+    "Print a capture's timeline: one line per frame (audio runs collapsed), turn boundaries, "
+    "time to first output, and token usage. With --html, write it as one self-contained web "
+    "page instead: lanes, turns, latency, audio players, frames."
+)
+EPILOG = """\
 examples:
   rawlive say "Hello" --record session.jsonl && rawlive show session.jsonl
   rawlive show session.jsonl --html session.html
@@ -22,21 +29,8 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "show",
-        help="a capture's timeline: frames, turns, latency, usage",
-        description="Print a capture's timeline: one line per frame (audio runs collapsed), "
-        "turn boundaries, time to first output, and token usage. With --html, write it as "
-        "one self-contained web page instead: lanes, turns, latency, audio players, frames.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        type=capture_file,
-        help="a capture file (.jsonl), e.g. from --record",
-    )
+    p = subcommand(sub, "show", SUMMARY, DESCRIPTION, EPILOG, run)
+    add_capture_argument(p)
     p.add_argument(
         "--verbose", action="store_true", help="one line per audio chunk (no collapsing)"
     )
@@ -59,7 +53,6 @@ def add_parser(sub: Any) -> None:
         help="with --html: megabytes of audio to embed as players (default 12); "
         "later turns get a waveform only",
     )
-    p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rawlive.cli import subcommand
+from rawlive.cli._args import add_key_options
+
+SUMMARY = "mint an ephemeral token (auth_tokens/...) from your API key"
+DESCRIPTION = "Ask the Gemini API for a short-lived token (POST v1alpha/auth_tokens)."
 EPILOG = """\
 The token is printed on stdout; hand it to the client, which connects with it
 (rawlive: --api-key auth_tokens/...; a browser: the JS SDK's apiKey). The real
@@ -18,13 +23,7 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "token",
-        help="mint an ephemeral token (auth_tokens/...) from your API key",
-        description="Ask the Gemini API for a short-lived token (POST v1alpha/auth_tokens).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "token", SUMMARY, DESCRIPTION, EPILOG, run)
     actions = p.add_subparsers(dest="action", required=True, help="create: mint one token")
     create = actions.add_parser(
         "create", help="mint one token", epilog=EPILOG,
@@ -42,11 +41,7 @@ def add_parser(sub: Any) -> None:
     create.add_argument(
         "--base-url", help="http(s)://host:port to ask instead of the service (tests, gateways)"
     )
-    create.add_argument(
-        "--api-key", help="API key (default: $GEMINI_API_KEY, $GOOGLE_API_KEY, .env)"
-    )
-    create.add_argument("--env-file", help=".env file to read (default: nearest one upwards)")
-    p.set_defaults(run=run, is_async=False)
+    add_key_options(create)
 
 
 def run(args: argparse.Namespace) -> int:

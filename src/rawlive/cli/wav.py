@@ -6,9 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from rawlive.cli._args import capture_file, load_capture, output_file
+from rawlive.cli import subcommand
+from rawlive.cli._args import add_capture_argument, load_capture, output_file
 
-_EPILOG = """\
+SUMMARY = "write a capture's audio to a WAV file"
+DESCRIPTION = (
+    "Write the model's audio in a capture (or, with --input, the user's) to a WAV file. "
+    "Redacted chunks are written as silence of the same length."
+)
+EPILOG = """\
 examples:
   rawlive say "Hello" --record session.jsonl && rawlive wav session.jsonl reply.wav
   rawlive wav session.jsonl question.wav --input
@@ -16,23 +22,10 @@ examples:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "wav",
-        help="write a capture's audio to a WAV file",
-        description="Write the model's audio in a capture (or, with --input, the user's) to "
-        "a WAV file. Redacted chunks are written as silence of the same length.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "capture",
-        metavar="CAPTURE",
-        type=capture_file,
-        help="a capture file (.jsonl), e.g. from --record",
-    )
+    p = subcommand(sub, "wav", SUMMARY, DESCRIPTION, EPILOG, run)
+    add_capture_argument(p)
     p.add_argument("out", metavar="OUT.wav", type=output_file, help="the WAV file to write")
     p.add_argument("--input", action="store_true", help="the user's audio instead of the model's")
-    p.set_defaults(run=run, is_async=False)
 
 
 def run(args: argparse.Namespace) -> int:

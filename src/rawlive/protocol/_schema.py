@@ -165,16 +165,20 @@ def _expect(what: str, value: object) -> DecodeFailure:
 # Each takes (value, argument) and returns the Python value or raises.
 
 
-def _dec_str(v: Any, _a: Any) -> Any:
-    if type(v) is not str:
-        raise _expect("a string", v)
-    return v
+def _dec_exactly(cls: type, what: str) -> Callable[[Any, Any], Any]:
+    """A converter that keeps a value of exactly type ``cls`` (no subclass: ``True`` is no int)."""
+
+    def convert(v: Any, _a: Any) -> Any:
+        if type(v) is not cls:
+            raise _expect(what, v)
+        return v
+
+    return convert
 
 
-def _dec_bool(v: Any, _a: Any) -> Any:
-    if type(v) is not bool:
-        raise _expect("a boolean", v)
-    return v
+_dec_str = _dec_exactly(str, "a string")
+_dec_bool = _dec_exactly(bool, "a boolean")
+_dec_object = _dec_exactly(dict, "an object")
 
 
 class WireInt(int):
@@ -261,12 +265,6 @@ def _dec_number(v: Any, _a: Any) -> Any:
 
 
 def _dec_json(v: Any, _a: Any) -> Any:
-    return v
-
-
-def _dec_object(v: Any, _a: Any) -> Any:
-    if type(v) is not dict:
-        raise _expect("an object", v)
     return v
 
 

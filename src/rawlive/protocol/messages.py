@@ -31,11 +31,10 @@ from rawlive.protocol._schema import (
     wire_message,
 )
 
+# The message types (rawlive re-exports every one).
 __all__ = [
     "AudioTranscriptionConfig",
     "AutomaticActivityDetection",
-    "CLIENT_ENVELOPES",
-    "SERVER_ENVELOPES",
     "Blob",
     "ClientContent",
     "ClientMessage",

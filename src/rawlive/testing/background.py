@@ -1,11 +1,7 @@
-"""Servers (the fake server, a relay) on their own event loop in a daemon thread.
+"""The fake server on its own event loop in a daemon thread.
 
-A pytest fixture cannot share the test's event loop in every setup: a
-synchronous test has none, pytest-asyncio's strict mode and anyio each make
-their own, and a function-scoped loop may not exist yet when the fixture
-runs. Running the server on a private loop in a thread works under all of
-them, and for clients on any other thread (the official SDK, a subprocess).
-
+:class:`BackgroundServer` (defined in :mod:`rawlive.serving`, which says why a
+private loop) runs any server so; :class:`BackgroundFakeServer` runs the fake.
 The server object is created on its own loop, so everything it makes at
 construction (events, locks) belongs to that loop. Its coroutine methods
 (``go_away``, ``wait_idle``) are called through :meth:`BackgroundFakeServer.call`.
@@ -13,133 +9,12 @@ construction (events, locks) belongs to that loop. Its coroutine methods
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import inspect
-import threading
-from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
-from rawlive.errors import LiveError, ServerNotStartedError
+from rawlive.serving import BackgroundServer
 from rawlive.testing.fake_server import FakeLiveServer
 
 __all__ = ["BackgroundFakeServer", "BackgroundServer"]
-
-
-class _Startable(Protocol):
-    async def close(self) -> None: ...
-
-
-S = TypeVar("S", bound=_Startable)
-B = TypeVar("B", bound="BackgroundServer[Any]")
-
-
-class BackgroundServer(Generic[S]):
-    """Start a server on a private loop; stop it with :meth:`stop`.
-
-    Args:
-        start: a coroutine function that builds and starts the server (it runs
-            on the private loop) and returns it; the server's ``close()`` stops it.
-
-    Attributes:
-        server: the server (valid after :meth:`start`); read its records from
-            any thread, call its coroutines with :meth:`call`.
-    """
-
-    def __init__(self, start: Callable[[], Any]) -> None:
-        self._begin = start
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: S | None = None
-
-    def __repr__(self) -> str:
-        state = "started" if self._server is not None else "not started"
-        return f"<{type(self).__name__} {state}>"
-
-    @property
-    def server(self) -> S:
-        """The running server.
-
-        Raises:
-            LiveError: :meth:`start` was not called.
-        """
-        if self._server is None:
-            raise ServerNotStartedError("the background server is not started: call start() first")
-        return self._server
-
-    def start(self: B, timeout: float = 10.0) -> B:
-        """Start the thread and wait until the server listens; return ``self``.
-
-        Raises:
-            LiveError: already started, or the server did not start in time.
-            OSError: the address cannot be bound.
-            TypeError: an option the server does not take.
-        """
-        if self._thread is not None:
-            raise LiveError("the background server is already started")
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=loop.run_forever, name="rawlive-background-server", daemon=True
-        )
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._begin(), loop)
-        try:
-            self._server = future.result(timeout)
-        except concurrent.futures.TimeoutError as exc:
-            self.stop()
-            raise LiveError(f"the server did not start within {timeout} s") from exc
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0) -> Any:
-        """Run ``fn(*args)`` on the server's loop and return its result.
-
-        A coroutine function is awaited there (``call(server.go_away)``).
-
-        Raises:
-            LiveError: the server is not running, or the call took longer than ``timeout``.
-        """
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            raise LiveError("the background server is not running")
-
-        async def run() -> Any:
-            result = fn(*args)
-            return await result if inspect.isawaitable(result) else result
-
-        future = asyncio.run_coroutine_threadsafe(run(), loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError as exc:
-            future.cancel()
-            raise LiveError(f"call to {fn!r} did not finish within {timeout} s") from exc
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close the server, stop the loop and join the thread (idempotent)."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        self._loop = None
-        if loop.is_running():
-            if self._server is not None:
-                closing = asyncio.run_coroutine_threadsafe(self._server.close(), loop)
-                try:
-                    closing.result(timeout)
-                except (concurrent.futures.TimeoutError, LiveError, OSError):
-                    closing.cancel()
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        if not thread.is_alive():
-            loop.close()
-
-    def __enter__(self: B) -> B:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class BackgroundFakeServer(BackgroundServer[FakeLiveServer]):

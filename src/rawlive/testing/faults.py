@@ -84,6 +84,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
+import rawlive.testing.fault_records as _records
 from rawlive.protocol import encode_json
 from rawlive.protocol.codec import to_wire
 from rawlive.protocol.messages import (
@@ -93,23 +94,19 @@ from rawlive.protocol.messages import (
     Setup,
 )
 from rawlive.testing.fake_connection import FakeConnection
+from rawlive.testing.fault_records import *  # noqa: F403  (re-exported: see __all__)
 from rawlive.testing.fault_records import (
     ArmedFault,
     BundleFields,
     CancelToolCall,
-    CloseWith,
     DelayFrames,
     DelayTurnComplete,
-    DropConnection,
-    ExpireHandles,
     Fault,
-    GoAwayThenClose,
     InterruptedWithAudio,
     NeverCompleteTurn,
     NotResumableUpdates,
     Point,
     PointFault,
-    SlowPongs,
     TextFrames,
     UnknownTopLevelKeys,
 )
@@ -119,27 +116,9 @@ if TYPE_CHECKING:
     from rawlive.testing.fake_server import FakeLiveServer
 
 
-__all__ = [
-    "ArmedFault",
-    "BundleFields",
-    "CancelToolCall",
-    "CloseWith",
-    "DelayFrames",
-    "DelayTurnComplete",
-    "DropConnection",
-    "ExpireHandles",
-    "Fault",
-    "FaultyConnection",
-    "GoAwayThenClose",
-    "InterruptedWithAudio",
-    "NeverCompleteTurn",
-    "NotResumableUpdates",
-    "PointFault",
-    "SlowPongs",
-    "TextFrames",
-    "UnknownTopLevelKeys",
-    "with_faults",
-]
+# The connection that applies the faults, then every fault record.
+__all__ = ["FaultyConnection", "with_faults"]
+__all__ += _records.__all__
 
 
 _F = TypeVar("_F", bound=Fault)
