@@ -33,6 +33,9 @@ from rawlive.testing.faults import (
     GoAwayThenClose,
 )
 
+LIGHTS = {  # the fake server's one tool
+    "functionDeclarations": [{"name": "turn_on_the_lights", "description": "Turn on the lights."}]
+}
 FAST = ReconnectPolicy(handover_margin=0.3, backoff_initial=0.05, budget=5.0)
 
 
@@ -259,17 +262,12 @@ async def test_audio_continues_in_the_same_wav_across_a_reconnect(tmp_path: Path
 
 
 async def test_handover_waits_for_an_outstanding_tool_call() -> None:
-    lights = {
-        "functionDeclarations": [
-            {"name": "turn_on_the_lights", "description": "Turn on the lights."}
-        ]
-    }
     async with FakeLiveServer() as server:
         async with rawlive.connect(
             "m",
             endpoint=server.url,
             response_modalities=["TEXT"],
-            tools=[lights],
+            tools=[LIGHTS],
             reconnect=ReconnectPolicy(handover_margin=1.0),
         ) as session:
             await session.send_text("Hello")
@@ -624,17 +622,12 @@ async def test_handle_after_receive_turn_covers_that_turn() -> None:
 
 
 async def test_the_tool_handler_answers_while_nobody_reads() -> None:
-    lights = {
-        "functionDeclarations": [
-            {"name": "turn_on_the_lights", "description": "Turn on the lights."}
-        ]
-    }
     async with FakeLiveServer() as server:
         async with rawlive.connect(
             "m",
             endpoint=server.url,
             response_modalities=["TEXT"],
-            tools=[lights],
+            tools=[LIGHTS],
             tool_handler=lambda call: {"output": "ok"},
         ) as session:
             await session.send_text("Turn on the lights")
