@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 import rawlive
 from rawlive.errors import ConnectionClosedError
 from rawlive.testing import FakeLiveServer
-from rawlive.wire import Callbacks, SinkConnection
+from rawlive.wire import SinkConnection
 
 SETUP_COMPLETE = b'{"setupComplete":{}}'
 TURN_COMPLETE = b'{"serverContent":{"turnComplete":true}}'
@@ -106,6 +106,13 @@ async def test_a_full_buffer_stops_reading_the_socket_until_the_application_read
             assert not conn.paused and conn.ws.transport.is_reading()
     joke = "Why don't scientists trust atoms? Because they make up everything!"
     assert turn.audio == server.model.speak(joke)  # nothing lost while paused
+
+
+class Callbacks:
+    """A sink made of two functions."""
+
+    def __init__(self, on_data: Any, on_lost: Any) -> None:
+        self.on_data, self.on_lost = on_data, on_lost
 
 
 def _bare_connection(held: list[tuple[bytes, bool]], lost: bool) -> SinkConnection:

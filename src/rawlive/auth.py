@@ -196,6 +196,11 @@ def _is_loopback_address(address: object) -> bool:
         return False
 
 
+def _shown(url: str) -> str:
+    """How an error names ``url``: redacted, quoted (computed only when one is raised)."""
+    return repr(redact_url(url))
+
+
 def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
     """Validate a ws:// or wss:// endpoint and return it unchanged.
 
@@ -205,11 +210,12 @@ def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
     Raises:
         ConfigurationError: the URL is not a WebSocket URL, or is insecure.
     """
-    shown = redact_url(url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise ConfigurationError(f"invalid endpoint {shown!r}: {redact_url(str(exc))}") from None
+        raise ConfigurationError(
+            f"invalid endpoint {_shown(url)}: {redact_url(str(exc))}"
+        ) from None
     try:
         port = parts.port
     except ValueError:
@@ -219,13 +225,13 @@ def check_endpoint(url: str, *, allow_insecure: bool = False) -> str:
             if text.isdigit()
             else (f"the port {text!r} is not a number")
         )
-        raise ConfigurationError(f"invalid endpoint {shown!r}: {what}") from None
+        raise ConfigurationError(f"invalid endpoint {_shown(url)}: {what}") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigurationError(f"endpoint must be a ws:// or wss:// URL, got {shown!r}")
+        raise ConfigurationError(f"endpoint must be a ws:// or wss:// URL, got {_shown(url)}")
     if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
-        raise ConfigurationError(f"invalid endpoint {shown!r}: the port after ':' is empty")
+        raise ConfigurationError(f"invalid endpoint {_shown(url)}: the port after ':' is empty")
     if port == 0:
-        raise ConfigurationError(f"invalid endpoint {shown!r}: port 0 cannot be dialled")
+        raise ConfigurationError(f"invalid endpoint {_shown(url)}: port 0 cannot be dialled")
     if parts.scheme == "ws" and not allow_insecure and not is_loopback_host(parts.hostname):
         raise ConfigurationError(
             f"refusing plain ws:// to {parts.hostname}: the API key would travel in clear text; "

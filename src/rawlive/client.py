@@ -378,6 +378,7 @@ class connect:
         self._target = target
         self._url = target.url
         self._url_secrets: tuple[str, ...] | None = None
+        self._shown_url = redact_url(self._url)  # how logs and errors name the endpoint
         credentials = target.credentials
         if lint:
             check_request(self._url, ephemeral=credentials is not None and credentials.ephemeral)
@@ -407,7 +408,7 @@ class connect:
         self._session: Session | None = None
 
     def __repr__(self) -> str:
-        return f"<connect model={self._setup.model!r} endpoint={redact_url(self._url)!r}>"
+        return f"<connect model={self._setup.model!r} endpoint={self._shown_url!r}>"
 
     def _secrets(self) -> tuple[str, ...]:
         # the target's secrets can change (a Vertex token is refreshed); the URL's cannot
@@ -419,7 +420,7 @@ class connect:
 
     async def _dial(self) -> SinkConnection:
         headers = self._target.headers()  # a Vertex token is refreshed here when old
-        shown_url = redact_url(self._url)
+        shown_url = self._shown_url
         try:
             ws = await ws_connect(
                 self._url,
@@ -450,7 +451,7 @@ class connect:
             ) from None
 
     async def _open(self) -> Session:
-        shown_url = redact_url(self._url)
+        shown_url = self._shown_url
         engine = Engine(
             setup=self._setup,
             endpoint=shown_url,

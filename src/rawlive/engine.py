@@ -64,7 +64,7 @@ from rawlive.protocol.messages import (
     ToolResponse,
 )
 from rawlive.protocol.session import SessionState
-from rawlive.wire import Callbacks, SinkConnection
+from rawlive.wire import SinkConnection
 
 if TYPE_CHECKING:
     from rawlive.resilience import Resilience
@@ -305,6 +305,60 @@ def close_error(
     )
 
 
+class _SetupWait:
+    """The sink of a connection during its handshake: waits for setupComplete.
+
+    Frames before it are kept in ``early``; at setupComplete it detaches, so
+    what follows stays held on the connection until :meth:`Engine.start`.
+    """
+
+    __slots__ = ("complete", "early", "engine", "model", "number", "ws")
+
+    def __init__(self, engine: Engine, ws: SinkConnection, number: int, model: str | None) -> None:
+        self.engine, self.ws, self.number, self.model = engine, ws, number, model
+        self.early: list[tuple[ServerMessage, int]] = []
+        self.complete: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
+
+    def on_data(self, frame: bytes, text: bool) -> None:
+        ws, complete = self.ws, self.complete
+        try:
+            message = decode_server(self.engine._observed(self.number, ws, frame, text))
+        except UnicodeDecodeError:
+            return  # the connection fails with 1007: on_lost says so
+        except RemoteProtocolError as exc:
+            bad_utf8 = _utf8_error(frame) if text else None
+            if bad_utf8 is not None:
+                ws.fail(1007, bad_utf8)  # on_lost says so
+                return
+            ws.detach()
+            if not complete.done():
+                complete.set_exception(exc)
+            return
+        if message.setup_complete is not None:
+            ws.detach()  # what follows waits for start()
+            if not complete.done():
+                complete.set_result(message)
+            return
+        logger.debug("%s arrived before setupComplete", message.kinds)
+        self.early.append((message, len(frame)))
+
+    def on_lost(self, exc: ConnectionClosed) -> None:
+        engine = self.engine
+        error = close_error(exc, engine.secrets, during_setup=True)
+        engine.observe_close(self.number, error)
+        if not self.complete.done():
+            self.complete.set_exception(error)
+
+    def time_out(self) -> None:
+        if not self.complete.done():
+            self.complete.set_exception(
+                SetupTimeoutError(
+                    f"no setupComplete within {self.engine.setup_timeout} s after sending "
+                    f"setup for {self.model}"
+                )
+            )
+
+
 class Engine:
     """The per-session core: state, ledger, inbox, the reader of each connection.
 
@@ -404,51 +458,13 @@ class Engine:
             text = data.decode("utf-8")
             for observer in self.observers:
                 observer.on_frame(number, "client", text)
-        early: list[tuple[ServerMessage, int]] = []
-        complete: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
-
-        def on_data(frame: bytes, text: bool) -> None:
-            try:
-                message = decode_server(self._observed(number, ws, frame, text))
-            except UnicodeDecodeError:
-                return  # the connection fails with 1007: on_lost says so
-            except RemoteProtocolError as exc:
-                bad_utf8 = _utf8_error(frame) if text else None
-                if bad_utf8 is not None:
-                    ws.fail(1007, bad_utf8)  # on_lost says so
-                    return
-                ws.detach()
-                if not complete.done():
-                    complete.set_exception(exc)
-                return
-            if message.setup_complete is not None:
-                ws.detach()  # what follows waits for start()
-                if not complete.done():
-                    complete.set_result(message)
-                return
-            logger.debug("%s arrived before setupComplete", message.kinds)
-            early.append((message, len(frame)))
-
-        def on_lost(exc: ConnectionClosed) -> None:
-            error = close_error(exc, self.secrets, during_setup=True)
-            self.observe_close(number, error)
-            if not complete.done():
-                complete.set_exception(error)
-
-        def time_out() -> None:
-            if not complete.done():
-                complete.set_exception(
-                    SetupTimeoutError(
-                        f"no setupComplete within {self.setup_timeout} s after sending setup "
-                        f"for {setup.model}"
-                    )
-                )
-
-        ws.attach(Callbacks(on_data, on_lost))
+        wait = _SetupWait(self, ws, number, setup.model)
+        complete = wait.complete
+        ws.attach(wait)
         # one timer, not wait_for(): its extra future and callbacks cost every session
         timer = None
         if self.setup_timeout is not None:
-            timer = asyncio.get_running_loop().call_later(self.setup_timeout, time_out)
+            timer = asyncio.get_running_loop().call_later(self.setup_timeout, wait.time_out)
         try:
             try:
                 await ws.send(data, text=True)
@@ -472,7 +488,7 @@ class Engine:
         self.state.on_send(envelope)
         self.state.on_receive(message)
         self.setup_complete = message.setup_complete
-        return early
+        return wait.early
 
     def start(self, conn: Connection, early: Sequence[tuple[ServerMessage, int]] = ()) -> None:
         """Make ``conn`` the current connection and read it from now on."""

@@ -102,6 +102,8 @@ def url_secrets(url: str) -> tuple[str, ...]:
     A client adds them to the secrets it redacts, so a key given in the URL
     and echoed back in a frame is redacted like one given in a header.
     """
+    if "@" not in url and "=" not in url:
+        return ()  # no user part, no query value: the common case, without the regexes
     found: list[str] = []
     for m in _QUERY_VALUE_RE.finditer(url):
         if m.group(1):

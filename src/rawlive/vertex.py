@@ -44,12 +44,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from rawlive.auth import (
+    Credentials,
+    check_endpoint,
+    live_url,
+    normalize_model,
+    resolve_credentials,
+)
 from rawlive.errors import ConfigurationError, LiveError, VertexAuthError
 
 if TYPE_CHECKING:
     import os
-
-    from rawlive.auth import Credentials
 
 __all__ = [
     "VERTEX_API_VERSIONS",
@@ -371,8 +376,6 @@ def resolve_target(
         ConfigurationError: bad URLs, versions or a missing project/location.
         MissingAPIKeyError: no credential (VertexAuthError for Vertex AI).
     """
-    from rawlive.auth import check_endpoint, live_url, normalize_model, resolve_credentials
-
     if not vertex:
         if endpoint is not None:
             try:

@@ -30,7 +30,6 @@ websockets release rawlive supports (13.0 to the newest); CI runs the tests on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 from websockets.exceptions import ConnectionClosed
@@ -38,7 +37,7 @@ from websockets.frames import Frame, Opcode
 
 from rawlive._compat import ClientConnectionBase
 
-__all__ = ["Callbacks", "Sink", "SinkConnection"]
+__all__ = ["Sink", "SinkConnection"]
 
 
 class Sink(Protocol):
@@ -49,18 +48,6 @@ class Sink(Protocol):
 
     def on_lost(self, exc: ConnectionClosed) -> None:
         """The connection is lost (after its last message): websockets' close exception."""
-
-
-class Callbacks:
-    """A :class:`Sink` made of two functions."""
-
-    __slots__ = ("on_data", "on_lost")
-
-    def __init__(
-        self, on_data: Callable[[bytes, bool], None], on_lost: Callable[[ConnectionClosed], None]
-    ) -> None:
-        self.on_data = on_data
-        self.on_lost = on_lost
 
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
