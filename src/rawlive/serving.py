@@ -21,7 +21,6 @@ import concurrent.futures
 import inspect
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
 from rawlive.errors import LiveError, ServerNotStartedError
@@ -46,12 +45,7 @@ class Serving:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 
