@@ -57,14 +57,14 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.http11 import Request, Response
 
-from rawlive._compat import ws_connect, ws_serve
+from rawlive._compat import ws_connect
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.format import Direction
 from rawlive.capture.recorder import Recorder
 from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
 from rawlive.protocol.codec import decode_json, encode_json
-from rawlive.serving import Serving
+from rawlive.serving import Serving, listen
 from rawlive.testing.faults import (
     CloseWith,
     DelayFrames,
@@ -688,13 +688,12 @@ class LiveProxy(Serving):
             OSError: the address is in use or cannot be bound.
         """
         if self._server is None:
-            self._server = await ws_serve(
+            self._server = await listen(
                 self._handle,
                 self.host,
                 self._requested_port,
                 ssl=self.ssl_context,
                 process_request=self._open_upstream,
-                compression=None,
                 max_size=self.max_size,
                 logger=self._log,
             )
