@@ -64,7 +64,7 @@ from rawlive.capture.recorder import Recorder
 from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
 from rawlive.protocol.codec import decode_json, encode_json
-from rawlive.serving import Serving, listen
+from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen
 from rawlive.testing.fault_records import (
     CloseWith,
     DelayFrames,
@@ -598,7 +598,7 @@ class LiveProxy(Serving):
         faults: Iterable[Fault] = (),
         ssl_context: ssl.SSLContext | None = None,
         upstream_ssl: ssl.SSLContext | None = None,
-        max_size: int = 2**24,
+        max_size: int = DEFAULT_MAX_SIZE,
         open_timeout: float = 10.0,
     ) -> None:
         self.upstream = upstream_base(upstream)

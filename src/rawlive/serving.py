@@ -34,6 +34,9 @@ __all__ = ["BackgroundServer", "Serving"]
 
 _S = TypeVar("_S", bound="Serving")
 
+DEFAULT_MAX_SIZE = 2**24
+"""The largest frame a rawlive server accepts unless told otherwise (16 MiB)."""
+
 
 async def listen(
     handler: Callable[[ServerConnection], Awaitable[None]],

@@ -80,7 +80,7 @@ from rawlive.errors import (
 )
 from rawlive.protocol.rules import RULE_MODES, RuleMode
 from rawlive.redact import RedactingLogger, redact
-from rawlive.serving import BackgroundServer, Serving, listen
+from rawlive.serving import DEFAULT_MAX_SIZE, BackgroundServer, Serving, listen
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -104,9 +104,6 @@ Pace: TypeAlias = Literal["fast", "original"]
 
 
 _TEXT_LIMIT = 2000  # characters of a frame description kept in a mismatch or a log line
-
-DEFAULT_MAX_SIZE = 2**24
-"""The largest frame a replay server accepts (16 MiB, as the fake server)."""
 
 MAX_MISMATCHES = 100
 """How many mismatches a replay server keeps; later ones are only counted."""

@@ -99,7 +99,7 @@ from rawlive.redact import (
     redact,
     redact_header,
 )
-from rawlive.serving import Serving, listen
+from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen
 from rawlive.testing.fake_connection import FakeConnection
 from rawlive.testing.fake_model import FakeModel
 from rawlive.testing.faults import (
@@ -270,7 +270,7 @@ class FakeLiveServer(Serving):
             self.host,
             self._requested_port,
             ssl=self.ssl_context,
-            max_size=2**24,
+            max_size=DEFAULT_MAX_SIZE,
             logger=self._ws_logger,
         )
         self._port = int(self._server.sockets[0].getsockname()[1])
