@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import rawlive
-from rawlive import ConnectionClosedError, ResumptionError, Setup
+from rawlive import ClientMessage, ConnectionClosedError, GenerationConfig, ResumptionError, Setup
+from rawlive.protocol import encode
 from rawlive.testing import FakeLiveServer
 
 
@@ -199,3 +201,27 @@ async def test_a_turn_keeps_no_messages_by_default_so_audio_is_held_once() -> No
             kept = await session.receive_turn(keep_messages=True)
     assert turn.audio_bytes > 0 and turn.audio and turn.messages == ()
     assert kept.messages and b"".join(m.audio for m in kept.messages) == kept.audio
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"response_modalities": ["audio"]},
+        {"voice": "Kore", "system_instruction": "Be brief.", "session_resumption": True},
+        {"tools": [{"googleSearch": {}}], "context_window_compression": 4096},
+        {"input_audio_transcription": True, "extra_setup": {"futureField": 1}},
+        {"generation_config": GenerationConfig(temperature=0.5), "response_modalities": ["TEXT"]},
+    ],
+)
+def test_a_setup_built_from_nothing_equals_one_built_on_an_empty_setup(
+    options: dict[str, Any],
+) -> None:
+    # build_setup constructs a fresh record when no setup is given (fast) and
+    # copies the given one otherwise: both routes must give the same setup.
+    from rawlive.setup import build_setup
+
+    fresh = build_setup("m", **options)
+    on_empty = build_setup("m", setup=Setup(), **options)
+    assert fresh == on_empty
+    assert encode(ClientMessage(setup=fresh)) == encode(ClientMessage(setup=on_empty))

@@ -173,7 +173,7 @@ def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
     host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost":
+    if host in ("localhost", "127.0.0.1", "::1"):  # the common cases, without ipaddress
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -376,6 +376,7 @@ class connect:
         )
         self._target = target
         self._url = target.url
+        self._url_secrets: tuple[str, ...] | None = None
         credentials = target.credentials
         if lint:
             check_request(self._url, ephemeral=credentials is not None and credentials.ephemeral)
@@ -408,9 +409,12 @@ class connect:
         return f"<connect model={self._setup.model!r} endpoint={redact_url(self._url)!r}>"
 
     def _secrets(self) -> tuple[str, ...]:
-        from rawlive.redact import url_secrets  # a key in the URL is a secret too
+        # the target's secrets can change (a Vertex token is refreshed); the URL's cannot
+        if self._url_secrets is None:
+            from rawlive.redact import url_secrets  # a key in the URL is a secret too
 
-        return self._target.secrets() + url_secrets(self._url)
+            self._url_secrets = url_secrets(self._url)
+        return self._target.secrets() + self._url_secrets
 
     async def _dial(self) -> SinkConnection:
         headers = self._target.headers()  # a Vertex token is refreshed here when old

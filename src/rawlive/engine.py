@@ -103,6 +103,8 @@ class _Raise:
 
 _EMPTY: Any = object()
 
+_CLOSED_BY_US = LocalProtocolError("the session is closed")  # a marker, never raised
+
 
 class Inbox:
     """The buffer between a connection's reader and the application.
@@ -397,9 +399,11 @@ class Engine:
         Frames after setupComplete stay held on ``ws`` until :meth:`start`.
         """
         envelope = ClientMessage(setup=setup)
-        data = encode(envelope).decode("utf-8")
-        for observer in self.observers:
-            observer.on_frame(number, "client", data)
+        data = encode(envelope)
+        if self.observers:
+            text = data.decode("utf-8")
+            for observer in self.observers:
+                observer.on_frame(number, "client", text)
         early: list[tuple[ServerMessage, int]] = []
         complete: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
 
@@ -447,7 +451,7 @@ class Engine:
             timer = asyncio.get_running_loop().call_later(self.setup_timeout, time_out)
         try:
             try:
-                await ws.send(data)
+                await ws.send(data, text=True)
             except ConnectionClosed as exc:
                 # on_lost reports the close, once the connection is lost
                 await asyncio.wait([complete], timeout=5.0)
@@ -553,6 +557,9 @@ class Engine:
 
     def on_lost(self, conn: Connection, exc: ConnectionClosed) -> None:
         """``conn`` is gone (called by the connection, after its last message)."""
+        if self.closed_by_us:  # close() reports it; no error to explain
+            self._ended(conn, _CLOSED_BY_US)
+            return
         self._ended(conn, close_error(exc, self.secrets, during_setup=False))
 
     def on_message(self, conn: Connection, message: ServerMessage, size: int) -> None:
