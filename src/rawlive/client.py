@@ -24,7 +24,6 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
@@ -518,12 +517,7 @@ class connect:
         self._session = await self._open()
         return self._session
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:
             with contextlib.suppress(ConnectionClosedError, OSError):
                 await self._session.close()

@@ -57,21 +57,24 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.http11 import Request, Response
 
-from rawlive._compat import ws_connect, ws_serve
+from rawlive._compat import ws_connect
 from rawlive.auth import RedactingLogger, is_loopback_host, redact_url
 from rawlive.capture.format import Direction
 from rawlive.capture.recorder import Recorder
 from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
 from rawlive.protocol.codec import decode_json, encode_json
-from rawlive.serving import Serving
-from rawlive.testing.faults import (
+from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen
+from rawlive.testing.fault_records import (
     CloseWith,
     DelayFrames,
     DropConnection,
     Fault,
     GoAwayThenClose,
+    Point,
+    PointFault,
     SlowPongs,
+    stall_reading,
 )
 
 __all__ = ["UPSTREAMS", "FrameObserver", "LiveProxy", "SessionRecorder", "upstream_base"]
@@ -101,7 +104,6 @@ _HOP_HEADERS = frozenset(
 _CREDENTIAL_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 _CREDENTIAL_PARAMS = frozenset({"key", "access_token"})
 _UNSENDABLE = frozenset({1004, 1005, 1006, 1015})
-_READ_WINDOW = 0.01  # seconds SlowPongs lets the transport read between stalls
 
 
 def upstream_base(upstream: str) -> str:
@@ -430,15 +432,16 @@ class _Connection:
 
     # -------------------------------------------------------------- faults
 
-    def _due(self, point: str) -> list[Fault]:
+    def _due(self, point: Point) -> list[Fault]:
+        """The point faults that act at ``point`` now (the fake's rules: ``fires_at``)."""
         state = self.faults
         due: list[Fault] = []
         for index, fault in enumerate(self.proxy.faults):
             if fault.once and index in state.fired:
                 continue
-            if fault.connection is not None and fault.connection != state.number:
-                continue
-            if _fires(fault, point, state):
+            if isinstance(fault, PointFault) and fault.fires_at(
+                point, state.number, state.turn, state.chunks, state.frames
+            ):
                 state.fired.add(index)
                 due.append(fault)
         return due
@@ -456,7 +459,11 @@ class _Connection:
             for fault in self._due("start"):
                 await self._strike(fault)
         for index, fault in enumerate(self.proxy.faults):
-            if isinstance(fault, DelayFrames) and _matches_turn(fault, state):
+            if (
+                isinstance(fault, DelayFrames)
+                and state.in_turn
+                and fault.matches(state.number, state.turn)
+            ):
                 await asyncio.sleep(fault.seconds)
                 state.fired.add(index)
 
@@ -527,7 +534,8 @@ class _Connection:
             with contextlib.suppress(Exception):
                 await self.upstream.close()
         elif isinstance(fault, SlowPongs):
-            self.tasks.add(asyncio.ensure_future(self._stall(fault.delay, fault.duration)))
+            stall = stall_reading(client.transport, fault.delay, fault.duration)
+            self.tasks.add(asyncio.ensure_future(stall))
 
     async def _close_both(self, code: int, reason: str) -> None:
         self.closed_by = "server"
@@ -539,58 +547,6 @@ class _Connection:
     async def _close_later(self, delay: float, code: int, reason: str) -> None:
         await asyncio.sleep(delay)
         await self._close_both(code, reason)
-
-    async def _stall(self, delay: float, duration: float | None) -> None:
-        transport = self.client.transport
-        loop = asyncio.get_running_loop()
-        end = None if duration is None else loop.time() + duration
-        try:
-            while not transport.is_closing() and (end is None or loop.time() < end):
-                transport.pause_reading()
-                await asyncio.sleep(
-                    delay if end is None else max(0.0, min(delay, end - loop.time()))
-                )
-                transport.resume_reading()
-                await asyncio.sleep(_READ_WINDOW)
-        finally:
-            if not transport.is_closing():
-                transport.resume_reading()
-
-
-def _matches_turn(fault: Fault, state: _FaultState) -> bool:
-    if fault.connection is not None and fault.connection != state.number:
-        return False
-    if not state.in_turn:
-        return False
-    return fault.on_turn is None or fault.on_turn == state.turn
-
-
-def _fires(fault: Fault, point: str, state: _FaultState) -> bool:
-    """Whether a point fault acts at ``point`` of the stream (the fake's rules)."""
-    if isinstance(fault, DelayFrames):
-        return False
-    if fault.after_seconds is not None:
-        return False  # a timer strikes it
-    if fault.after_complete is not None:
-        return point == "complete" and state.turn == fault.after_complete
-    if fault.after_frames is not None:
-        return point == "frame" and state.frames == fault.after_frames
-    if fault.after_turn is not None:
-        if fault.after_turn == 0:
-            return point == "setup"
-        return point == "end" and state.turn == fault.after_turn
-    if fault.after_chunks is not None:
-        return (
-            point == "chunk"
-            and state.chunks == fault.after_chunks
-            and (fault.on_turn is None or fault.on_turn == state.turn)
-        )
-    if fault.on_turn is not None:
-        if fault.on_turn == 0:
-            return point == "setup"
-        return point == "start" and state.turn == fault.on_turn
-    default = "setup" if isinstance(fault, SlowPongs) else "start"
-    return point == default
 
 
 # ------------------------------------------------------------------- proxy
@@ -642,7 +598,7 @@ class LiveProxy(Serving):
         faults: Iterable[Fault] = (),
         ssl_context: ssl.SSLContext | None = None,
         upstream_ssl: ssl.SSLContext | None = None,
-        max_size: int = 2**24,
+        max_size: int = DEFAULT_MAX_SIZE,
         open_timeout: float = 10.0,
     ) -> None:
         self.upstream = upstream_base(upstream)
@@ -688,13 +644,12 @@ class LiveProxy(Serving):
             OSError: the address is in use or cannot be bound.
         """
         if self._server is None:
-            self._server = await ws_serve(
+            self._server = await listen(
                 self._handle,
                 self.host,
                 self._requested_port,
                 ssl=self.ssl_context,
                 process_request=self._open_upstream,
-                compression=None,
                 max_size=self.max_size,
                 logger=self._log,
             )

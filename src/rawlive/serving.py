@@ -1,8 +1,8 @@
-"""What every server rawlive ships shares: ``async with``, and a thread of its own.
+"""What every server rawlive ships shares: how it listens, ``async with``, a thread of its own.
 
 The fake server, the replay server and the proxy each start listening in
-``start()`` and stop in ``close()``; :class:`Serving` turns that pair into an
-async context manager, so the three cannot drift apart.
+``start()`` with :func:`listen` and stop in ``close()``; :class:`Serving`
+turns that pair into an async context manager, so the three cannot drift apart.
 :class:`BackgroundServer` runs any of them on a private event loop in a daemon
 thread (``BackgroundFakeServer``, ``BackgroundReplayServer``, the pytest
 plugin's relay).
@@ -19,16 +19,61 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import ssl as _ssl
 import threading
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.typing import LoggerLike
+
+from rawlive._compat import ws_serve
 from rawlive.errors import LiveError, ServerNotStartedError
 
 __all__ = ["BackgroundServer", "Serving"]
 
 _S = TypeVar("_S", bound="Serving")
+
+DEFAULT_MAX_SIZE = 2**24
+"""The largest frame a rawlive server accepts unless told otherwise (16 MiB)."""
+
+
+async def listen(
+    handler: Callable[[ServerConnection], Awaitable[None]],
+    host: str,
+    port: int,
+    *,
+    ssl: _ssl.SSLContext | None,
+    max_size: int | None,
+    logger: LoggerLike,
+    process_request: Any = None,
+) -> Server:
+    """Start a WebSocket server as every rawlive server listens: without compression.
+
+    base64 audio barely compresses and inflating it costs CPU, so no
+    permessage-deflate is offered (the client does not ask for it by default).
+
+    Args:
+        handler: called with each accepted connection.
+        host / port: the address; port 0 picks a free one.
+        ssl: serve ``wss://`` with this context; None: ``ws://``.
+        max_size: the largest frame accepted, in bytes; None: no limit.
+        logger: the websockets server's logger.
+        process_request: websockets' hook run on each handshake request, if any.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    return await ws_serve(
+        handler,
+        host,
+        port,
+        ssl=ssl,
+        process_request=process_request,
+        compression=None,
+        max_size=max_size,
+        logger=logger,
+    )
 
 
 class Serving:
@@ -46,12 +91,7 @@ class Serving:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 

@@ -59,7 +59,6 @@ from typing import Any, Literal, TypeAlias
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from rawlive._compat import ws_serve
 from rawlive.auth import LIVE_PATH  # the path in ReplayServer.url (any path is served)
 from rawlive.capture.format import Capture, CaptureWriter, read_capture
 from rawlive.capture.markers import unredact_audio
@@ -81,7 +80,7 @@ from rawlive.errors import (
 )
 from rawlive.protocol.rules import RULE_MODES, RuleMode
 from rawlive.redact import RedactingLogger, redact
-from rawlive.serving import BackgroundServer, Serving
+from rawlive.serving import DEFAULT_MAX_SIZE, BackgroundServer, Serving, listen
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -105,9 +104,6 @@ Pace: TypeAlias = Literal["fast", "original"]
 
 
 _TEXT_LIMIT = 2000  # characters of a frame description kept in a mismatch or a log line
-
-DEFAULT_MAX_SIZE = 2**24
-"""The largest frame a replay server accepts (16 MiB, as the fake server)."""
 
 MAX_MISMATCHES = 100
 """How many mismatches a replay server keeps; later ones are only counted."""
@@ -231,12 +227,11 @@ class ReplayServer(Serving):
             raise LiveError("replay server is already started")
         if self._record is not None:
             self._writer = CaptureWriter(self._record, source=f"rawlive replay of {self._name}")
-        self._server = await ws_serve(
+        self._server = await listen(
             self._handle,
             self._host,
             self._port,
             ssl=self._ssl,
-            compression=None,
             max_size=self._max_size,
             logger=RedactingLogger(logging.getLogger("websockets.server")),
         )

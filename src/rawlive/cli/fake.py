@@ -68,8 +68,6 @@ async def run(args: argparse.Namespace) -> int:
 
     if args.api_key is not None and not args.api_key.strip():
         raise ConfigurationError("--api-key is empty")
-    if not 0 <= args.port <= 65535:
-        raise ConfigurationError(f"--port must be 0 to 65535, got {args.port}")
     server = FakeLiveServer(
         host=args.host,
         port=args.port,

@@ -76,7 +76,6 @@ from urllib.parse import parse_qsl, quote
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from rawlive._compat import ws_serve
 from rawlive.errors import ServerNotStartedError
 from rawlive.protocol.messages import (
     Content,
@@ -100,7 +99,7 @@ from rawlive.redact import (
     redact,
     redact_header,
 )
-from rawlive.serving import Serving
+from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen
 from rawlive.testing.fake_connection import FakeConnection
 from rawlive.testing.fake_model import FakeModel
 from rawlive.testing.faults import (
@@ -266,13 +265,12 @@ class FakeLiveServer(Serving):
         """
         if self._server is not None:
             return self
-        self._server = await ws_serve(
+        self._server = await listen(
             self._handle,
             self.host,
             self._requested_port,
             ssl=self.ssl_context,
-            compression=None,
-            max_size=2**24,
+            max_size=DEFAULT_MAX_SIZE,
             logger=self._ws_logger,
         )
         self._port = int(self._server.sockets[0].getsockname()[1])

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from websockets.protocol import State
-
 from rawlive.closecodes import cut_reason
 from rawlive.protocol import SERVER_ENVELOPES, snake
 from rawlive.protocol.messages import (
@@ -304,7 +302,7 @@ class SlowPongs(PointFault):
             raise ValueError(f"delay must be positive, got {self.delay}")
 
     async def strike(self, connection: FaultyConnection) -> None:
-        connection.spawn(_stall_reading(connection, self.delay, self.duration))
+        connection.spawn(stall_reading(connection.ws.transport, self.delay, self.duration))
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,12 +453,16 @@ async def _close_later(connection: FakeConnection, delay: float, code: int, reas
     await connection.close(code, reason)
 
 
-async def _stall_reading(connection: FakeConnection, delay: float, duration: float | None) -> None:
-    transport = connection.ws.transport
+async def stall_reading(transport: asyncio.Transport, delay: float, duration: float | None) -> None:
+    """Stall reading from ``transport`` as :class:`SlowPongs` says (the fake's and the proxy's).
+
+    Pause reading for ``delay`` seconds, read for a moment, pause again,
+    until the transport closes or ``duration`` seconds have passed.
+    """
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
     try:
-        while connection.ws.state is not State.CLOSED and (end is None or loop.time() < end):
+        while not transport.is_closing() and (end is None or loop.time() < end):
             transport.pause_reading()
             await asyncio.sleep(delay if end is None else max(0.0, min(delay, end - loop.time())))
             transport.resume_reading()
