@@ -333,6 +333,31 @@ def rusage_cpu() -> tuple[float, float]:
     return r.ru_utime, r.ru_stime
 
 
+def instructions_of(
+    args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 900
+) -> int:
+    """Instructions ``python ARGS`` executes, counted by valgrind's cachegrind.
+
+    Counted, not timed: the figure does not depend on what else the machine
+    runs. Callers subtract a smaller run from a larger one, so start-up cancels.
+    """
+    import re
+
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    done = subprocess.run(
+        [*cmd, sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=child_env() if env is None else env,
+        check=True,
+        timeout=timeout,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr}")
+    return int(found.group(1).replace(",", ""))
+
+
 def floor_ws_options() -> dict[str, object]:
     """Options that keep a floor's bare websockets client as lean as rawlive's.
 

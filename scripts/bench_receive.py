@@ -57,6 +57,7 @@ from _bench_common import (
     floor_ws_options,
     frames_for,
     have_cryptography,
+    instructions_of,
     machine_line,
     make_certs,
     print_table,
@@ -220,9 +221,7 @@ def instructions_main(seconds: float, with_sdk: bool) -> int:
     (wss:// only) is compared with rawlive over wss:// too.
     """
     import concurrent.futures
-    import re
     import shutil
-    import subprocess
 
     if shutil.which("valgrind") is None:
         print("note: valgrind is not installed; --instructions is skipped")
@@ -240,17 +239,11 @@ def instructions_main(seconds: float, with_sdk: bool) -> int:
             def count(job: tuple[str, str, int]) -> int:
                 transport, variant, turns = job
                 url = server.wss_url if transport == "wss" else server.ws_url
-                cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-                cmd += ["--cachegrind-out-file=/dev/null", sys.executable]
-                cmd += [str(Path(__file__).resolve()), "--client", variant]
-                cmd += ["--url", str(url), "--turns", str(turns)]
+                args = [str(Path(__file__).resolve()), "--client", variant]
+                args += ["--url", str(url), "--turns", str(turns)]
                 if certs is not None:
-                    cmd += ["--cafile", str(certs.ca)]
-                done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-                found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-                if found is None:
-                    raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr}")
-                return int(found.group(1).replace(",", ""))
+                    args += ["--cafile", str(certs.ca)]
+                return instructions_of(args, env)
 
             jobs = [(t, v, n) for t, v in jobs_of for n in (1, 3)]
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

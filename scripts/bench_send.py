@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import base64
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from _bench_common import (
     child_env,
     ensure_rawlive,
     floor_ws_options,
+    instructions_of,
     machine_line,
     print_table,
     ratio_line,
@@ -199,18 +199,11 @@ def instructions(url: str, chunks: int) -> dict[tuple[str, bool], float] | None:
 
     def count(job: tuple[str, bool, int]) -> int:
         client, socket, n = job
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        cmd += [sys.executable, str(Path(__file__).resolve()), "--client", client]
-        cmd += ["--url", url, "--chunks", str(n)]
+        args = [str(Path(__file__).resolve()), "--client", client]
+        args += ["--url", url, "--chunks", str(n)]
         if not socket:
-            cmd.append("--lib")
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, env=child_env(), check=True, timeout=900
-        )
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        if found is None:
-            raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr}")
-        return int(found.group(1).replace(",", ""))
+            args.append("--lib")
+        return instructions_of(args)
 
     keys = [(c, s) for s in (True, False) for c in ("floor", "rawlive")]
     jobs = [(c, s, n) for c, s in keys for n in (chunks, 2 * chunks)]

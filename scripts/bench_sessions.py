@@ -45,6 +45,7 @@ from _bench_common import (
     ensure_rawlive,
     floor_ws_options,
     frames_for,
+    instructions_of,
     machine_line,
     peak_rss_mb,
     print_table,
@@ -171,18 +172,67 @@ def client_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def instructions_main(n: int, seconds: float) -> int:
+    """Instructions one more session costs, counted by valgrind: a noise-free cross-check.
+
+    Each client runs ``n`` and then ``2n`` sessions under cachegrind; the
+    difference divided by ``n`` is what one more session costs (open, one turn,
+    close, and its share of the GC), start-up and imports excluded.
+    """
+    import concurrent.futures
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("note: valgrind is not installed; --instructions is skipped")
+        return 0
+    print(f"bench_sessions --instructions: {n} then {2 * n} sessions; {machine_line()}")
+    clients = ("floor", "rawlive")
+    with ServerProcess(seconds=seconds) as server:
+        url = server.ws_url + "/ws"
+
+        def count(job: tuple[str, int]) -> int:
+            client, sessions = job
+            args = [str(Path(__file__).resolve()), "--client", client]
+            return instructions_of([*args, "--url", url, "--sessions", str(sessions)])
+
+        jobs = [(c, k) for c in clients for k in (n, 2 * n)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            counts = dict(zip(jobs, pool.map(count, jobs), strict=True))
+    per = {c: (counts[(c, 2 * n)] - counts[(c, n)]) / n for c in clients}
+    print()
+    print_table(
+        ["client", "instructions/session", "x floor"],
+        [(c, round(per[c]), per[c] / per["floor"]) for c in clients],
+    )
+    ratio = per["rawlive"] / per["floor"]
+    print()
+    print(
+        f"RATIO sessions instructions per session rawlive/floor: min {ratio:.2f}x  "
+        f"median {ratio:.2f}x  (n=1)"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds, for smoke tests")
     parser.add_argument("--sizes", default="100,500,1000", help="comma-separated session counts")
     parser.add_argument("--seconds", type=float, default=1.0, help="audio seconds per reply")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats per size")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="count instructions per session under valgrind (N, then 2N sessions)",
+    )
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--sessions", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
         return client_main(args)
+    if args.instructions:
+        return instructions_main(args.instructions, args.seconds)
     if args.quick:
         args.sizes, args.seconds, args.repeats = "20", 0.4, 1
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
