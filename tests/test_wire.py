@@ -144,3 +144,27 @@ def test_a_sink_that_detaches_leaves_the_rest_held_for_the_next() -> None:
     assert seen == [b"a"] and ws.held == [(b"b", True)]
     ws.attach(Callbacks(lambda d, t: seen.append(d), lambda e: seen.append("lost")))
     assert seen == [b"a", b"b", "lost"]
+
+
+def test_an_emptied_hold_is_dropped_for_the_shared_empty_one() -> None:
+    # A session must not keep an empty list per connection once the held
+    # messages are handed over (objects per session are what the GC walks).
+    ws = _bare_connection([(b"a", True)], lost=False)
+    ws.attach(Callbacks(lambda d, t: None, lambda e: None))
+    assert ws.held is SinkConnection._NOTHING_HELD and ws.held == []
+
+
+async def test_the_connection_keeps_no_recv_queue_and_recv_says_why() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"]
+        ) as session:
+            conn = session._engine.conn
+            assert conn is not None
+            # websockets' own queue (an Assembler per connection) is not kept
+            assert type(conn.ws.recv_messages).__name__ == "_NoQueue"
+            with pytest.raises(RuntimeError, match="sink"):
+                await conn.ws.recv()
+            await session.send_text("Hello")  # the session still reads every frame
+            turn = await session.receive_turn(timeout=5)
+    assert turn.turn_complete and turn.text

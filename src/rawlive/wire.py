@@ -22,7 +22,13 @@ sink's owner: it calls :meth:`SinkConnection.pause` when its buffer is full
 (the transport stops reading the socket, TCP pushes back on the server) and
 :meth:`SinkConnection.resume` when there is room again.
 
-``process_event``, ``connection_lost`` and ``protocol`` are the same in every
+websockets' ``recv()`` queue (its ``Assembler``, a queue and two bound methods
+per connection) is replaced by one shared stand-in as the connection is made:
+nothing is ever queued there, and a session holds five fewer objects for the
+cyclic GC to scan. ``recv()`` on a :class:`SinkConnection` raises.
+
+``connection_made``, ``process_event``, ``connection_lost``, ``recv_messages``
+and ``protocol`` are the same in every
 websockets release rawlive supports (13.0 to the newest); CI runs the tests on
 13.0 and on the newest release.
 """
@@ -53,6 +59,27 @@ class Sink(Protocol):
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 
 
+class _NoQueue:
+    """Stands for websockets' ``recv()`` queue: a sink takes every message instead."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        pass  # nothing queued, nobody waiting
+
+    def put(self, frame: Frame) -> None:
+        raise RuntimeError("a SinkConnection hands messages to its sink, never to recv()")
+
+    async def get(self, decode: bool | None = None) -> Any:
+        raise RuntimeError("a SinkConnection hands messages to its sink: recv() is not available")
+
+    def get_iter(self, decode: bool | None = None) -> Any:
+        raise RuntimeError("a SinkConnection hands messages to its sink: recv() is not available")
+
+
+_NO_QUEUE = _NoQueue()
+
+
 class SinkConnection(ClientConnectionBase):  # type: ignore[misc]
     """A websockets client connection that pushes messages to a sink (never ``recv()``)."""
 
@@ -77,9 +104,12 @@ class SinkConnection(ClientConnectionBase):  # type: ignore[misc]
         it was lost already and every held message was handed over).
         """
         self.sink = sink
-        while self.held and self.sink is sink:
-            data, text = self.held.pop(0)
+        held = self.held
+        while held and self.sink is sink:
+            data, text = held.pop(0)
             sink.on_data(data, text)
+        if not held and self.held is held:
+            self.held = self._NOTHING_HELD  # the emptied list goes (one object fewer)
         if self.sink is sink:
             self._report_lost()
 
@@ -113,6 +143,10 @@ class SinkConnection(ClientConnectionBase):  # type: ignore[misc]
             self.protocol.fail(code, reason)
 
     # ------------------------------------------------ websockets callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.recv_messages = _NO_QUEUE  # websockets' queue is dropped at once, unused
 
     def process_event(self, event: Any) -> None:
         if type(event) is not Frame or self.response is None:
