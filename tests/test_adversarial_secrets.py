@@ -29,6 +29,7 @@ from rawlive.redact import (
     redact_header,
     redact_text,
     redact_url,
+    redacting_logger,
     url_secrets,
 )
 from rawlive.testing import FakeLiveServer
@@ -94,6 +95,19 @@ def test_redacting_logger_survives_bad_format_args(caplog: pytest.LogCaptureFixt
         log.debug("%s %s", KEY)  # one argument short
         log.debug("key %s", KEY)
     assert KEY not in caplog.text and "REDACTED" in caplog.text
+
+
+def test_connections_with_the_same_secrets_share_one_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    one = redacting_logger("rawlive.test", [KEY, None, ""])
+    assert redacting_logger("rawlive.test", [KEY]) is one  # a thousand sessions, one logger
+    other = redacting_logger("rawlive.test", [KEY + "2"])
+    assert other is not one and other.secrets == (KEY + "2",)
+    with caplog.at_level(logging.DEBUG, logger="rawlive.test"):
+        one.debug("> GET /ws?x=%s", KEY)
+        other.debug("header %s", KEY + "2")
+    assert KEY not in caplog.text and caplog.text.count(REDACTED) == 2
 
 
 # -- a real session for every way a key travels ------------------------------------------

@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from rawlive import __version__
 from rawlive._compat import ws_connect
-from rawlive.auth import RedactingLogger, redact, redact_url, vertex_settings
+from rawlive.auth import redact, redact_url, vertex_settings
 from rawlive.engine import (
     DEFAULT_BUFFER_BYTES,
     Connection,
@@ -60,6 +60,7 @@ from rawlive.protocol.messages import Setup as SetupMessage
 from rawlive.protocol.rules import backend_of
 from rawlive.protocol.session import Turn, UsageTotals
 from rawlive.receivers import Receivers
+from rawlive.redact import redacting_logger
 from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
 from rawlive.senders import Senders
 from rawlive.setup import build_setup, encode_raw
@@ -425,7 +426,7 @@ class connect:
                 self._url,
                 create_connection=SinkConnection,
                 headers=headers,
-                logger=RedactingLogger(logging.getLogger("websockets.client"), self._secrets()),
+                logger=redacting_logger("websockets.client", self._secrets()),
                 **self._ws_options,
             )
             assert isinstance(ws, SinkConnection)

@@ -18,6 +18,7 @@ functions; nothing else in the package knows which names are secret.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -33,6 +34,7 @@ __all__ = [
     "redact_header",
     "redact_text",
     "redact_url",
+    "redacting_logger",
     "url_secrets",
 ]
 
@@ -167,3 +169,18 @@ class RedactingLogger(_Adapter):
             text = " ".join([str(msg), *map(str, args)])
         kwargs.pop("extra", None)
         self.logger.log(level, "%s", redact_text(text, *self.secrets), **kwargs)
+
+
+def redacting_logger(name: str, secrets: Iterable[str | None] = ()) -> RedactingLogger:
+    """The :class:`RedactingLogger` for the logger ``name`` and these secrets.
+
+    Connections with the same secrets share one (a few are kept), so a
+    process with a thousand sessions on one key holds one logger, not a
+    thousand.
+    """
+    return _shared_logger(name, tuple(s for s in secrets if s))
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_logger(name: str, secrets: tuple[str, ...]) -> RedactingLogger:
+    return RedactingLogger(logging.getLogger(name), secrets)
