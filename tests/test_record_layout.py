@@ -13,6 +13,8 @@ would fall back, or read wrong); these tests fail first.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import sys
 from typing import Any
 
 import pytest
@@ -71,3 +73,21 @@ def test_a_decoded_chunk_has_one_attribute_at_each_level(frame: bytes) -> None:
 def test_a_chunk_with_more_keys_is_not_mistaken_for_a_bare_chunk() -> None:
     message = decode_server(b'{"serverContent":{"modelTurn":{"parts":[]},"turnComplete":true}}')
     assert len(message.server_content.__dict__) == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython" or sys.version_info < (3, 11),
+    reason="inline instance values are a CPython 3.11+ layout",
+)
+def test_a_record_built_by_keywords_has_no_dict_object_beside_it() -> None:
+    # A session keeps its setup for its whole life: its values stay inline
+    # (no dict object for the cyclic GC to walk) as long as nothing reads
+    # __dict__. Writing through __dict__ in __init__ would add one per record.
+    setup = messages.Setup(
+        model="models/m",
+        generation_config=messages.GenerationConfig(response_modalities=("AUDIO",)),
+    )
+    referents = gc.get_referents(setup)
+    assert not any(type(r) is dict for r in referents)
+    assert any(type(r) is messages.GenerationConfig for r in referents)
+    assert setup.model == "models/m" and list(setup.__dict__) == ["model", "generation_config"]

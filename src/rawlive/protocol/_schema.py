@@ -104,6 +104,7 @@ class _EmptyMapping(Mapping[str, Any]):
 EMPTY: Mapping[str, Any] = _EmptyMapping()
 
 _new = object.__new__
+_set = object.__setattr__
 
 T = TypeVar("T")
 
@@ -589,8 +590,10 @@ class WireMessage:
     extra: Mapping[str, Any]
 
     def __init__(self, **kwargs: Any) -> None:
+        # object.__setattr__, not self.__dict__: on CPython 3.11+ the values stay
+        # inline, with no dict object beside the record for the cyclic GC to walk
+        # while it lives (a session keeps its setup).
         names = self._NAMES
-        attrs = self.__dict__
         seqs = self._SEQUENCES
         for key, value in kwargs.items():
             if key not in names:
@@ -600,7 +603,7 @@ class WireMessage:
             if value is not None:
                 if key in seqs and not isinstance(value, tuple):
                     value = tuple(value)
-                attrs[key] = value
+                _set(self, key, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
