@@ -102,25 +102,29 @@ class _Raise:
 
 
 _EMPTY: Any = object()
+_deque_len = collections.deque.__len__
+_NO_DETAILS = SetupComplete()  # setupComplete with no fields, as the Gemini API sends it
 
 _CLOSED_BY_US = LocalProtocolError("the session is closed")  # a marker, never raised
 
 
-class Inbox:
+class Inbox(collections.deque):  # type: ignore[type-arg]
     """The buffer between a connection's reader and the application.
 
     Bounded in bytes (the frames' wire sizes): :meth:`put` never refuses; the
     engine stops reading the connection while it is :attr:`full`, and
     ``on_room`` (set while it waits) is called once it is not.
+
+    It is itself the deque of its items, each followed by its size: an
+    (item, size) pair per frame, or a deque beside the inbox, would each be
+    one more object per frame or per session for the cyclic GC to walk. Use
+    :meth:`put` and :meth:`get_nowait`, never the deque's own methods.
     """
 
-    __slots__ = ("_end", "_items", "_waiter", "bytes", "limit", "on_room")
+    __slots__ = ("_end", "_waiter", "bytes", "limit", "on_room")
 
     def __init__(self, limit: int = DEFAULT_BUFFER_BYTES) -> None:
-        # Each item is followed by its size in the one deque: an (item, size)
-        # pair per frame would be one more GC-tracked object per frame, and a
-        # second deque about 600 bytes more per session.
-        self._items: collections.deque[Any] = collections.deque()
+        super().__init__()
         self.bytes = 0
         self.limit = limit
         self._waiter: asyncio.Future[None] | None = None
@@ -128,7 +132,10 @@ class Inbox:
         self.on_room: Callable[[], None] | None = None
 
     def __len__(self) -> int:
-        return len(self._items) // 2
+        return _deque_len(self) // 2
+
+    def __repr__(self) -> str:
+        return f"<Inbox {len(self)} items, {self.bytes} bytes>"
 
     @property
     def full(self) -> bool:
@@ -139,8 +146,8 @@ class Inbox:
         return self._end
 
     def put(self, item: Any, size: int = 0) -> None:
-        self._items.append(item)
-        self._items.append(size)
+        self.append(item)
+        self.append(size)
         self.bytes += size
         waiter = self._waiter
         if waiter is not None:
@@ -158,11 +165,10 @@ class Inbox:
 
     def get_nowait(self) -> Any:
         """The next item, or ``_EMPTY``."""
-        if not self._items:
+        if not _deque_len(self):
             return _EMPTY
-        items = self._items
-        item = items.popleft()
-        size: int = items.popleft()
+        item = self.popleft()
+        size: int = self.popleft()
         if size:
             self.bytes -= size
             on_room = self.on_room
@@ -399,7 +405,9 @@ class Engine:
         # send through the ledger, never spawn a task (objects per session are
         # what the cyclic GC walks; see docs/benchmarks.md).
         self._changed: asyncio.Event | None = None  # set on every handle and connection change
-        self.turn_marks: collections.deque[int] = collections.deque()
+        # turns_completed at each turnComplete the application has not read yet
+        # (None while there is none: a session holds no empty deque between turns)
+        self.turn_marks: collections.deque[int] | None = None
         self._send_lock: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[None]] | None = None
 
@@ -487,7 +495,9 @@ class Engine:
         self.state.reset_connection()
         self.state.on_send(envelope)
         self.state.on_receive(message)
-        self.setup_complete = message.setup_complete
+        complete_payload = message.setup_complete
+        # the usual empty one is shared: a session keeps one object fewer
+        self.setup_complete = _NO_DETAILS if complete_payload == _NO_DETAILS else complete_payload
         return wait.early
 
     def start(self, conn: Connection, early: Sequence[tuple[ServerMessage, int]] = ()) -> None:
@@ -594,7 +604,10 @@ class Engine:
             if ledger is not None:
                 ledger.on_turn_complete()
             if not duplicate:
-                self.turn_marks.append(state.turns_completed)
+                marks = self.turn_marks
+                if marks is None:
+                    marks = self.turn_marks = collections.deque()
+                marks.append(state.turns_completed)
             if self.resilience is not None:
                 self.resilience.on_turn_complete(conn)
             if ledger is not None and duplicate and not ledger.duplicates:

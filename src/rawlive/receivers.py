@@ -11,11 +11,9 @@ completed, each paired with its question.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator
-from typing import Any
 
 from rawlive.audio.pcm import parse_pcm_mime
 from rawlive.audio.wav import WavWriter
@@ -69,8 +67,14 @@ class Receivers:
         """Note a delivered turnComplete; return the turn number it ends."""
         sc = message.server_content
         if sc is not None and sc.turn_complete:
-            marks = self._engine.turn_marks
-            return marks.popleft() if marks else None
+            engine = self._engine
+            marks = engine.turn_marks
+            if not marks:
+                return None
+            number = marks.popleft()
+            if not marks:
+                engine.turn_marks = None
+            return number
         return None
 
     async def receive(self) -> ServerMessage | Reconnected:
@@ -83,11 +87,14 @@ class Receivers:
             RemoteProtocolError: the server sent an undecodable frame.
             ConcurrentReadError: another task is reading.
         """
-        with self._reader():
+        self._take_reader()
+        try:
             message = await self._next()
-            if not isinstance(message, Reconnected):
-                self._delivered(message)
-            return message
+        finally:
+            self._reading = False
+        if not isinstance(message, Reconnected):
+            self._delivered(message)
+        return message
 
     async def wait_for_handle(self, timeout: float = 5.0) -> str | None:
         """Wait for the resumable handle of the last completed turn; return the latest handle.
@@ -119,17 +126,15 @@ class Receivers:
             self._handle_wait,
         )
 
-    @contextlib.contextmanager
-    def _reader(self) -> Any:
+    def _take_reader(self) -> None:
+        """Become the one reader (release with ``self._reading = False``)."""
+        # A plain flag and try/finally, not a context manager: nothing is
+        # allocated per read (objects alive at scale are what the GC walks).
         if self._reading:
             raise ConcurrentReadError(
                 "another task is already reading this session; use one reader and fan out"
             )
         self._reading = True
-        try:
-            yield
-        finally:
-            self._reading = False
 
     def __aiter__(self) -> AsyncIterator[ServerMessage | Reconnected]:
         return _MessageIterator(self)
@@ -169,37 +174,12 @@ class Receivers:
                 (a ``TimeoutError`` on every Python version); ``exc.partial_turn``
                 holds what arrived.
         """
-        with self._reader():
-            return await self._receive_turn(wav, keep_messages, timeout)
-
-    async def _receive_turn(
-        self,
-        wav: WavWriter | str | os.PathLike[str] | None,
-        keep_messages: bool,
-        timeout: float | None,
-    ) -> Turn:
-        writer: WavWriter | None = wav if isinstance(wav, WavWriter) else None
-        own_writer = wav is not None and writer is None
-        start = writer.bytes_written if writer is not None else 0
-        rate = 24000
-
-        def sink(pcm: bytes) -> None:
-            nonlocal writer
-            if writer is None:
-                assert wav is not None and not isinstance(wav, WavWriter)
-                writer = WavWriter(wav, rate=rate)
-            writer.write(pcm)
-
-        def new_assembler() -> TurnAssembler:
-            return TurnAssembler(
-                audio_sink=sink if wav is not None else None, keep_messages=keep_messages
-            )
-
+        out = _TurnWav(wav) if wav is not None else None
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        assembler = new_assembler()
+        assembler = TurnAssembler(audio_sink=out, keep_messages=keep_messages)
         get_nowait = self._engine.inbox.get_nowait
-        rate_unknown = wav is not None
+        self._take_reader()
         try:
             while True:
                 message = get_nowait()  # the fast path: no coroutine per frame
@@ -219,9 +199,8 @@ class Receivers:
                 kind = type(message)
                 if kind is tuple:  # an audio chunk of the model's turn: (mime, pcm)
                     mime, pcm = message
-                    if rate_unknown and mime.startswith("audio/"):
-                        rate = parse_pcm_mime(mime)
-                        rate_unknown = False
+                    if out is not None and out.rate_unknown and mime.startswith("audio/"):
+                        out.set_rate(mime)
                     if not keep_messages:
                         assembler.feed_chunk(mime, pcm)
                         continue
@@ -232,14 +211,13 @@ class Receivers:
                     if kind is Reconnected:
                         if message.cut_turn and assembler.started:
                             self._report_discarded(message, assembler.build())
-                            assembler = new_assembler()
-                            if writer is not None:
-                                writer.truncate(start)
+                            assembler = TurnAssembler(audio_sink=out, keep_messages=keep_messages)
+                            if out is not None:
+                                out.truncate()
                         continue
-                if rate_unknown:
+                if out is not None and out.rate_unknown:
                     for blob in message.audio_chunks():
-                        rate = parse_pcm_mime(blob.mime_type)
-                        rate_unknown = False
+                        out.set_rate(blob.mime_type)
                         break
                 if assembler.feed(message):
                     turn_number = self._delivered(message)
@@ -247,11 +225,9 @@ class Receivers:
                     await self._wait_for_turn_handle(turn_number)
                     return turn
         finally:
-            if own_writer and writer is not None:
-                writer.close()
-            elif own_writer and writer is None:
-                # No audio arrived: still leave a valid (empty) file behind.
-                WavWriter(wav, rate=rate).close()  # type: ignore[arg-type]
+            self._reading = False
+            if out is not None:
+                out.close()
 
     def _report_discarded(self, event: Reconnected, partial: Turn) -> None:
         reconnects = self.reconnects
@@ -268,6 +244,47 @@ def _fresh(error: ConnectionClosedError) -> ConnectionClosedError:
     copy.args = error.args
     copy.partial_turn = None
     return copy
+
+
+class _TurnWav:
+    """Where :meth:`Receivers.receive_turn` streams a turn's audio (``wav=``).
+
+    A given :class:`WavWriter` is written to and left open; a path is opened
+    at the first audio chunk's rate and closed with the turn (an empty but
+    valid file when no audio came).
+    """
+
+    __slots__ = ("_owned", "_path", "_start", "rate", "rate_unknown", "writer")
+
+    def __init__(self, wav: WavWriter | str | os.PathLike[str]) -> None:
+        self._owned = not isinstance(wav, WavWriter)
+        self._path = wav
+        self.writer: WavWriter | None = None if self._owned else wav  # type: ignore[assignment]
+        self._start = self.writer.bytes_written if self.writer is not None else 0
+        self.rate = 24000
+        self.rate_unknown = True
+
+    def set_rate(self, mime: str | None) -> None:
+        self.rate = parse_pcm_mime(mime)
+        self.rate_unknown = False
+
+    def __call__(self, pcm: bytes) -> None:
+        writer = self.writer
+        if writer is None:
+            writer = self.writer = WavWriter(self._path, rate=self.rate)  # type: ignore[arg-type]
+        writer.write(pcm)
+
+    def truncate(self) -> None:
+        """Cut the file back to where the turn began (the turn was discarded)."""
+        if self.writer is not None:
+            self.writer.truncate(self._start)
+
+    def close(self) -> None:
+        if not self._owned:
+            return
+        if self.writer is None:  # no audio arrived: still leave a valid (empty) file
+            self.writer = WavWriter(self._path, rate=self.rate)  # type: ignore[arg-type]
+        self.writer.close()
 
 
 class _MessageIterator:

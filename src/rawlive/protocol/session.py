@@ -21,8 +21,9 @@ No I/O happens here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rawlive.audio.pcm import parse_pcm_mime
 from rawlive.errors import AudioFormatError, LocalProtocolError, RemoteProtocolError
@@ -159,6 +160,25 @@ def _rate_of(mime: str | None) -> int | None:
         return None
 
 
+_T = TypeVar("_T")
+
+
+def _add(items: list[_T] | None, item: _T) -> list[_T]:
+    """``items`` with ``item`` appended (a new list when there is none yet)."""
+    if items is None:
+        return [item]
+    items.append(item)
+    return items
+
+
+def _extend(items: list[_T] | None, more: Iterable[_T]) -> list[_T]:
+    """``items`` with ``more`` appended (a new list when there is none yet)."""
+    if items is None:
+        return list(more)
+    items.extend(more)
+    return items
+
+
 class TurnAssembler:
     """Gathers frames into a :class:`Turn`.
 
@@ -177,22 +197,25 @@ class TurnAssembler:
     ) -> None:
         self._sink = audio_sink
         self._keep = keep_messages
-        self._text: list[str] = []
-        self._thoughts: list[str] = []
-        self._audio: list[bytes] = []
+        # Each list is made when its first piece arrives: a turn uses two or
+        # three of them, and lists alive during a turn are what the cyclic GC
+        # counts and walks at scale (see docs/benchmarks.md).
+        self._text: list[str] | None = None
+        self._thoughts: list[str] | None = None
+        self._audio: list[bytes] | None = None
         self._audio_bytes = 0
         self._rate: int | None = None
-        self._in: list[str] = []
-        self._out: list[str] = []
-        self._calls: list[FunctionCall] = []
-        self._cancelled: list[str] = []
-        self._grounding: list[object] = []
+        self._in: list[str] | None = None
+        self._out: list[str] | None = None
+        self._calls: list[FunctionCall] | None = None
+        self._cancelled: list[str] | None = None
+        self._grounding: list[object] | None = None
         self._usage: UsageMetadata | None = None
         self._interrupted = False
         self._generation_complete = False
         self._turn_complete = False
         self._reason: str | None = None
-        self._messages: list[ServerMessage] = []
+        self._messages: list[ServerMessage] | None = None
         self._fed = False
 
     @property
@@ -204,7 +227,7 @@ class TurnAssembler:
         """Take one server message; return True when it ends the turn."""
         self._fed = True
         if self._keep:
-            self._messages.append(message)
+            self._messages = _add(self._messages, message)
         # Fast path for the commonest frame, a model-turn chunk and nothing
         # else: unset fields are absent from the instance dicts, so one length
         # check replaces a dozen lookups of fields that are None. Depends on the
@@ -226,10 +249,10 @@ class TurnAssembler:
             self._usage = usage
         tc = message.tool_call
         if tc is not None and tc.function_calls:
-            self._calls.extend(tc.function_calls)
+            self._calls = _extend(self._calls, tc.function_calls)
         tcc = message.tool_call_cancellation
         if tcc is not None and tcc.ids:
-            self._cancelled.extend(tcc.ids)
+            self._cancelled = _extend(self._cancelled, tcc.ids)
         sc = message.server_content
         if sc is None:
             return False
@@ -237,11 +260,11 @@ class TurnAssembler:
         if mt is not None and mt.parts:
             self._take_parts(mt.parts)
         if sc.input_transcription is not None and sc.input_transcription.text:
-            self._in.append(sc.input_transcription.text)
+            self._in = _add(self._in, sc.input_transcription.text)
         if sc.output_transcription is not None and sc.output_transcription.text:
-            self._out.append(sc.output_transcription.text)
+            self._out = _add(self._out, sc.output_transcription.text)
         if sc.grounding_metadata is not None:
-            self._grounding.append(sc.grounding_metadata)
+            self._grounding = _add(self._grounding, sc.grounding_metadata)
         if sc.interrupted:
             self._interrupted = True
         if sc.generation_complete:
@@ -270,7 +293,11 @@ class TurnAssembler:
             if self._sink is not None:
                 self._sink(data)
             else:
-                self._audio.append(data)
+                audio = self._audio
+                if audio is None:
+                    self._audio = [data]
+                else:
+                    audio.append(data)
 
     def _take_parts(self, parts: Sequence[Part]) -> None:
         for part in parts:
@@ -278,27 +305,30 @@ class TurnAssembler:
             if blob is not None and blob.data is not None:
                 self._take_blob(blob.mime_type, blob.data)
             if part.text is not None:
-                (self._thoughts if part.thought else self._text).append(part.text)
+                if part.thought:
+                    self._thoughts = _add(self._thoughts, part.text)
+                else:
+                    self._text = _add(self._text, part.text)
 
     def build(self) -> Turn:
         """Return the turn gathered so far."""
         return Turn(
-            text="".join(self._text),
-            thoughts="".join(self._thoughts),
-            audio=b"".join(self._audio),
+            text="".join(self._text or ()),
+            thoughts="".join(self._thoughts or ()),
+            audio=b"".join(self._audio or ()),
             audio_bytes=self._audio_bytes,
             sample_rate=self._rate or 24000,
-            input_transcript="".join(self._in),
-            output_transcript="".join(self._out),
-            tool_calls=tuple(self._calls),
-            cancelled_tool_calls=tuple(self._cancelled),
+            input_transcript="".join(self._in or ()),
+            output_transcript="".join(self._out or ()),
+            tool_calls=tuple(self._calls or ()),
+            cancelled_tool_calls=tuple(self._cancelled or ()),
             usage=self._usage,
             interrupted=self._interrupted,
             generation_complete=self._generation_complete,
             turn_complete=self._turn_complete,
             turn_complete_reason=self._reason,
-            grounding_metadata=tuple(self._grounding),
-            messages=tuple(self._messages),
+            grounding_metadata=tuple(self._grounding or ()),
+            messages=tuple(self._messages or ()),
         )
 
 
