@@ -16,7 +16,7 @@ import binascii
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, TypeAlias, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeAlias, TypedDict, TypeVar, cast
 
 from rawlive.errors import CaptureFormatError
 from rawlive.protocol import json_type
@@ -147,26 +147,29 @@ class _Head(TypedDict):
 _R = TypeVar("_R", bound="_ConnectionRecord")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _ConnectionRecord:
     """What open, frame and close records share, written once.
 
-    Each is a frozen dataclass that declares ``conn``, ``t`` and ``extra``
-    itself (so its fields keep their order) besides its own fields, and names
-    its :attr:`KIND` and its keys. This base checks ``conn``, ``t`` and
-    ``extra``; writes ``kind``, ``conn`` and ``t`` first and ``extra`` last,
-    around the record's own keys; and reads them back. A subclass supplies
-    :meth:`_check` (its own field rules), :meth:`_add_json` (its own keys)
-    and :meth:`_from_json` (its own keys read back).
-    """
+    Each is a frozen dataclass that adds its own fields, then ``extra`` (last,
+    so that it stays last in the fields and the repr), and names its
+    :attr:`KIND` and its keys. This base checks ``conn``, ``t`` and ``extra``;
+    writes ``kind``, ``conn`` and ``t`` first and ``extra`` last, around the
+    record's own keys; and reads them back. A subclass supplies :meth:`_check`
+    (its own field rules), :meth:`_add_json` (its own keys) and
+    :meth:`_from_json` (its own keys read back).
 
-    __slots__ = ()
+    Raises:
+        CaptureFormatError: a field has a value the format does not allow.
+    """
 
     KIND: ClassVar[str]
     _KEYS: ClassVar[frozenset[str]]
 
     conn: int
     t: float
-    extra: Mapping[str, JSONValue]
+    if TYPE_CHECKING:  # declared by each record, after its own fields
+        extra: Mapping[str, JSONValue]
 
     def __post_init__(self) -> None:
         _check_conn(self.conn, self.KIND)
@@ -323,8 +326,6 @@ class OpenRecord(_ConnectionRecord):
     KIND: ClassVar[str] = "open"
     _KEYS: ClassVar[frozenset[str]] = frozenset(("conn", "t", "endpoint", "model"))
 
-    conn: int
-    t: float
     endpoint: str
     model: str | None = None
     extra: Mapping[str, JSONValue] = field(default_factory=dict, hash=False)
@@ -371,8 +372,6 @@ class FrameRecord(_ConnectionRecord):
     KIND: ClassVar[str] = "frame"
     _KEYS: ClassVar[frozenset[str]] = frozenset(("conn", "t", "dir", "type", "data", "data_b64"))
 
-    conn: int
-    t: float
     dir: Direction
     type: FrameType
     data: str | None = None
@@ -511,8 +510,6 @@ class CloseRecord(_ConnectionRecord):
     KIND: ClassVar[str] = "close"
     _KEYS: ClassVar[frozenset[str]] = frozenset(("conn", "t", "by", "code", "reason", "dropped"))
 
-    conn: int
-    t: float
     by: ClosedBy | None
     code: int
     reason: str = ""
