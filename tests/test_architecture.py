@@ -3,7 +3,7 @@
 - no import cycle between rawlive modules (imports inside functions count;
   ``if TYPE_CHECKING:`` blocks do not);
 - no module imports another package's private module (``rawlive.x._y`` from
-  outside ``rawlive.x``);
+  outside ``rawlive.x``, sub-packages of ``rawlive.x`` included);
 - ``protocol/`` and ``audio/`` never import asyncio or websockets;
 - no module in ``src/`` is over 900 lines.
 
@@ -164,24 +164,40 @@ def test_a_function_level_import_counts_and_type_checking_does_not() -> None:
     assert names == {"TYPE_CHECKING", "rawlive.inner"}
 
 
+def _reaches_in(package: str, target: str) -> bool:
+    """Whether a module of ``package`` importing ``target`` reaches into a private module.
+
+    A private module (``_name``) belongs to the package it sits in and to no
+    other, not even a sub-package: ``rawlive._compat`` is for ``rawlive.*``
+    modules, not for ``rawlive.capture.*``.
+    """
+    parts = target.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return package != ".".join(parts[:i])
+    return False
+
+
 def _private_reach_ins() -> list[str]:
     bad: list[str] = []
-    graph = _graph()
-    for module, targets in graph.items():
-        for target in targets:
-            parts = target.split(".")
-            for i, part in enumerate(parts):
-                if not part.startswith("_") or part.startswith("__"):
-                    continue
-                owner = ".".join(parts[:i])  # the package the private module belongs to
-                if not (module == owner or module.startswith(owner + ".")):
-                    bad.append(f"{module} imports {target}")
-                break
+    for module, targets in _graph().items():
+        # The package a module is in: a package's __init__ is in the package itself.
+        package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+        bad.extend(f"{module} imports {t}" for t in targets if _reaches_in(package, t))
     return sorted(bad)
 
 
 def test_no_module_imports_another_packages_private_module() -> None:
     assert _private_reach_ins() == []
+
+
+def test_a_private_module_is_private_to_its_own_package() -> None:
+    assert not _reaches_in("rawlive", "rawlive._compat")
+    assert not _reaches_in("rawlive.protocol", "rawlive.protocol._schema")
+    assert not _reaches_in("rawlive.capture", "rawlive.errors")
+    assert _reaches_in("rawlive.capture", "rawlive._compat")  # a sub-package of the owner
+    assert _reaches_in("rawlive.capture", "rawlive.protocol._schema")
+    assert _reaches_in("rawlive", "rawlive.testing._internal.x")
 
 
 @pytest.mark.parametrize("package", ["protocol", "audio"])

@@ -259,7 +259,7 @@ def test_audio_package_imports_only_stdlib_and_rawlive_basics() -> None:
     # STYLE.md: audio/ never imports asyncio or websockets (nor any third party).
     # Checked on the source, because importing rawlive itself may pull the client in.
     package_dir = Path(rawlive.audio.__file__).parent
-    allowed_local = {"rawlive.errors", "rawlive._b64", "rawlive.audio.pcm", "rawlive.audio.wav"}
+    allowed_local = {"rawlive.errors", "rawlive.b64", "rawlive.audio.pcm", "rawlive.audio.wav"}
     for source in sorted(package_dir.glob("*.py")):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):

@@ -11,7 +11,7 @@ import pytest
 
 import rawlive
 from rawlive import Blob, ClientMessage, RealtimeInput, encode
-from rawlive._b64 import b64decode_spelled
+from rawlive.b64 import b64decode_spelled
 from rawlive.errors import ConnectionClosedError, LiveError, LocalProtocolError
 from rawlive.protocol.codec import MEDIA_FRAME_END, media_frame_start
 from rawlive.testing import FakeLiveServer

@@ -16,7 +16,7 @@ import binascii
 import functools
 from dataclasses import dataclass
 
-from rawlive._b64 import b64decode_any, b64encode_str
+from rawlive.b64 import b64decode_any, b64encode_str
 from rawlive.errors import AudioFormatError
 
 __all__ = [

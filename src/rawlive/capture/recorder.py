@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rawlive._b64 import b64decode_any
+from rawlive.b64 import b64decode_any
 from rawlive.capture.jsonio import JSONDecodeError, dumps, loads, spellings
 from rawlive.capture.markers import redaction_marker
 from rawlive.capture.writer import CaptureWriter

@@ -16,7 +16,7 @@ import binascii
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeAlias, TypedDict, TypeVar, cast
 
 from rawlive.errors import CaptureFormatError
 from rawlive.protocol import json_type
@@ -136,6 +136,91 @@ def _b64decode_std(text: str) -> bytes:
 # -- records ----------------------------------------------------------------------------
 
 
+class _Head(TypedDict):
+    """What every connection record reads the same way from its JSON object."""
+
+    conn: int
+    t: float
+    extra: JSONObject
+
+
+_R = TypeVar("_R", bound="_ConnectionRecord")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ConnectionRecord:
+    """What open, frame and close records share, written once.
+
+    Each is a frozen dataclass that adds its own fields, then ``extra`` (last,
+    so that it stays last in the fields and the repr), and names its
+    :attr:`KIND` and its keys. This base checks ``conn``, ``t`` and ``extra``;
+    writes ``kind``, ``conn`` and ``t`` first and ``extra`` last, around the
+    record's own keys; and reads them back. A subclass supplies :meth:`_check`
+    (its own field rules), :meth:`_add_json` (its own keys) and
+    :meth:`_from_json` (its own keys read back).
+
+    Raises:
+        CaptureFormatError: a field has a value the format does not allow.
+    """
+
+    KIND: ClassVar[str]
+    _KEYS: ClassVar[frozenset[str]]
+
+    conn: int
+    t: float
+    if TYPE_CHECKING:  # declared by each record, after its own fields
+        extra: Mapping[str, JSONValue]
+
+    def __post_init__(self) -> None:
+        _check_conn(self.conn, self.KIND)
+        _check_t(self.t, self.KIND)
+        self._check()
+        object.__setattr__(self, "extra", _check_extra(self.extra, self._KEYS, self.KIND))
+
+    def _check(self) -> None:
+        """Check the record's own fields (nothing to check by default)."""
+
+    def _add_json(self, out: JSONObject) -> None:
+        """Add the record's own keys to ``out``, in file order."""
+        raise NotImplementedError  # pragma: no cover - every subclass overrides
+
+    @classmethod
+    def _from_json(cls: type[_R], d: Mapping[str, JSONValue], head: _Head) -> _R:
+        """Build the record from ``head`` and its own keys read from ``d``."""
+        raise NotImplementedError  # pragma: no cover - every subclass overrides
+
+    def to_json(self) -> JSONObject:
+        """Return the record as a JSON object: ``kind``, ``conn``, ``t``, own keys, ``extra``."""
+        out: JSONObject = {"kind": self.KIND, "conn": self.conn, "t": self.t}
+        self._add_json(out)
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls: type[_R], d: Mapping[str, JSONValue]) -> _R:
+        """Build the record from its JSON object.
+
+        Args:
+            d: the decoded line; ``kind`` must be the record's :attr:`KIND`
+                (``"open"``, ``"frame"`` or ``"close"``).
+
+        Returns:
+            The record, with unknown keys in ``extra``.
+
+        Raises:
+            CaptureFormatError: ``conn``, ``t`` or another key the record
+                requires is missing, or a known key has the wrong type or value.
+        """
+        _check_kind(d, cls.KIND)
+        k = cls.KIND
+        head = _Head(
+            conn=_as_int(_require(d, "conn", k), "conn", k),
+            t=_as_seconds(_require(d, "t", k), "t", k),
+            extra=_unknown_keys(d, cls._KEYS),
+        )
+        return cls._from_json(d, head)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaptureMeta:
     """The first line of a capture: what the file is and where it came from.
@@ -223,8 +308,10 @@ class CaptureMeta:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OpenRecord:
+class OpenRecord(_ConnectionRecord):
     """A WebSocket connection opened.
+
+    Its JSON object requires ``conn``, ``t`` and ``endpoint``.
 
     Attributes:
         conn: the connection number within the capture, from 1 (a reconnect
@@ -239,59 +326,34 @@ class OpenRecord:
     KIND: ClassVar[str] = "open"
     _KEYS: ClassVar[frozenset[str]] = frozenset(("conn", "t", "endpoint", "model"))
 
-    conn: int
-    t: float
     endpoint: str
     model: str | None = None
     extra: Mapping[str, JSONValue] = field(default_factory=dict, hash=False)
 
-    def __post_init__(self) -> None:
-        _check_conn(self.conn, self.KIND)
-        _check_t(self.t, self.KIND)
-        object.__setattr__(self, "extra", _check_extra(self.extra, self._KEYS, self.KIND))
-
-    def to_json(self) -> JSONObject:
-        """Return the record as a JSON object, ``kind`` first."""
-        out: JSONObject = {"kind": self.KIND, "conn": self.conn, "t": self.t}
+    def _add_json(self, out: JSONObject) -> None:
         out["endpoint"] = self.endpoint
         if self.model is not None:
             out["model"] = self.model
-        out.update(self.extra)
-        return out
 
     @classmethod
-    def from_json(cls, d: Mapping[str, JSONValue]) -> OpenRecord:
-        """Build an open record from its JSON object.
-
-        Args:
-            d: the decoded line; ``kind`` must be ``"open"``.
-
-        Returns:
-            The record, with unknown keys in ``extra``.
-
-        Raises:
-            CaptureFormatError: ``conn``, ``t`` or ``endpoint`` is missing, or
-                a known key has the wrong type.
-        """
-        _check_kind(d, cls.KIND)
+    def _from_json(cls, d: Mapping[str, JSONValue], head: _Head) -> OpenRecord:
         k = cls.KIND
         return cls(
-            conn=_as_int(_require(d, "conn", k), "conn", k),
-            t=_as_seconds(_require(d, "t", k), "t", k),
+            **head,
             endpoint=_as_str(_require(d, "endpoint", k), "endpoint", k),
             model=_as_opt_str(d.get("model"), "model", k),
-            extra=_unknown_keys(d, cls._KEYS),
         )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FrameRecord:
+class FrameRecord(_ConnectionRecord):
     """One WebSocket message exactly as it was sent or received.
 
     Exactly one of ``data`` and ``data_b64`` is set. Text frames and binary
     frames that are valid UTF-8 (every Live API server frame) carry ``data``;
     a binary frame that is not valid UTF-8 carries ``data_b64``. Build frames
-    from a payload with :meth:`from_payload` to get this right.
+    from a payload with :meth:`from_payload` to get this right. Its JSON object
+    requires ``conn``, ``t``, ``dir``, ``type`` and one of ``data`` and ``data_b64``.
 
     Attributes:
         conn: the connection number the frame belongs to.
@@ -310,18 +372,13 @@ class FrameRecord:
     KIND: ClassVar[str] = "frame"
     _KEYS: ClassVar[frozenset[str]] = frozenset(("conn", "t", "dir", "type", "data", "data_b64"))
 
-    conn: int
-    t: float
     dir: Direction
     type: FrameType
     data: str | None = None
     data_b64: str | None = None
     extra: Mapping[str, JSONValue] = field(default_factory=dict, hash=False)
 
-    def __post_init__(self) -> None:
-        k = self.KIND
-        _check_conn(self.conn, k)
-        _check_t(self.t, k)
+    def _check(self) -> None:
         if self.dir not in _DIRECTIONS:
             raise CaptureFormatError(
                 f"frame record: 'dir' must be 'client' or 'server', got {self.dir!r}"
@@ -341,7 +398,6 @@ class FrameRecord:
                 raise CaptureFormatError(
                     f"frame record: 'data_b64' is not standard base64: {exc}"
                 ) from exc
-        object.__setattr__(self, "extra", _check_extra(self.extra, self._KEYS, k))
 
     @classmethod
     def from_payload(
@@ -406,51 +462,35 @@ class FrameRecord:
         except UnicodeDecodeError as exc:
             raise CaptureFormatError(f"binary frame is not UTF-8 text: {exc}") from exc
 
-    def to_json(self) -> JSONObject:
-        """Return the record as a JSON object, ``kind`` first."""
-        out: JSONObject = {"kind": self.KIND, "conn": self.conn, "t": self.t}
+    def _add_json(self, out: JSONObject) -> None:
         out["dir"] = self.dir
         out["type"] = self.type
         if self.data is not None:
             out["data"] = self.data
         else:
             out["data_b64"] = self.data_b64
-        out.update(self.extra)
-        return out
 
     @classmethod
-    def from_json(cls, d: Mapping[str, JSONValue]) -> FrameRecord:
-        """Build a frame record from its JSON object.
-
-        Args:
-            d: the decoded line; ``kind`` must be ``"frame"``.
-
-        Returns:
-            The record, with unknown keys in ``extra``.
-
-        Raises:
-            CaptureFormatError: ``conn``, ``t``, ``dir`` or ``type`` is
-                missing, neither or both of ``data``/``data_b64`` are present,
-                or a known key has the wrong type or value.
-        """
-        _check_kind(d, cls.KIND)
+    def _from_json(cls, d: Mapping[str, JSONValue], head: _Head) -> FrameRecord:
         k = cls.KIND
         data = d.get("data")
         data_b64 = d.get("data_b64")
         return cls(
-            conn=_as_int(_require(d, "conn", k), "conn", k),
-            t=_as_seconds(_require(d, "t", k), "t", k),
+            **head,
             dir=cast(Direction, _as_str(_require(d, "dir", k), "dir", k)),
             type=cast(FrameType, _as_str(_require(d, "type", k), "type", k)),
             data=None if data is None else _as_str(data, "data", k),
             data_b64=None if data_b64 is None else _as_str(data_b64, "data_b64", k),
-            extra=_unknown_keys(d, cls._KEYS),
         )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CloseRecord:
+class CloseRecord(_ConnectionRecord):
     """A WebSocket connection closed, or dropped.
+
+    Its JSON object requires ``conn``, ``t`` and ``code``; a missing ``by``
+    means null, a missing ``reason`` empty, a missing ``dropped`` false, and
+    ``dropped`` is written only when true.
 
     Attributes:
         conn: the connection number.
@@ -470,18 +510,13 @@ class CloseRecord:
     KIND: ClassVar[str] = "close"
     _KEYS: ClassVar[frozenset[str]] = frozenset(("conn", "t", "by", "code", "reason", "dropped"))
 
-    conn: int
-    t: float
     by: ClosedBy | None
     code: int
     reason: str = ""
     dropped: bool = False
     extra: Mapping[str, JSONValue] = field(default_factory=dict, hash=False)
 
-    def __post_init__(self) -> None:
-        k = self.KIND
-        _check_conn(self.conn, k)
-        _check_t(self.t, k)
+    def _check(self) -> None:
         if self.by is not None and self.by not in _DIRECTIONS:
             raise CaptureFormatError(
                 f"close record: 'by' must be 'client', 'server' or null, got {self.by!r}"
@@ -494,36 +529,16 @@ class CloseRecord:
             raise CaptureFormatError(
                 f"close record: a dropped connection has 'by' null and code {_DROPPED_CODE}"
             )
-        object.__setattr__(self, "extra", _check_extra(self.extra, self._KEYS, k))
 
-    def to_json(self) -> JSONObject:
-        """Return the record as a JSON object, ``kind`` first; ``dropped`` only when true."""
-        out: JSONObject = {"kind": self.KIND, "conn": self.conn, "t": self.t}
+    def _add_json(self, out: JSONObject) -> None:
         out["by"] = self.by
         out["code"] = self.code
         out["reason"] = self.reason
         if self.dropped:
             out["dropped"] = True
-        out.update(self.extra)
-        return out
 
     @classmethod
-    def from_json(cls, d: Mapping[str, JSONValue]) -> CloseRecord:
-        """Build a close record from its JSON object.
-
-        Args:
-            d: the decoded line; ``kind`` must be ``"close"``. Missing ``by``
-                means null, missing ``reason`` means empty, missing
-                ``dropped`` means false.
-
-        Returns:
-            The record, with unknown keys in ``extra``.
-
-        Raises:
-            CaptureFormatError: ``conn``, ``t`` or ``code`` is missing, or a
-                known key has the wrong type or value.
-        """
-        _check_kind(d, cls.KIND)
+    def _from_json(cls, d: Mapping[str, JSONValue], head: _Head) -> CloseRecord:
         k = cls.KIND
         dropped = d.get("dropped", False)
         if not isinstance(dropped, bool):
@@ -531,13 +546,11 @@ class CloseRecord:
                 f"close record: 'dropped' must be a boolean, got {json_type(dropped)}"
             )
         return cls(
-            conn=_as_int(_require(d, "conn", k), "conn", k),
-            t=_as_seconds(_require(d, "t", k), "t", k),
+            **head,
             by=cast("ClosedBy | None", _as_opt_str(d.get("by"), "by", k)),
             code=_as_int(_require(d, "code", k), "code", k),
             reason=_as_str(d.get("reason", ""), "reason", k),
             dropped=dropped,
-            extra=_unknown_keys(d, cls._KEYS),
         )
 
 

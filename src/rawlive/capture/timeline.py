@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from rawlive.capture.frame_summary import (
     AudioTally,
@@ -265,35 +265,21 @@ class CaptureSummary:
 # -- the analysis pass --------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _TurnAcc:
-    conn: int
-    input_end_t: float | None = None
-    first_output_t: float | None = None
-    first_audio_t: float | None = None
-    interrupted: bool = False
-    audio_chunks: int = 0
-    audio_seconds: float = 0.0
-    text_chars: int = 0
-    transcript_chars: int = 0
-    tool_calls: int = 0
-    usage: UsageMetadata | None = None
-    last_index: int = 0
-    last_t: float = 0.0
-
-
-# What a turn tallies under the same name as in TurnStats (conn, the times, the counts),
-# copied over when it ends.
-_TALLIED = tuple(
-    f.name for f in dataclasses.fields(_TurnAcc) if f.name in TurnStats.__dataclass_fields__
-)
+# A turn still running is the keyword arguments of the TurnStats it becomes, tallied
+# as frames come in: its own values plus every defaulted TurnStats field (the
+# counters, the token numbers) at its default. `number` and `complete` are added
+# when it ends.
+_OpenTurn: TypeAlias = dict[str, Any]
+_TURN_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(TurnStats) if f.default is not dataclasses.MISSING
+}
 
 
 @dataclass(slots=True)
 class _ConnState:
     last_input: tuple[int, float] | None = None  # (record index, t) of the last client input
     boundary: int = -1  # record index of the last turnComplete
-    turn: _TurnAcc | None = None
+    turn: _OpenTurn | None = None
     done: int | None = None  # position in turns of the turn that just completed
     model: str | None = None
     opened_t: float | None = None
@@ -369,16 +355,7 @@ class _Analysis:
         state.opened_t = record.t
         state.model = record.model or state.model
         model = f" ({record.model})" if record.model else ""
-        self.rows.append(
-            TimelineRow(
-                index=index,
-                record="open",
-                t=record.t,
-                conn=record.conn,
-                kind="open",
-                summary=endpoint_text(record.endpoint) + model,
-            )
-        )
+        self._connection_row(index, "open", record, endpoint_text(record.endpoint) + model)
 
     def _close(self, index: int, record: CloseRecord) -> None:
         state = self._conn(record.conn)
@@ -392,14 +369,19 @@ class _Analysis:
             # The reason is cut so that the explanation after it still fits a line.
             reason = f" {quote(record.reason, 40)}" if record.reason else ""
             summary = f"{by}{record.code}{reason} \u2014 {title}"
+        self._connection_row(index, "close", record, summary)
+
+    def _connection_row(
+        self,
+        index: int,
+        kind: Literal["open", "close"],
+        record: OpenRecord | CloseRecord,
+        summary: str,
+    ) -> None:
+        """Add the row of an open or close record: its kind, time, connection and summary."""
         self.rows.append(
             TimelineRow(
-                index=index,
-                record="close",
-                t=record.t,
-                conn=record.conn,
-                kind="close",
-                summary=summary,
+                index=index, record=kind, t=record.t, conn=record.conn, kind=kind, summary=summary
             )
         )
 
@@ -503,30 +485,37 @@ class _Analysis:
             return None, False
         state.done = None
         if turn is None:
-            turn = state.turn = _TurnAcc(conn=frame.conn)
-        turn.last_index = index
-        turn.last_t = frame.t
+            turn = state.turn = {
+                **_TURN_DEFAULTS,
+                "conn": frame.conn,
+                "input_end_t": None,
+                "first_output_t": None,
+                "first_audio_t": None,
+            }
+        turn["end_index"] = index
+        turn["end_t"] = frame.t
         if usage is not None:
-            turn.usage = usage
+            prompt, response, total = _usage_numbers(usage)
+            turn.update(prompt_tokens=prompt, response_tokens=response, total_tokens=total)
         sc = msg.server_content
-        if _is_output(msg) and turn.first_output_t is None:
-            turn.first_output_t = frame.t
+        if _is_output(msg) and turn["first_output_t"] is None:
+            turn["first_output_t"] = frame.t
             if state.last_input is not None and state.last_input[0] > state.boundary:
-                turn.input_end_t = state.last_input[1]
+                turn["input_end_t"] = state.last_input[1]
         if audio.chunks:
-            if turn.first_audio_t is None:
-                turn.first_audio_t = frame.t
-            turn.audio_chunks += audio.chunks
-            turn.audio_seconds += audio.seconds
+            if turn["first_audio_t"] is None:
+                turn["first_audio_t"] = frame.t
+            turn["audio_chunks"] += audio.chunks
+            turn["audio_seconds"] += audio.seconds
         if sc is not None:
             if sc.model_turn is not None:
-                turn.text_chars += len(sc.model_turn.text)
+                turn["text_chars"] += len(sc.model_turn.text)
             if sc.output_transcription is not None:
-                turn.transcript_chars += len(sc.output_transcription.text or "")
+                turn["transcript_chars"] += len(sc.output_transcription.text or "")
             if sc.interrupted:
-                turn.interrupted = True
+                turn["interrupted"] = True
         if msg.tool_call is not None:
-            turn.tool_calls += len(msg.tool_call.function_calls or ())
+            turn["tool_calls"] += len(msg.tool_call.function_calls or ())
         number = len(self.turns) + 1
         if sc is not None and sc.turn_complete:
             state.boundary = index
@@ -541,19 +530,7 @@ class _Analysis:
         if turn is None:
             return
         state.turn = None
-        prompt, response, total = _usage_numbers(turn.usage)
-        self.turns.append(
-            TurnStats(
-                number=len(self.turns) + 1,
-                end_index=turn.last_index,
-                end_t=turn.last_t,
-                complete=complete,
-                prompt_tokens=prompt,
-                response_tokens=response,
-                total_tokens=total,
-                **{name: getattr(turn, name) for name in _TALLIED},
-            )
-        )
+        self.turns.append(TurnStats(number=len(self.turns) + 1, complete=complete, **turn))
 
     # -- results
 

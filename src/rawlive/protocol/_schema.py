@@ -29,7 +29,7 @@ Spelling: a value keeps the JSON type it had on the wire. int64 fields
 (proto3 JSON sends them as decimal strings; numbers are accepted too) decode
 to an ``int`` subclass that remembers the spelling (:class:`WireInt`) when it
 differs from what the field emits by default; base64 keeps its alphabet and
-padding (:func:`rawlive._b64.b64decode_spelled`). Values built in Python are
+padding (:func:`rawlive.b64.b64decode_spelled`). Values built in Python are
 plain ``int``/``bytes`` and take the default spelling.
 
 Bounds: a frame may hold at most :data:`MAX_ITEMS_PER_FRAME` items in its
@@ -51,7 +51,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from rawlive._b64 import b64decode_spelled, b64encode_any
+from rawlive.b64 import b64decode_spelled, b64encode_any
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform

@@ -33,7 +33,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rawlive._b64 import b64decode_spelled
+from rawlive.b64 import b64decode_spelled
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol._schema import COUNT_ITEMS_FROM, DecodeFailure, count_items, decode_object
 from rawlive.protocol.messages import (
