@@ -225,3 +225,28 @@ def test_a_setup_built_from_nothing_equals_one_built_on_an_empty_setup(
     on_empty = build_setup("m", setup=Setup(), **options)
     assert fresh == on_empty
     assert encode(ClientMessage(setup=fresh)) == encode(ClientMessage(setup=on_empty))
+
+
+def test_every_connect_keyword_is_declared_once_and_others_are_refused() -> None:
+    # connect() takes the setup fields and the target options by keyword;
+    # each is declared once (SetupOptions, TargetOptions) and a misspelt
+    # keyword is refused as Python refuses one, before any I/O.
+    from rawlive.setup import SETUP_OPTIONS, build_setup
+    from rawlive.vertex import TARGET_OPTIONS, resolve_target
+
+    assert not SETUP_OPTIONS & TARGET_OPTIONS
+    assert {"voice", "tools", "session_resumption"} <= SETUP_OPTIONS
+    assert {"api_key", "endpoint", "vertex", "base_url"} <= TARGET_OPTIONS
+    with pytest.raises(TypeError, match=r"connect\(\) got an unexpected keyword argument 'voise'"):
+        rawlive.connect("m", endpoint="ws://127.0.0.1:9/", voise="Kore")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'api_key'"):
+        build_setup("m", api_key="k")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'voice'"):
+        resolve_target("m", voice="Kore")  # type: ignore[call-arg]
+    # both groups reach their place
+    target = resolve_target("m", endpoint="ws://127.0.0.1:9/")
+    assert target.url == "ws://127.0.0.1:9/" and target.model == "models/m"
+    opened = rawlive.connect("m", endpoint="ws://127.0.0.1:9/", voice="Kore", api_key="k")
+    assert opened._setup.generation_config.speech_config is not None  # type: ignore[union-attr]
+    credentials = opened._target.credentials
+    assert credentials is not None and credentials.secret == "k"

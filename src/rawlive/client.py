@@ -24,14 +24,14 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from rawlive import __version__
 from rawlive._compat import ws_connect
-from rawlive.auth import redact, redact_url, vertex_settings
+from rawlive.auth import redact, redact_url
 from rawlive.engine import (
     DEFAULT_BUFFER_BYTES,
     Connection,
@@ -48,13 +48,9 @@ from rawlive.protocol.lint import check_message, check_request
 from rawlive.protocol.messages import (
     ClientMessage,
     ClientPayload,
-    Content,
-    ContextWindowCompression,
-    GenerationConfig,
     ServerMessage,
     SessionResumptionConfig,
     SetupComplete,
-    Tool,
 )
 from rawlive.protocol.messages import Setup as SetupMessage
 from rawlive.protocol.rules import backend_of
@@ -63,12 +59,14 @@ from rawlive.receivers import Receivers
 from rawlive.redact import redacting_logger
 from rawlive.resilience import Reconnected, ReconnectPolicy, Resilience
 from rawlive.senders import Senders
-from rawlive.setup import build_setup, encode_raw
-from rawlive.vertex import resolve_target
+from rawlive.setup import SETUP_OPTIONS, SetupOptions, build_setup, encode_raw
+from rawlive.vertex import TARGET_OPTIONS, TargetOptions, resolve_target
 from rawlive.wire import SinkConnection
 
 if TYPE_CHECKING:
     import ssl
+
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
     "FrameObserver",
@@ -215,6 +213,24 @@ class Session(Senders, Receivers):
         await self.close()
 
 
+class ConnectOptions(SetupOptions, TargetOptions, total=False):
+    """The keywords :func:`connect` passes on: setup fields and where to connect."""
+
+
+def _split_options(options: ConnectOptions) -> tuple[SetupOptions, TargetOptions]:
+    """``connect``'s keywords, as the setup's and the target's (TypeError for others)."""
+    setup: dict[str, Any] = {}
+    target: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in SETUP_OPTIONS:
+            setup[name] = value
+        elif name in TARGET_OPTIONS:
+            target[name] = value
+        else:
+            raise TypeError(f"connect() got an unexpected keyword argument {name!r}")
+    return cast("SetupOptions", setup), cast("TargetOptions", target)
+
+
 def _model_of(setup: SetupMessage | Mapping[str, Any] | None) -> str | None:
     if isinstance(setup, SetupMessage):
         return setup.model
@@ -233,19 +249,6 @@ class connect:
         model: the model id (``models/`` is added when missing; full Vertex
             resource names are kept as given).
         setup: a :class:`~rawlive.Setup` or a raw setup mapping to start from.
-        response_modalities, system_instruction, voice, tools,
-        session_resumption, input_audio_transcription,
-        output_audio_transcription, context_window_compression,
-        generation_config: setup fields (see :func:`build_setup`).
-            ``session_resumption=True`` asks for handles; a string resumes.
-        extra_setup: raw fields merged into the setup object.
-        api_key: the key or ephemeral token; else ``GEMINI_API_KEY``, then
-            ``GOOGLE_API_KEY``, from the environment or ``.env``.
-        env_file: the ``.env`` file to read (default: nearest one upwards).
-        endpoint: any ws:// or wss:// URL, used as given (fake or replay
-            servers, proxies). When it is given, a key is optional.
-        api_version: ``v1beta`` (default) or ``v1alpha``.
-        allow_insecure: allow plain ws:// to a non-loopback host.
         tool_handler: answers function calls automatically (ids are echoed).
         open_timeout: seconds for the WebSocket handshake (default 10).
         setup_timeout: seconds to wait for ``setupComplete`` (default 10).
@@ -273,24 +276,20 @@ class connect:
         receive_buffer: bytes of received frames buffered while the
             application does not read (default 16 MiB); when full, rawlive
             stops reading the socket until the application catches up.
-        vertex: connect to Vertex AI instead of the Gemini API (default: the
-            ``GOOGLE_GENAI_USE_VERTEXAI`` environment variable). The model
-            becomes ``projects/{project}/locations/{location}/publishers/
-            google/models/{model}``, the reply defaults to AUDIO as the SDKs
-            do, and the access token is ``access_token``, else Application
-            Default Credentials (``pip install rawlive[vertex]``), else
-            ``gcloud auth print-access-token``; it is fetched again for each
-            new connection when it gets old. With ``api_key`` (and no
-            ``access_token``) it is Vertex express mode.
-        project / location: the Google Cloud project and region (default:
-            ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION``).
-        access_token: a Vertex AI OAuth 2 access token.
-        base_url: ``ws(s)://`` or ``http(s)://HOST:PORT`` replacing the
-            service's scheme, host and port while keeping its path and auth
-            rules (Gemini API, ephemeral token or Vertex AI), as the SDKs'
-            ``base_url`` does; ``endpoint`` gives a whole URL instead.
-            With Vertex AI, ``api_version`` ``v1beta`` (the default) means
-            ``v1beta1``; ``v1`` selects ``v1``.
+        **options: by keyword, the setup fields
+            (:class:`~rawlive.setup.SetupOptions`: ``response_modalities``,
+            ``system_instruction``, ``voice``, ``tools``, ``session_resumption``,
+            ``input_audio_transcription``, ``output_audio_transcription``,
+            ``context_window_compression``, ``generation_config``,
+            ``extra_setup``) and where to connect
+            (:class:`~rawlive.vertex.TargetOptions`: ``api_key``, ``env_file``,
+            ``endpoint``, ``base_url``, ``api_version``, ``allow_insecure``,
+            ``vertex``, ``project``, ``location``, ``access_token``). Each is
+            documented there once; any other keyword is a ``TypeError``.
+            Without ``api_key`` the key is ``GEMINI_API_KEY``, then
+            ``GOOGLE_API_KEY``, from the environment or ``.env``; with
+            ``endpoint`` (a fake, replay server or proxy) a key is optional.
+            On Vertex AI the reply defaults to AUDIO, as the SDKs do.
     """
 
     def __init__(
@@ -298,21 +297,6 @@ class connect:
         model: str | None = None,
         *,
         setup: SetupMessage | Mapping[str, Any] | None = None,
-        response_modalities: Sequence[str] | None = None,
-        system_instruction: str | Content | None = None,
-        voice: str | None = None,
-        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
-        session_resumption: bool | str | None = None,
-        input_audio_transcription: bool = False,
-        output_audio_transcription: bool = False,
-        context_window_compression: bool | int | ContextWindowCompression | None = None,
-        generation_config: GenerationConfig | None = None,
-        extra_setup: Mapping[str, Any] | None = None,
-        api_key: str | None = None,
-        env_file: str | os.PathLike[str] | None = None,
-        endpoint: str | None = None,
-        api_version: str = "v1beta",
-        allow_insecure: bool = False,
         tool_handler: ToolHandler | None = None,
         open_timeout: float = DEFAULT_OPEN_TIMEOUT,
         setup_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
@@ -327,12 +311,9 @@ class connect:
         reconnect: bool | ReconnectPolicy = False,
         handle_wait: float = DEFAULT_HANDLE_WAIT,
         receive_buffer: int = DEFAULT_BUFFER_BYTES,
-        vertex: bool | None = None,
-        project: str | None = None,
-        location: str | None = None,
-        access_token: str | None = None,
-        base_url: str | None = None,
+        **options: Unpack[ConnectOptions],
     ) -> None:
+        setup_options, target_options = _split_options(options)
         if receive_buffer < 1:
             raise ConfigurationError(
                 f"receive_buffer must be at least 1 byte, got {receive_buffer}"
@@ -343,38 +324,19 @@ class connect:
         self._policy = (
             ReconnectPolicy() if reconnect is True else (reconnect if reconnect else None)
         )
-        if self._policy is not None and session_resumption is None and setup is None:
-            session_resumption = True  # reconnecting needs handles
-        use_vertex, project, location = vertex_settings(vertex, project, location)
-        target = resolve_target(
-            model or _model_of(setup),
-            api_key=api_key,
-            env_file=env_file,
-            endpoint=endpoint,
-            base_url=base_url,
-            api_version=api_version,
-            vertex=use_vertex,
-            project=project,
-            location=location,
-            access_token=access_token,
-            allow_insecure=allow_insecure,
-        )
-        if use_vertex and response_modalities is None and setup is None and not generation_config:
-            response_modalities = ["AUDIO"]  # what the official SDKs fill in for Vertex AI
-        self._setup = build_setup(
-            target.model,
-            setup=setup,
-            response_modalities=response_modalities,
-            system_instruction=system_instruction,
-            voice=voice,
-            tools=tools,
-            session_resumption=session_resumption,
-            input_audio_transcription=input_audio_transcription,
-            output_audio_transcription=output_audio_transcription,
-            context_window_compression=context_window_compression,
-            generation_config=generation_config,
-            extra_setup=extra_setup,
-        )
+        reconnecting = self._policy is not None and setup is None
+        if reconnecting and setup_options.get("session_resumption") is None:
+            setup_options["session_resumption"] = True  # reconnecting needs handles
+        target = resolve_target(model or _model_of(setup), **target_options)
+        if (
+            target.vertex
+            and setup is None
+            and setup_options.get("response_modalities") is None
+            and not setup_options.get("generation_config")
+        ):
+            # what the official SDKs fill in for Vertex AI
+            setup_options["response_modalities"] = ["AUDIO"]
+        self._setup = build_setup(target.model, setup=setup, **setup_options)
         self._target = target
         self._url = target.url
         self._url_secrets: tuple[str, ...] | None = None

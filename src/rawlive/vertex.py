@@ -41,7 +41,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from rawlive.auth import (
@@ -50,17 +50,22 @@ from rawlive.auth import (
     live_url,
     normalize_model,
     resolve_credentials,
+    vertex_settings,
 )
 from rawlive.errors import ConfigurationError, LiveError, VertexAuthError
 
 if TYPE_CHECKING:
     import os
 
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
 __all__ = [
     "VERTEX_API_VERSIONS",
     "vertex_live_path",
     "AccessTokenSource",
+    "TARGET_OPTIONS",
     "Target",
+    "TargetOptions",
     "resolve_target",
     "VertexAuthError",
     "apply_base_url",
@@ -348,34 +353,78 @@ class Target:
         return tuple(found)
 
 
-def resolve_target(
-    model: str | None,
-    *,
-    api_key: str | None = None,
-    env_file: str | os.PathLike[str] | None = None,
-    endpoint: str | None = None,
-    base_url: str | None = None,
-    api_version: str = "v1beta",
-    vertex: bool = False,
-    project: str | None = None,
-    location: str | None = None,
-    access_token: str | None = None,
-    allow_insecure: bool = False,
-) -> Target:
+class TargetOptions(TypedDict, total=False):
+    """Where a session connects and with which credential: the keywords of
+    :func:`rawlive.connect` and :func:`resolve_target`, declared once.
+
+    Keys:
+        api_key: the key or ephemeral token; else ``GEMINI_API_KEY``, then
+            ``GOOGLE_API_KEY``, from the environment or ``.env``.
+        env_file: the ``.env`` file to read (default: nearest one upwards).
+        endpoint: any ws:// or wss:// URL, used as given (fake or replay
+            servers, proxies); a key is then optional.
+        base_url: ``ws(s)://`` or ``http(s)://HOST:PORT`` replacing the
+            service's scheme, host and port, keeping its path and auth rules.
+        api_version: ``v1beta`` (the default) or ``v1alpha``; on Vertex AI
+            ``v1beta`` means ``v1beta1``, and ``v1`` selects ``v1``.
+        allow_insecure: allow plain ws:// to a non-loopback host.
+        vertex: connect to Vertex AI instead of the Gemini API (default: the
+            ``GOOGLE_GENAI_USE_VERTEXAI`` environment variable). The model
+            becomes ``projects/{project}/locations/{location}/publishers/
+            google/models/{model}`` and the access token is ``access_token``,
+            else Application Default Credentials (``pip install
+            rawlive[vertex]``), else ``gcloud auth print-access-token``; it is
+            fetched again for each new connection when it gets old. With
+            ``api_key`` (and no ``access_token``) it is Vertex express mode.
+        project / location: the Google Cloud project and region (default:
+            ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION``).
+        access_token: a Vertex AI OAuth 2 access token.
+    """
+
+    api_key: str | None
+    env_file: str | os.PathLike[str] | None
+    endpoint: str | None
+    base_url: str | None
+    api_version: str
+    allow_insecure: bool
+    vertex: bool | None
+    project: str | None
+    location: str | None
+    access_token: str | None
+
+
+TARGET_OPTIONS = frozenset(TargetOptions.__annotations__)
+"""The names :class:`TargetOptions` declares."""
+
+
+def resolve_target(model: str | None, **options: Unpack[TargetOptions]) -> Target:
     """Decide the URL, the model name and the credential of a session.
 
     * ``endpoint``: the URL as given (fake, replay, proxy); a credential is
       used when one is found, and not required.
     * Gemini API: the key or token from :func:`rawlive.auth.resolve_credentials`;
       a token (``auth_tokens/...``) goes to v1alpha ``...Constrained``.
-    * Vertex AI: the bearer token from :func:`find_access_token`; with an
-      ``api_key`` it is express mode instead (``x-goog-api-key`` on the global host).
+    * Vertex AI (``vertex``, or ``GOOGLE_GENAI_USE_VERTEXAI``): the bearer token
+      from :func:`find_access_token`; with an ``api_key`` it is express mode
+      instead (``x-goog-api-key`` on the global host).
     * ``base_url`` then replaces the scheme, host and port, keeping the path.
 
     Raises:
+        TypeError: a keyword that is not one of :class:`TargetOptions`.
         ConfigurationError: bad URLs, versions or a missing project/location.
         MissingAPIKeyError: no credential (VertexAuthError for Vertex AI).
     """
+    for key in options:
+        if key not in TARGET_OPTIONS:
+            raise TypeError(f"resolve_target() got an unexpected keyword argument {key!r}")
+    api_key, env_file = options.get("api_key"), options.get("env_file")
+    endpoint, base_url = options.get("endpoint"), options.get("base_url")
+    api_version = options.get("api_version", "v1beta")
+    allow_insecure = options.get("allow_insecure", False)
+    access_token = options.get("access_token")
+    vertex, project, location = vertex_settings(
+        options.get("vertex"), options.get("project"), options.get("location")
+    )
     if not vertex:
         if endpoint is not None:
             try:
