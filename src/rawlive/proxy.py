@@ -64,7 +64,7 @@ from rawlive.capture.recorder import Recorder
 from rawlive.engine import FrameObserver
 from rawlive.errors import ConfigurationError, RemoteProtocolError
 from rawlive.protocol.codec import decode_json, encode_json
-from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen
+from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen, server_url
 from rawlive.testing.fault_records import (
     CloseWith,
     DelayFrames,
@@ -678,16 +678,14 @@ class LiveProxy(Serving):
     @property
     def base_url(self) -> str:
         """``http(s)://HOST:PORT/``: the ``base_url`` to give an official SDK."""
-        scheme = "https" if self.ssl_context is not None else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}/"
+        return server_url(
+            self.host, self.port, tls=self.ssl_context is not None, http=True, path="/"
+        )
 
     @property
     def url(self) -> str:
         """``ws(s)://HOST:PORT``: prefix a Live path to it (rawlive's ``endpoint=``)."""
-        scheme = "wss" if self.ssl_context is not None else "ws"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}"
+        return server_url(self.host, self.port, tls=self.ssl_context is not None)
 
     # --------------------------------------------------------- handshake
 

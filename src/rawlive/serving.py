@@ -30,7 +30,7 @@ from websockets.typing import LoggerLike
 from rawlive._compat import ws_serve
 from rawlive.errors import LiveError, ServerNotStartedError
 
-__all__ = ["BackgroundServer", "Serving"]
+__all__ = ["BackgroundServer", "Serving", "server_url"]
 
 _S = TypeVar("_S", bound="Serving")
 
@@ -74,6 +74,24 @@ async def listen(
         max_size=max_size,
         logger=logger,
     )
+
+
+def server_url(host: str, port: int, *, tls: bool, http: bool = False, path: str = "") -> str:
+    """The URL a client uses to reach a rawlive server listening on ``host:port``.
+
+    A wildcard bind address is no destination, so ``0.0.0.0`` (or ``""``)
+    becomes ``127.0.0.1`` and ``::`` becomes ``::1``; an IPv6 host is put in
+    brackets. ``http=True`` gives the ``http(s)://`` form the official SDKs
+    take as ``base_url``, else ``ws(s)://``.
+    """
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = ("https" if tls else "http") if http else ("wss" if tls else "ws")
+    return f"{scheme}://{host}:{port}{path}"
 
 
 class Serving:

@@ -80,7 +80,7 @@ from rawlive.errors import (
 )
 from rawlive.protocol.rules import RULE_MODES, RuleMode
 from rawlive.redact import RedactingLogger, redact
-from rawlive.serving import DEFAULT_MAX_SIZE, BackgroundServer, Serving, listen
+from rawlive.serving import DEFAULT_MAX_SIZE, BackgroundServer, Serving, listen, server_url
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -275,15 +275,7 @@ class ReplayServer(Serving):
 
     def _url_of(self, server: Server) -> str:
         port = server.sockets[0].getsockname()[1]
-        host = self._host
-        if host in ("", "0.0.0.0"):
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        scheme = "wss" if self._ssl is not None else "ws"
-        return f"{scheme}://{host}:{port}{LIVE_PATH}"
+        return server_url(self._host, port, tls=self._ssl is not None, path=LIVE_PATH)
 
     @property
     def base_url(self) -> str:

@@ -99,7 +99,7 @@ from rawlive.redact import (
     redact,
     redact_header,
 )
-from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen
+from rawlive.serving import DEFAULT_MAX_SIZE, Serving, listen, server_url
 from rawlive.testing.fake_connection import FakeConnection
 from rawlive.testing.fake_model import FakeModel
 from rawlive.testing.faults import (
@@ -308,17 +308,16 @@ class FakeLiveServer(Serving):
         In Vertex mode, the Vertex AI path (``.../google.cloud.aiplatform.v1beta1.
         LlmBidiService/BidiGenerateContent``). The server answers any path.
         """
-        scheme = "wss" if self.ssl_context is not None else "ws"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}" + (VERTEX_LIVE_PATH if self.vertex else LIVE_PATH)
+        path = VERTEX_LIVE_PATH if self.vertex else LIVE_PATH
+        return server_url(self.host, self.port, tls=self.ssl_context is not None, path=path)
 
     @property
     def base_url(self) -> str:
         """``http(s)://HOST:PORT/``: the ``base_url`` of the official SDKs and of
         ``rawlive.connect(base_url=...)``, which keep the service's path."""
-        scheme = "https" if self.ssl_context is not None else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}/"
+        return server_url(
+            self.host, self.port, tls=self.ssl_context is not None, http=True, path="/"
+        )
 
     @property
     def token_url(self) -> str:
