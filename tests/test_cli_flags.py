@@ -53,7 +53,9 @@ def test_a_key_of_only_spaces_is_not_a_key(tmp_path: Path) -> None:
 
 async def test_allow_insecure_is_needed_for_plain_ws_off_loopback(tmp_path: Path) -> None:
     async with FakeLiveServer(host="0.0.0.0") as server:
-        url = server.url  # ws://0.0.0.0:PORT/...: not a loopback name
+        # a client dialling the wildcard address itself: not a loopback name
+        url = server.url.replace("ws://127.0.0.1:", "ws://0.0.0.0:")
+        assert url.startswith("ws://0.0.0.0:")
         refused = await run_async("say", "Hi", "--modality", "text", "--server", url, cwd=tmp_path)
         assert refused[0] == 1
         assert refused[2].strip() == (
