@@ -4,6 +4,7 @@
 Usage::
 
     python scripts/bench_codec.py [--quick] [--seconds 60] [--rounds 41] [--passes 2]
+    python scripts/bench_codec.py --instructions
 
 Decodes 60 s of 24 kHz audio (1500 frames of 40 ms, as the service streams
 them) into PCM with ``rawlive.decode_server(frame).audio`` and, in the same
@@ -12,7 +13,11 @@ Runs are interleaved (floor, rawlive, floor, rawlive, ...) and each round's
 ratio is taken from its own back-to-back pair, so machine noise mostly
 cancels; the min and median over the rounds are printed.
 
-Target: the fast path within 1.3x of the floor. For information it also
+``--instructions`` counts instructions per frame of the fast path under
+valgrind instead (floor and rawlive, N then 2N frames, start-up cancelled):
+a cross-check that does not depend on the machine's load.
+
+Target: the fast path within 1.3x of the floor (CPU). For information it also
 measures the generic path: an audio frame carrying an unknown key (which the
 fast path refuses, so the generic table walk decodes it), and a text frame
 with an unknown top-level key.
@@ -36,6 +41,7 @@ from _bench_common import (
     Series,
     audio_frames,
     ensure_rawlive,
+    instructions_of,
     machine_line,
     pcm_chunks,
     print_table,
@@ -138,13 +144,69 @@ def check(frames: list[bytes], generic: list[bytes]) -> None:
             raise SystemExit("rawlive and the floor decoded different PCM")
 
 
+def count_main(client: str, passes: int) -> int:
+    """Decode 500 fast-path frames ``passes`` times with one decoder (run under valgrind).
+
+    The frames are made once, whatever the passes: only decoding grows with them.
+    """
+    data = audio_frames(20.0)  # 500 frames of 40 ms
+    decode = floor_audio if client == "floor" else rawlive_audio
+    for _ in range(passes):
+        decode(data)
+    return 0
+
+
+def instructions_main() -> int:
+    """Instructions per fast-path frame, floor and rawlive, counted by valgrind."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("note: valgrind is not installed; --instructions is skipped")
+        return 0
+    passes, frames = 10, 500
+    me = str(Path(__file__).resolve())
+    per = {
+        client: (
+            instructions_of([me, "--count", client, str(2 * passes)])
+            - instructions_of([me, "--count", client, str(passes)])
+        )
+        / (passes * frames)
+        for client in ("floor", "rawlive")
+    }
+    print(
+        f"bench_codec --instructions: {passes * frames} then {2 * passes * frames} "
+        f"fast-path frames; {machine_line()}"
+    )
+    print_table(
+        ["client", "instructions/frame", "x floor"],
+        [(c, round(per[c]), per[c] / per["floor"]) for c in per],
+    )
+    print()
+    print(
+        ratio_line(
+            "codec audio fast path instructions rawlive/floor",
+            Series("rawlive", [per["rawlive"]]),
+            Series("floor", [per["floor"]]),
+        )
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds, for smoke tests")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of audio")
     parser.add_argument("--rounds", type=int, default=41, help="interleaved pairs")
     parser.add_argument("--passes", type=int, default=2, help="passes over the frames per run")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per frame (valgrind)"
+    )
+    parser.add_argument("--count", nargs=2, metavar=("CLIENT", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.count:
+        return count_main(args.count[0], int(args.count[1]))
+    if args.instructions:
+        return instructions_main()
     if args.quick:
         args.seconds, args.rounds, args.passes = 10.0, 5, 2
 

@@ -103,3 +103,19 @@ def test_ratio_line_survives_a_floor_of_zero_or_less() -> None:
     assert line == "RATIO x: no ratio, the floor measured -3.000 (too small)"
     line = ratio_line("x", Series("a", [2.0, 4.0]), Series("b", [1.0, 2.0]), target=1.1)
     assert line.startswith("RATIO x: min 2.00x  median 2.00x  (n=2)") and "MISSED" in line
+
+
+@pytest.mark.parametrize("client", ["floor", "rawlive"])
+def test_the_codec_instruction_count_child_decodes_without_valgrind(client: str) -> None:
+    # bench_codec --instructions runs this child under valgrind; here it runs bare.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SCRIPTS.parent / "src")
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "bench_codec.py"), "--count", client, "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr

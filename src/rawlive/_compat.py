@@ -146,14 +146,17 @@ It takes received frames itself (no ``recv()`` queue), so only the 13.x
 """
 
 
-async def ws_connect(
+def ws_connect(
     uri: str,
     *,
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
     env_proxy: bool = False,
     **options: Any,
-) -> ClientConnection:
+) -> Awaitable[ClientConnection]:
     """Open a client connection with the new asyncio API on any supported websockets.
+
+    Await the result (websockets' own ``connect`` object, returned as it is:
+    no coroutine of rawlive's own per connection).
 
     Args:
         uri: The ws:// or wss:// URL.
@@ -164,13 +167,13 @@ async def ws_connect(
             that exists since 13.0 (``ping_interval``, ``max_size``, ``ssl``...).
 
     Returns:
-        The open connection.
+        An awaitable of the open connection.
     """
     if _HAS_PROXY:
         options.setdefault("proxy", True if env_proxy else None)
     if _DROPS_FRAMES_ON_CLOSE:
         options.setdefault("create_connection", _KeepFramesConnection)
-    return await _connect(uri, additional_headers=headers, **options)
+    return _connect(uri, additional_headers=headers, **options)
 
 
 def ws_serve(handler: Any, host: str | None, port: int | None, **options: Any) -> Awaitable[Server]:

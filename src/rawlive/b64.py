@@ -19,7 +19,14 @@ from __future__ import annotations
 import binascii
 import sys
 
-__all__ = ["SpelledBytes", "b64decode_any", "b64decode_spelled", "b64encode_any", "b64encode_str"]
+__all__ = [
+    "SpelledBytes",
+    "a2b_strict",
+    "b64decode_any",
+    "b64decode_spelled",
+    "b64encode_any",
+    "b64encode_str",
+]
 
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
 _STD_TO_URLSAFE = str.maketrans("+/", "-_")
@@ -46,7 +53,7 @@ def _decode_standard(text: str) -> bytes | None:
     """
     if len(text) % 4 == 0:
         try:
-            return _strict_a2b(text)
+            return a2b_strict(text)
         except binascii.Error:
             if "-" not in text and "_" not in text:
                 raise
@@ -62,18 +69,23 @@ def _decode_other(text: str) -> bytes:
         if rem == 1:
             raise binascii.Error(f"truncated base64: {len(text)} characters is not a valid length")
         text += "=" * (4 - rem)
-    return _strict_a2b(text)
+    return a2b_strict(text)
 
 
 if sys.version_info >= (3, 11):
 
-    def _strict_a2b(text: str) -> bytes:
+    def a2b_strict(text: str) -> bytes:
+        """Decode standard, padded base64 strictly (no stray characters, exact padding).
+
+        The codec's hot path calls it first; any other spelling goes through
+        :func:`b64decode_spelled`. Raises :class:`binascii.Error`.
+        """
         return _a2b(text, strict_mode=True)
 
 else:  # pragma: no cover - Python 3.10 has no strict_mode
     import base64 as _base64
 
-    def _strict_a2b(text: str) -> bytes:
+    def a2b_strict(text: str) -> bytes:
         return _base64.b64decode(text, validate=True)
 
 

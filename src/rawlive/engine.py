@@ -495,9 +495,10 @@ class Engine:
         self.state.reset_connection()
         self.state.on_send(envelope)
         self.state.on_receive(message)
-        complete_payload = message.setup_complete
-        # the usual empty one is shared: a session keeps one object fewer
-        self.setup_complete = _NO_DETAILS if complete_payload == _NO_DETAILS else complete_payload
+        payload = message.setup_complete
+        # The usual empty one is shared: a session keeps one object fewer. (No
+        # field set means an empty instance dict: tests/test_record_layout.py.)
+        self.setup_complete = payload if payload is None or payload.__dict__ else _NO_DETAILS
         return wait.early
 
     def start(self, conn: Connection, early: Sequence[tuple[ServerMessage, int]] = ()) -> None:

@@ -93,8 +93,10 @@ def redact_url(url: str, *secrets: str | None) -> str:
     ``ws://user:K@host`` becomes ``ws://REDACTED@host``. Works on any text,
     even a URL that does not parse. The given secrets are redacted too.
     """
-    url = _USERINFO_RE.sub(lambda m: f"{m.group(1)}{REDACTED}@", url)
-    url = _QUERY_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", url)
+    if "@" in url:  # only a user part has one
+        url = _USERINFO_RE.sub(lambda m: f"{m.group(1)}{REDACTED}@", url)
+    if "=" in url:  # only a query parameter has one
+        url = _QUERY_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", url)
     return redact(url, *secrets)
 
 

@@ -33,7 +33,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rawlive.b64 import b64decode_spelled
+from rawlive.b64 import a2b_strict, b64decode_spelled
 from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol._schema import COUNT_ITEMS_FROM, DecodeFailure, count_items, decode_object
 from rawlive.protocol.messages import (
@@ -161,6 +161,13 @@ def _fast_chunk(value: dict[str, Any]) -> tuple[str, bytes] | str | None:
     if type(mime) is not str or type(b64) is not str:
         return None
     try:
+        # standard padded base64 (what the service sends) in one call; any
+        # other spelling is decoded, and remembered, by b64decode_spelled
+        if len(b64) % 4 == 0:
+            try:
+                return (mime, a2b_strict(b64))
+            except binascii.Error:
+                pass
         return (mime, b64decode_spelled(b64))
     except (binascii.Error, ValueError):
         return None  # the generic path reports it with the field's path
