@@ -73,6 +73,26 @@ def test_the_happy_path_through_every_state() -> None:
     assert state.phase is S.CLOSED
 
 
+def test_the_table_is_every_move_and_every_stay_written_out() -> None:
+    # The table is built from its moves, its stays and "every state closes";
+    # written out, it is exactly these thirteen pairs.
+    assert TRANSITIONS == {
+        (S.CONNECTING, "send:setup"): S.SETTING_UP,
+        (S.CONNECTING, "close"): S.CLOSED,
+        (S.SETTING_UP, "recv:setupComplete"): S.OPEN,
+        (S.SETTING_UP, "recv:other"): S.SETTING_UP,
+        (S.SETTING_UP, "close"): S.CLOSED,
+        (S.OPEN, "send:other"): S.OPEN,
+        (S.OPEN, "recv:other"): S.OPEN,
+        (S.OPEN, "recv:goAway"): S.GOING_AWAY,
+        (S.OPEN, "close"): S.CLOSED,
+        (S.GOING_AWAY, "send:other"): S.GOING_AWAY,
+        (S.GOING_AWAY, "recv:other"): S.GOING_AWAY,
+        (S.GOING_AWAY, "recv:goAway"): S.GOING_AWAY,
+        (S.GOING_AWAY, "close"): S.CLOSED,
+    }
+
+
 @pytest.mark.parametrize(
     ("start", "event"),
     [(s, e) for s in S for e in ("send:setup", "send:other") if (s, e) not in TRANSITIONS],

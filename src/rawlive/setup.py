@@ -20,11 +20,11 @@ from rawlive.protocol.messages import (
     GenerationConfig,
     Part,
     SessionResumptionConfig,
+    Setup,
     SlidingWindow,
     SpeechConfig,
     Tool,
 )
-from rawlive.protocol.messages import Setup as SetupMessage
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
@@ -85,9 +85,9 @@ def check_setup_options(function: str, options: Mapping[str, Any]) -> None:
 def build_setup(
     model: str | None,
     *,
-    setup: SetupMessage | Mapping[str, Any] | None = None,
+    setup: Setup | Mapping[str, Any] | None = None,
     **options: Unpack[SetupOptions],
-) -> SetupMessage:
+) -> Setup:
     """Return the setup message for the given options (:class:`SetupOptions`).
 
     Keyword options override the same fields of ``setup``; ``extra_setup`` is a
@@ -97,12 +97,12 @@ def build_setup(
     check_setup_options("build_setup", options)
     fresh = setup is None  # then the result is built from the changes alone
     if setup is None:
-        base = SetupMessage()
-    elif isinstance(setup, SetupMessage):
+        base = Setup()
+    elif isinstance(setup, Setup):
         base = setup
     else:
         try:
-            base = decode_client(encode_raw({"setup": dict(setup)})).setup or SetupMessage()
+            base = decode_client(encode_raw({"setup": dict(setup)})).setup or Setup()
         except RemoteProtocolError as exc:
             raise ConfigurationError(f"invalid setup mapping: {exc}") from exc
     changes: dict[str, Any] = {}
@@ -151,7 +151,7 @@ def build_setup(
         changes["context_window_compression"] = compression
     # dataclasses.replace() walks every field: building a fresh record from the
     # changes gives the same record at a fraction of the cost (once per connect).
-    result: SetupMessage = SetupMessage(**changes) if fresh else _replace(base, changes)
+    result: Setup = Setup(**changes) if fresh else _replace(base, changes)
     if extra_setup := options.get("extra_setup"):
         merged = {**dict(result.extra), **dict(extra_setup)}
         result = _replace(result, {"extra": merged})

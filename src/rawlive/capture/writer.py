@@ -86,6 +86,12 @@ class CaptureWriter:
             cw.frame(1, "client", setup_json)
             cw.frame(1, "server", b'{"setupComplete":{}}')
             cw.close_conn(1, 1000, "", "client")
+
+    :meth:`frame`, :meth:`open_conn` and :meth:`close_conn` each build one
+    record, write it and return it. Each also takes ``t``, the seconds since
+    the capture started (default: :meth:`elapsed`), and ``extra``, additional
+    keys for the record; each raises :class:`CaptureFormatError` for an
+    invalid argument and :class:`WriterClosedError` once the writer is closed.
     """
 
     path: Path
@@ -229,15 +235,6 @@ class CaptureWriter:
             conn: the connection number.
             dir: who sent it.
             payload: ``str`` for a text frame, ``bytes`` for a binary one.
-            t: seconds since the capture started; defaults to :meth:`elapsed`.
-            extra: additional keys for the record.
-
-        Returns:
-            The record written.
-
-        Raises:
-            CaptureFormatError: an argument is invalid.
-            WriterClosedError: the writer is closed.
         """
         record = FrameRecord.from_payload(
             conn=conn, t=self.elapsed() if t is None else t, dir=dir, payload=payload, extra=extra
@@ -260,15 +257,9 @@ class CaptureWriter:
             conn: the connection number (1 for the first, then 2, ...).
             endpoint: the URL; key and token query values are redacted.
             model: the model the setup names, if known.
-            t: seconds since the capture started; defaults to :meth:`elapsed`.
-            extra: additional keys for the record.
 
         Returns:
-            The record written (with the redacted endpoint).
-
-        Raises:
-            CaptureFormatError: an argument is invalid.
-            WriterClosedError: the writer is closed.
+            The record written, with the endpoint redacted.
         """
         record = OpenRecord(
             conn=conn,
@@ -299,15 +290,6 @@ class CaptureWriter:
             reason: the close reason.
             by: who sent the first close frame, or ``None``.
             dropped: the connection was lost without a close frame.
-            t: seconds since the capture started; defaults to :meth:`elapsed`.
-            extra: additional keys for the record.
-
-        Returns:
-            The record written.
-
-        Raises:
-            CaptureFormatError: an argument is invalid.
-            WriterClosedError: the writer is closed.
         """
         record = CloseRecord(
             conn=conn,

@@ -58,22 +58,25 @@ class ConnectionState(enum.Enum):
 
 
 _S = ConnectionState
-# (state, event) -> next state. Events: "send:setup", "send:other",
-# "recv:setupComplete", "recv:goAway", "recv:other", "close".
-TRANSITIONS: dict[tuple[ConnectionState, str], ConnectionState] = {
+# The moves: the only events that change a connection's state, and to what.
+_MOVES: dict[tuple[ConnectionState, str], ConnectionState] = {
     (_S.CONNECTING, "send:setup"): _S.SETTING_UP,
-    (_S.CONNECTING, "close"): _S.CLOSED,
     (_S.SETTING_UP, "recv:setupComplete"): _S.OPEN,
-    (_S.SETTING_UP, "recv:other"): _S.SETTING_UP,
-    (_S.SETTING_UP, "close"): _S.CLOSED,
-    (_S.OPEN, "send:other"): _S.OPEN,
-    (_S.OPEN, "recv:other"): _S.OPEN,
     (_S.OPEN, "recv:goAway"): _S.GOING_AWAY,
-    (_S.OPEN, "close"): _S.CLOSED,
-    (_S.GOING_AWAY, "send:other"): _S.GOING_AWAY,
-    (_S.GOING_AWAY, "recv:other"): _S.GOING_AWAY,
-    (_S.GOING_AWAY, "recv:goAway"): _S.GOING_AWAY,
-    (_S.GOING_AWAY, "close"): _S.CLOSED,
+}
+# The events each state allows without leaving it.
+_STAYS: dict[ConnectionState, tuple[str, ...]] = {
+    _S.SETTING_UP: ("recv:other",),
+    _S.OPEN: ("send:other", "recv:other"),
+    _S.GOING_AWAY: ("send:other", "recv:other", "recv:goAway"),
+}
+# (state, event) -> next state, for events "send:setup", "send:other",
+# "recv:setupComplete", "recv:goAway", "recv:other" and "close" (every state
+# but CLOSED closes). A pair that is not here is refused.
+TRANSITIONS: dict[tuple[ConnectionState, str], ConnectionState] = {
+    **_MOVES,
+    **{(state, event): state for state, events in _STAYS.items() for event in events},
+    **{(state, "close"): _S.CLOSED for state in _S if state is not _S.CLOSED},
 }
 
 
