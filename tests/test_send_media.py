@@ -1,4 +1,4 @@
-"""The direct route of audio and video chunks (``send_audio``/``send_video``).
+"""The direct route of audio and video chunks and text turns (``send_audio``/``send_video``/``send_text``).
 
 It writes the frame without envelope records or the encoder: these tests pin
 that what goes out is byte for byte what the general route would send, and
@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 import rawlive
-from rawlive import Blob, ClientMessage, RealtimeInput, encode
+from rawlive import Blob, ClientContent, ClientMessage, Content, RealtimeInput, encode
 from rawlive.b64 import b64decode_spelled
 from rawlive.errors import ConnectionClosedError, LiveError, LocalProtocolError
-from rawlive.protocol.codec import MEDIA_FRAME_END, media_frame_start
+from rawlive.protocol.codec import MEDIA_FRAME_END, media_frame_start, text_turn_frame
 from rawlive.testing import FakeLiveServer
 
 
@@ -125,3 +125,56 @@ async def test_with_a_reconnect_policy_chunks_are_recorded_in_the_ledger() -> No
             ledger = session._engine.ledger
             assert ledger is not None and len(ledger) == 1
     assert frames.client[1] == _general("audio", "audio/pcm;rate=16000", bytes(640))
+
+
+TEXTS = [
+    "",
+    "Hello",
+    'a "quoted" \\ back\\slash',
+    "line\nbreak\ttab\x00\x1f",
+    "é ünï 日本 😀",
+    "x" * 5000,
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("turn_complete", [True, False])
+def test_a_text_turn_frame_is_the_encoders_frame(text: str, turn_complete: bool) -> None:
+    content = ClientContent(turns=(Content.user_text(text),), turn_complete=turn_complete)
+    assert text_turn_frame(text, turn_complete) == encode(ClientMessage.wrap(content))
+
+
+async def test_text_turns_go_out_as_the_general_route_would_send_them() -> None:
+    frames = Frames()
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], record=frames
+        ) as session:
+            before = session.state.sent_count
+            await session.send_text("Hello", turn_complete=False)
+            await session.send_text('What\'s "up"? 😀')
+            assert session.state.sent_count == before + 2
+            turn = await session.receive_turn(timeout=5)
+        received = server.connections[0].received
+    for sent, (text, complete) in zip(
+        frames.client[1:3], [("Hello", False), ('What\'s "up"? 😀', True)], strict=True
+    ):
+        content = ClientContent(turns=(Content.user_text(text),), turn_complete=complete)
+        assert sent == encode(ClientMessage.wrap(content)).decode()
+    texts = [m.client_content for m in received if m.client_content is not None]
+    assert [c.turns[0].parts[0].text for c in texts] == ["Hello", 'What\'s "up"? 😀']  # type: ignore[index]
+    assert turn.text  # the fake answered the completed turn
+
+
+async def test_text_turns_take_the_general_route_with_a_ledger_or_when_closed() -> None:
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], reconnect=True
+        ) as session:
+            await session.send_text("Hello")
+            ledger = session._engine.ledger
+            assert ledger is not None and len(ledger) == 1  # recorded: it may be sent again
+        session = await rawlive.connect("m", endpoint=server.url)
+        await session.close()
+        with pytest.raises(LocalProtocolError, match="the session is closed"):
+            await session.send_text("late")

@@ -724,17 +724,18 @@ class Engine:
                 except ConnectionClosed:
                     return  # the reader sees the close; the ledger sends it again
 
-    def media_route(self) -> Connection | None:
-        """The connection a media chunk may be written to directly, or None.
+    def direct_route(self) -> Connection | None:
+        """The connection a media chunk or a text turn may be written to directly, or None.
 
-        The direct route (:meth:`~rawlive.senders.Senders.send_audio` and
-        ``send_video``) skips the envelope records, the encoder and the lint
-        pass: of the lint rules only ``setup-first`` can apply to a media
-        chunk, and it holds once setup was sent. It is taken when no ledger
+        The direct route (:meth:`~rawlive.senders.Senders.send_audio`,
+        ``send_video`` and ``send_text``) skips the envelope records, the
+        encoder and the lint pass: of the lint rules only ``setup-first`` can
+        apply to a media chunk or to a ``clientContent`` of one user text
+        turn, and it holds once setup was sent. It is taken when no ledger
         (reconnect policy) must record the message and the session is open;
         otherwise, None: the caller takes the general route (:meth:`send`),
         which records, queues or raises as usual. On a direct route this
-        counts the chunk as sent (the state machine's ``send:other``).
+        counts the message as sent (the state machine's ``send:other``).
         """
         conn = self.conn
         if (

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rawlive.audio.pcm import INPUT_RATE, pcm_mime
 from rawlive.audio.wav import read_wav_chunks
-from rawlive.protocol.codec import MEDIA_FRAME_END, media_frame_start
+from rawlive.protocol.codec import MEDIA_FRAME_END, media_frame_start, text_turn_frame
 from rawlive.protocol.messages import (
     Blob,
     ClientContent,
@@ -42,6 +42,13 @@ __all__ = ["Senders"]
 _b2a = binascii.b2a_base64
 
 
+def _show(engine: Engine, number: int, frame: bytes) -> None:
+    """Show a frame that took the direct route to the observers, as the general route does."""
+    text = frame.decode("utf-8")
+    for observer in engine.observers:
+        observer.on_frame(number, "client", text)
+
+
 class Senders:
     """Mixin: one method per kind of client message, each through :meth:`send`."""
 
@@ -52,10 +59,27 @@ class Senders:
         raise NotImplementedError
 
     async def send_text(self, text: str, *, turn_complete: bool = True) -> None:
-        """Send a user text turn as ``clientContent`` (the seed's flow)."""
-        await self.send(
-            ClientContent(turns=(Content.user_text(text),), turn_complete=turn_complete)
-        )
+        """Send a user text turn as ``clientContent`` (the seed's flow).
+
+        Without a reconnect policy it takes the direct route, as media chunks
+        do (:meth:`rawlive.engine.Engine.direct_route`): the frame is
+        :func:`~rawlive.protocol.codec.text_turn_frame`, the encoder's bytes
+        built without records.
+        """
+        engine = self._engine
+        conn = engine.direct_route() if type(text) is str else None
+        if conn is None:
+            await self.send(
+                ClientContent(turns=(Content.user_text(text),), turn_complete=turn_complete)
+            )
+            return
+        frame = text_turn_frame(text, turn_complete)
+        if engine.observers:
+            _show(engine, conn.number, frame)
+        try:
+            await conn.ws.send(frame, text=True)
+        except ConnectionClosed as exc:
+            await engine.write_failed(conn, exc)
 
     async def send_client_content(
         self, turns: Iterable[Content] | Content | None = None, *, turn_complete: bool = True
@@ -86,7 +110,7 @@ class Senders:
 
         The direct route writes ``start + base64(data) + end`` (the bytes
         :func:`~rawlive.protocol.codec.encode` would give) with no records and
-        one coroutine level; see :meth:`rawlive.engine.Engine.media_route` for
+        one coroutine level; see :meth:`rawlive.engine.Engine.direct_route` for
         when it applies. Otherwise the chunk takes the general route through
         :meth:`send`. A ``bytes`` subclass (base64 spelled another way by a
         decoder) always takes the general route, which keeps its spelling.
@@ -94,7 +118,7 @@ class Senders:
         engine = self._engine
         conn = None
         if type(data) is bytes or not isinstance(data, bytes):
-            conn = engine.media_route()
+            conn = engine.direct_route()
         if conn is None:
             blob = Blob(mime_type=mime_type, data=data)
             await self.send(
@@ -103,10 +127,8 @@ class Senders:
             return
         frame = media_frame_start(kind, mime_type) + _b2a(data, newline=False) + MEDIA_FRAME_END
         if engine.observers:
-            text = frame.decode("utf-8")
-            for observer in engine.observers:
-                observer.on_frame(conn.number, "client", text)
-        try:
+            _show(engine, conn.number, frame)
+        try:  # awaited here, not in a helper: one coroutine level per chunk
             await conn.ws.send(frame, text=True)
         except ConnectionClosed as exc:
             await engine.write_failed(conn, exc)

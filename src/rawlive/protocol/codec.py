@@ -38,6 +38,7 @@ from rawlive.errors import LocalProtocolError, RemoteProtocolError
 from rawlive.protocol._schema import COUNT_ITEMS_FROM, DecodeFailure, count_items, decode_object
 from rawlive.protocol.messages import (
     Blob,
+    ClientContent,
     ClientMessage,
     ClientPayload,
     Content,
@@ -59,6 +60,7 @@ __all__ = [
     "encode",
     "encode_json",
     "media_frame_start",
+    "text_turn_frame",
     "to_wire",
 ]
 
@@ -345,6 +347,28 @@ def media_frame_start(kind: str, mime_type: str) -> bytes:
         if len(_media_starts) < 256:  # bounded: mime types come from the caller
             _media_starts[key] = start
     return start
+
+
+_text_turn_parts: dict[bool, tuple[bytes, bytes]] = {}
+
+
+def text_turn_frame(text: str, turn_complete: bool = True) -> bytes:
+    """The frame of a ``clientContent`` with one user text turn, built without records.
+
+    Exactly what :func:`encode` gives for ``ClientContent(turns=(Content.user_text(text),),
+    turn_complete=turn_complete)``: the bytes around the text are cut from
+    such an encoding with an empty text, and the text is written by the same
+    JSON writer, so the two can never disagree. ``Session.send_text`` uses it.
+    """
+    parts = _text_turn_parts.get(turn_complete)
+    if parts is None:
+        content = ClientContent(turns=(Content.user_text(""),), turn_complete=turn_complete)
+        frame = encode(content)
+        before, empty, after = frame.partition(b'"text":""')
+        if not empty or b'"text":""' in after:
+            raise AssertionError(f"unexpected text turn layout: {frame!r}")
+        parts = _text_turn_parts[turn_complete] = (before + b'"text":', after)
+    return parts[0] + encode_json(text) + parts[1]
 
 
 def _dumps_anything(value: Any) -> bytes:
