@@ -90,6 +90,10 @@ OUTPUTS = {
     "say --record into a missing folder": (["say", "hi", "--record", "nodir/r.jsonl"], "not exist"),
     "say --record onto a folder": (["say", "hi", "--record", "adir"], "folder"),
     "chat --record onto a folder": (["chat", "hi", "--record", "adir"], "folder"),
+    "proxy --record into a missing folder": (
+        ["proxy", "--record", "nodir/r.jsonl", "--port", "0"],
+        "not exist",
+    ),
     "wav into a missing folder": (["wav", str(AUDIO_FIXTURE), "nodir/x.wav"], "not exist"),
     "wav onto a folder": (["wav", str(AUDIO_FIXTURE), "adir"], "folder"),
     "chat --audio-dir naming a file": (["chat", "hi", "--audio-dir", "afile"], "not a folder"),

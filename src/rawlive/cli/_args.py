@@ -183,6 +183,21 @@ def add_listen_options(p: argparse.ArgumentParser, *, port: int, port_help: str)
     )
 
 
+def add_recording_options(p: argparse.ArgumentParser, *, record_help: str) -> None:
+    """Declare ``--frames``, ``--record`` and ``--redact-audio``: show and keep every frame.
+
+    ``--record`` is checked when the command line is read (its folder exists
+    and can be written), so a bad path is one error line before anything runs.
+    """
+    p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
+    p.add_argument("--record", metavar="FILE", type=output_file, help=record_help)
+    p.add_argument(
+        "--redact-audio",
+        action="store_true",
+        help="with --record: store audio length and hash only",
+    )
+
+
 def add_capture_argument(
     p: argparse.ArgumentParser, help: str = "a capture file (.jsonl), e.g. from --record"
 ) -> None:

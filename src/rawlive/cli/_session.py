@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-from rawlive.cli._args import add_key_options, output_file, server_choice
+from rawlive.cli._args import add_key_options, add_recording_options, server_choice
 from rawlive.errors import MissingAPIKeyError
 
 DEFAULT_MODEL = "gemini-3.8-live"
@@ -164,15 +164,7 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--voice", help="prebuilt voice name, e.g. Puck")
     p.add_argument("--system", help="system instruction text")
-    p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
-    p.add_argument(
-        "--record", metavar="FILE", type=output_file, help="record every frame to a capture file"
-    )
-    p.add_argument(
-        "--redact-audio",
-        action="store_true",
-        help="with --record: store audio length and hash only",
-    )
+    add_recording_options(p, record_help="record every frame to a capture file")
     add_key_options(p)
     p.add_argument("--api-version", default="v1beta", help="v1beta (default) or v1alpha")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a turn")

@@ -10,6 +10,7 @@ from rawlive.cli import subcommand
 from rawlive.cli._args import (
     add_key_options,
     add_listen_options,
+    add_recording_options,
     input_file,
     listen_ssl_context,
 )
@@ -48,13 +49,9 @@ def add_parser(sub: Any) -> None:
         type=input_file,
         help="trust this CA for a wss:// upstream",
     )
-    p.add_argument("--record", metavar="FILE", help="write a capture per client session")
-    p.add_argument(
-        "--redact-audio",
-        action="store_true",
-        help="with --record: store audio length and hash only",
+    add_recording_options(
+        p, record_help="write a capture per client session (FILE, then FILE-2.jsonl, ...)"
     )
-    p.add_argument("--frames", action="store_true", help="print every frame both ways on stderr")
     p.add_argument(
         "--lint", action="store_true", help="flag client frames the service would reject"
     )
