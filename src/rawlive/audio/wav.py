@@ -38,7 +38,7 @@ import wave
 from collections.abc import Generator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 from rawlive.audio.pcm import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, AudioChunk, pcm_mime
 from rawlive.errors import AudioFormatError, ConfigurationError, WriterClosedError
@@ -53,8 +53,8 @@ _HEADER_SIZE = 44
 _U32_MAX = 0xFFFFFFFF
 
 
-def _header(channels: int, rate: int, sample_width: int) -> bytes:
-    block_align = channels * sample_width
+def _header(channels: int, rate: int) -> bytes:
+    block_align = channels * SAMPLE_WIDTH
     return b"".join(
         (
             _CHUNK_HEADER.pack(b"RIFF", _HEADER_SIZE - 8),
@@ -66,7 +66,7 @@ def _header(channels: int, rate: int, sample_width: int) -> bytes:
                 rate,
                 rate * block_align,
                 block_align,
-                sample_width * 8,
+                SAMPLE_WIDTH * 8,
             ),
             _CHUNK_HEADER.pack(b"data", 0),
         )
@@ -117,6 +117,9 @@ class WavWriter:
         OSError: the file cannot be opened or written.
     """
 
+    sample_width: ClassVar[int] = SAMPLE_WIDTH
+    """Bytes per sample: 2, always (16-bit, the only width the Live API speaks)."""
+
     def __init__(
         self,
         target: str | os.PathLike[str] | BinaryIO,
@@ -130,11 +133,10 @@ class WavWriter:
             raise AudioFormatError(f"bad sample rate {rate!r}: expected a positive integer")
         if not isinstance(channels, int) or not 1 <= channels <= 0xFFFF:
             raise AudioFormatError(f"bad channel count {channels!r}: expected 1 to 65535")
-        sample_width = SAMPLE_WIDTH
-        block_align = channels * sample_width
+        block_align = channels * SAMPLE_WIDTH
         if rate * block_align > _U32_MAX:
             raise AudioFormatError(
-                f"{_describe(rate, channels, sample_width)} audio is too many bytes per second "
+                f"{_describe(rate, channels, SAMPLE_WIDTH)} audio is too many bytes per second "
                 "for a wav header"
             )
         flush_bytes = 0
@@ -147,7 +149,6 @@ class WavWriter:
 
         self._rate = rate
         self._channels = channels
-        self._sample_width = sample_width
         self._block_align = block_align
         self._flush_bytes = flush_bytes
         self._pending = b""
@@ -177,7 +178,7 @@ class WavWriter:
 
         try:
             self._start = self._file.tell()
-            self._file.write(_header(channels, rate, sample_width))
+            self._file.write(_header(channels, rate))
             self._file.truncate()
             self._data_start = self._start + _HEADER_SIZE
             self._data_bytes = 0
@@ -208,10 +209,6 @@ class WavWriter:
         """Samples per frame."""
         return self._channels
 
-    @property
-    def sample_width(self) -> int:
-        """Bytes per sample."""
-        return self._sample_width
 
     @property
     def frames_written(self) -> int:
@@ -394,7 +391,7 @@ class WavWriter:
         where = str(self._path) if self._path is not None else "file object"
         state = "closed" if self._closed else "open"
         return (
-            f"<WavWriter {where} {_describe(self._rate, self._channels, self._sample_width)} "
+            f"<WavWriter {where} {_describe(self._rate, self._channels, SAMPLE_WIDTH)} "
             f"{self.frames_written} frames {state}>"
         )
 
