@@ -209,7 +209,6 @@ class WavWriter:
         """Samples per frame."""
         return self._channels
 
-
     @property
     def frames_written(self) -> int:
         """Complete frames in the file (a carried-over partial frame is not counted)."""
