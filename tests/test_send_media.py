@@ -178,3 +178,25 @@ async def test_text_turns_take_the_general_route_with_a_ledger_or_when_closed() 
         await session.close()
         with pytest.raises(LocalProtocolError, match="the session is closed"):
             await session.send_text("late")
+
+
+async def test_a_text_json_cannot_carry_is_refused_as_the_general_route_refuses_it() -> None:
+    # A lone surrogate cannot be written as UTF-8 JSON: both routes raise the
+    # same LocalProtocolError, nothing is sent or counted, and the session goes on.
+    frames = Frames()
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], observers=[frames]
+        ) as session:
+            before = session.state.sent_count
+            for send in (
+                session.send_text,
+                lambda text: session.send(ClientContent(turns=[Content.user_text(text)])),
+            ):
+                with pytest.raises(LocalProtocolError, match="surrogates not allowed"):
+                    await send("a\ud800b")
+                assert session.state.sent_count == before
+            assert len(frames.client) == 1  # the setup only
+            await session.send_text("Hello")
+            turn = await session.receive_turn()
+    assert session.state.sent_count == before + 1 and turn.text

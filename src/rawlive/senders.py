@@ -67,13 +67,17 @@ class Senders:
         built without records.
         """
         engine = self._engine
-        conn = engine.direct_route() if type(text) is str else None
+        conn = None
+        if type(text) is str:
+            # built first: a text JSON cannot carry (a lone surrogate) is refused
+            # before direct_route() counts the turn as sent
+            frame = text_turn_frame(text, turn_complete)
+            conn = engine.direct_route()
         if conn is None:
             await self.send(
                 ClientContent(turns=(Content.user_text(text),), turn_complete=turn_complete)
             )
             return
-        frame = text_turn_frame(text, turn_complete)
         if engine.observers:
             _show(engine, conn.number, frame)
         try:
