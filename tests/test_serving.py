@@ -17,6 +17,8 @@ from rawlive.testing import FakeLiveServer
         ("0.0.0.0", True, False, "/ws/x", "wss://127.0.0.1:8765/ws/x"),
         ("", False, True, "/", "http://127.0.0.1:8765/"),
         ("::", True, True, "/", "https://[::1]:8765/"),
+        ("::0", False, False, "", "ws://[::1]:8765"),
+        ("0:0:0:0:0:0:0:0", False, False, "", "ws://[::1]:8765"),
         ("::1", False, False, "", "ws://[::1]:8765"),
         ("example.test", False, False, "", "ws://example.test:8765"),
     ],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import ipaddress
 import ssl as _ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -80,18 +81,25 @@ def server_url(host: str, port: int, *, tls: bool, http: bool = False, path: str
     """The URL a client uses to reach a rawlive server listening on ``host:port``.
 
     A wildcard bind address is no destination, so ``0.0.0.0`` (or ``""``)
-    becomes ``127.0.0.1`` and ``::`` becomes ``::1``; an IPv6 host is put in
-    brackets. ``http=True`` gives the ``http(s)://`` form the official SDKs
-    take as ``base_url``, else ``ws(s)://``.
+    becomes ``127.0.0.1`` and ``::`` (however spelt: ``::0``...) becomes
+    ``::1``; an IPv6 host is put in brackets. ``http=True`` gives the
+    ``http(s)://`` form the official SDKs take as ``base_url``, else ``ws(s)://``.
     """
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
-    elif host == "::":
+    elif ":" in host and _unspecified(host):
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
     scheme = ("https" if tls else "http") if http else ("wss" if tls else "ws")
     return f"{scheme}://{host}:{port}{path}"
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 class Serving:
