@@ -250,3 +250,20 @@ def test_every_connect_keyword_is_declared_once_and_others_are_refused() -> None
     assert opened._setup.generation_config.speech_config is not None  # type: ignore[union-attr]
     credentials = opened._target.credentials
     assert credentials is not None and credentials.secret == "k"
+
+
+def test_the_option_typeddicts_resolve_at_run_time() -> None:
+    # A user's tool that reads connect()'s keywords (a config loader, a
+    # validator) calls typing.get_type_hints; every name the types use must exist.
+    import os
+    import typing
+
+    from rawlive.client import ConnectOptions
+    from rawlive.setup import SETUP_OPTIONS, SetupOptions
+    from rawlive.vertex import TARGET_OPTIONS, TargetOptions
+
+    assert set(typing.get_type_hints(SetupOptions)) == SETUP_OPTIONS
+    assert set(typing.get_type_hints(TargetOptions)) == TARGET_OPTIONS
+    hints = typing.get_type_hints(ConnectOptions)
+    assert set(hints) == SETUP_OPTIONS | TARGET_OPTIONS
+    assert hints["env_file"] == str | os.PathLike[str] | None

@@ -36,6 +36,7 @@ Nothing here does I/O but :class:`AccessTokenSource`, which may run
 
 from __future__ import annotations
 
+import os  # at run time too: TargetOptions names os.PathLike (typing.get_type_hints)
 import shutil
 import subprocess
 import time
@@ -55,8 +56,6 @@ from rawlive.auth import (
 from rawlive.errors import ConfigurationError, LiveError, VertexAuthError
 
 if TYPE_CHECKING:
-    import os
-
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
