@@ -267,3 +267,16 @@ def test_the_option_typeddicts_resolve_at_run_time() -> None:
     hints = typing.get_type_hints(ConnectOptions)
     assert set(hints) == SETUP_OPTIONS | TARGET_OPTIONS
     assert hints["env_file"] == str | os.PathLike[str] | None
+
+
+def test_response_modalities_as_a_bare_string_is_refused_with_the_fix() -> None:
+    # A str is a Sequence[str] to type checkers, and "TEXT" would become the
+    # four modalities T, E, X, T: refused before any I/O, naming the fix.
+    from rawlive.errors import ConfigurationError
+    from rawlive.setup import build_setup
+
+    with pytest.raises(ConfigurationError, match=r"a list, e\.g\. \['TEXT'\]"):
+        rawlive.connect("m", endpoint="ws://127.0.0.1:9/", response_modalities="TEXT")
+    assert build_setup("m", response_modalities=["text"]).generation_config == GenerationConfig(
+        response_modalities=("TEXT",)
+    )

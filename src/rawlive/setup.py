@@ -113,7 +113,12 @@ def build_setup(
     generation_config = options.get("generation_config")
     gc = generation_config or base.generation_config
     gc_changes: dict[str, Any] = {}
-    if (modalities := options.get("response_modalities")) is not None:
+    if isinstance(modalities := options.get("response_modalities"), str):
+        raise ConfigurationError(
+            f"response_modalities takes a list, e.g. [{modalities!r}], "
+            f"not the string {modalities!r}"
+        )
+    if modalities is not None:
         gc_changes["response_modalities"] = tuple(m.upper() for m in modalities)
     if (voice := options.get("voice")) is not None:
         gc_changes["speech_config"] = SpeechConfig.voice(voice)
