@@ -158,6 +158,19 @@ def test_values_built_in_python_that_are_not_json_raise_a_rawlive_error() -> Non
     )
 
 
+@pytest.mark.parametrize("value", [b"bytes", b'1,"injected":true', bytearray(b"x")])
+def test_a_bytes_value_is_refused_never_written_raw(value: bytes) -> None:
+    # The writer behind encode() once emitted a bytes value as it was: the
+    # frame was not JSON ({"text":bytes}), or carried fields nobody built.
+    from rawlive import ClientContent, Content
+    from rawlive.protocol.codec import encode_json
+
+    with pytest.raises(LocalProtocolError, match="cannot encode"):
+        encode(ClientContent(turns=(Content.user_text(value),)))  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="cannot encode"):
+        encode_json({"toolResponse": {"functionResponses": [{"response": {"r": value}}]}})
+
+
 # ------------------------------------------------------------------ base64
 
 RAW = bytes([0xFB, 0xFF, 0x00, 0x01, 0xFF, 0xFE, 0xFB])

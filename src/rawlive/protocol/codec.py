@@ -371,6 +371,17 @@ def text_turn_frame(text: str, turn_complete: bool = True) -> bytes:
     return parts[0] + encode_json(text) + parts[1]
 
 
+class _Raw(bytes):
+    """Output :func:`_dumps_anything` writes as it is (separators, brackets,
+    keys): a distinct type, so a ``bytes`` value in the JSON is refused like
+    any other non-JSON value instead of being written raw."""
+
+    __slots__ = ()
+
+
+_COMMA, _CLOSE_OBJECT, _CLOSE_ARRAY = _Raw(b","), _Raw(b"}"), _Raw(b"]")
+
+
 def _dumps_anything(value: Any) -> bytes:
     """Encode JSON of any depth and any integer size, without recursion.
 
@@ -379,31 +390,31 @@ def _dumps_anything(value: Any) -> bytes:
     bits are written here.
     """
     out: list[bytes] = []
-    # The stack holds values still to write, and raw bytes (separators and
+    # The stack holds values still to write, and _Raw output (separators and
     # closing brackets) to emit between them.
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()
-        if type(item) is bytes:
+        if type(item) is _Raw:
             out.append(item)
         elif isinstance(item, dict):
             out.append(b"{")
-            todo: list[Any] = [b"}"]
+            todo: list[Any] = [_CLOSE_OBJECT]
             for i, (key, sub) in enumerate(reversed(item.items())):
                 if not isinstance(key, str):
                     raise LocalProtocolError(f"cannot encode a {type(key).__name__} key as JSON")
                 todo.append(sub)
-                todo.append(_dumps(key) + b":")
+                todo.append(_Raw(_dumps(key) + b":"))
                 if i < len(item) - 1:
-                    todo.append(b",")
+                    todo.append(_COMMA)
             stack.extend(todo)
         elif isinstance(item, (list, tuple)):
             out.append(b"[")
-            todo = [b"]"]
+            todo = [_CLOSE_ARRAY]
             for i, sub in enumerate(reversed(item)):
                 todo.append(sub)
                 if i < len(item) - 1:
-                    todo.append(b",")
+                    todo.append(_COMMA)
             stack.extend(todo)
         elif isinstance(item, int) and not isinstance(item, bool):
             out.append(str(int(item)).encode("ascii"))
