@@ -200,3 +200,19 @@ async def test_a_text_json_cannot_carry_is_refused_as_the_general_route_refuses_
             await session.send_text("Hello")
             turn = await session.receive_turn()
     assert session.state.sent_count == before + 1 and turn.text
+
+
+async def test_send_text_refuses_what_is_not_a_str_before_sending_anything() -> None:
+    # None went out as a part with no text, 123 as {"text":123}: the service
+    # closes with 1007 and the session is lost. Now a TypeError, locally.
+    frames = Frames()
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m", endpoint=server.url, response_modalities=["TEXT"], observers=[frames]
+        ) as session:
+            for value in (None, 123, b"Hello", ["Hello"]):
+                with pytest.raises(TypeError, match=r"send_text\(\) takes a str, not "):
+                    await session.send_text(value)  # type: ignore[arg-type]
+            assert len(frames.client) == 1 and session.state.sent_count == 0
+            await session.send_text(type("Text", (str,), {})("Hello"))  # a str subclass is a str
+            assert (await session.receive_turn()).text

@@ -73,6 +73,8 @@ class Senders:
             # before direct_route() counts the turn as sent
             frame = text_turn_frame(text, turn_complete)
             conn = engine.direct_route()
+        elif not isinstance(text, str):
+            raise TypeError(f"send_text() takes a str, not {type(text).__name__}")
         if conn is None:
             await self.send(
                 ClientContent(turns=(Content.user_text(text),), turn_complete=turn_complete)
