@@ -641,6 +641,31 @@ async def test_the_tool_handler_answers_while_nobody_reads() -> None:
     assert call_turn.tool_calls and "lights" in answer.text.lower()
 
 
+async def test_a_tool_result_json_cannot_carry_reaches_the_model_as_an_error() -> None:
+    # A handler returning bytes (or a set) once left the call unanswered (the
+    # response failed to encode in a background task) and the turn hung.
+    async with FakeLiveServer() as server:
+        async with rawlive.connect(
+            "m",
+            endpoint=server.url,
+            response_modalities=["TEXT"],
+            tools=[LIGHTS],
+            tool_handler=lambda call: {"output": b"ok"},
+        ) as session:
+            await session.send_text("Turn on the lights")
+            call_turn = await session.receive_turn(timeout=5)
+            answer = await session.receive_turn(timeout=5)
+    assert call_turn.tool_calls and answer.turn_complete
+    (response,) = [
+        r.response
+        for record in server.connections
+        for m in record.received
+        if m.tool_response is not None
+        for r in m.tool_response.function_responses or ()
+    ]
+    assert response is not None and "cannot encode" in response["error"]
+
+
 async def test_a_person_idle_through_many_go_aways_keeps_the_session() -> None:
     async with FakeLiveServer() as server:
         async with rawlive.connect(

@@ -51,7 +51,7 @@ from rawlive.errors import (
     SetupRejectedError,
     SetupTimeoutError,
 )
-from rawlive.protocol.codec import decode_server, decode_server_chunk, encode
+from rawlive.protocol.codec import decode_server, decode_server_chunk, encode, encode_json
 from rawlive.protocol.ledger import Ledger
 from rawlive.protocol.lint import check_message
 from rawlive.protocol.messages import (
@@ -774,6 +774,7 @@ class Engine:
                 if inspect.isawaitable(result):
                     result = await result
                 response = dict(result)
+                encode_json(response)  # a value JSON cannot carry (bytes, a set) fails here
             except Exception as exc:  # the model gets the error, the session goes on
                 logger.warning("tool handler for %s failed: %r", call.name, exc)
                 response = {"error": f"{type(exc).__name__}: {exc}"}
