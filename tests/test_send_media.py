@@ -180,39 +180,26 @@ async def test_text_turns_take_the_general_route_with_a_ledger_or_when_closed() 
             await session.send_text("late")
 
 
-async def test_a_text_json_cannot_carry_is_refused_as_the_general_route_refuses_it() -> None:
+async def test_send_text_refuses_bad_texts_before_sending_or_counting_anything() -> None:
     # A lone surrogate cannot be written as UTF-8 JSON: both routes raise the
-    # same LocalProtocolError, nothing is sent or counted, and the session goes on.
+    # same LocalProtocolError. What is not a str (None went out as a part with
+    # no text, 123 as {"text":123}, closed by the service with 1007) is a
+    # TypeError. Either way nothing is sent or counted and the session goes on.
     frames = Frames()
     async with FakeLiveServer() as server:
         async with rawlive.connect(
             "m", endpoint=server.url, response_modalities=["TEXT"], observers=[frames]
         ) as session:
-            before = session.state.sent_count
             for send in (
                 session.send_text,
                 lambda text: session.send(ClientContent(turns=[Content.user_text(text)])),
             ):
                 with pytest.raises(LocalProtocolError, match="surrogates not allowed"):
                     await send("a\ud800b")
-                assert session.state.sent_count == before
-            assert len(frames.client) == 1  # the setup only
-            await session.send_text("Hello")
-            turn = await session.receive_turn()
-    assert session.state.sent_count == before + 1 and turn.text
-
-
-async def test_send_text_refuses_what_is_not_a_str_before_sending_anything() -> None:
-    # None went out as a part with no text, 123 as {"text":123}: the service
-    # closes with 1007 and the session is lost. Now a TypeError, locally.
-    frames = Frames()
-    async with FakeLiveServer() as server:
-        async with rawlive.connect(
-            "m", endpoint=server.url, response_modalities=["TEXT"], observers=[frames]
-        ) as session:
             for value in (None, 123, b"Hello", ["Hello"]):
                 with pytest.raises(TypeError, match=r"send_text\(\) takes a str, not "):
                     await session.send_text(value)  # type: ignore[arg-type]
-            assert len(frames.client) == 1 and session.state.sent_count == 0
+            assert len(frames.client) == 1 and session.state.sent_count == 0  # the setup only
             await session.send_text(type("Text", (str,), {})("Hello"))  # a str subclass is a str
-            assert (await session.receive_turn()).text
+            turn = await session.receive_turn()
+    assert session.state.sent_count == 1 and turn.text
