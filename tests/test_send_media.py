@@ -144,6 +144,15 @@ def test_a_text_turn_frame_is_the_encoders_frame(text: str, turn_complete: bool)
     assert text_turn_frame(text, turn_complete) == encode(ClientMessage.wrap(content))
 
 
+def test_a_text_turn_frame_with_an_int_flag_does_not_stand_for_the_bool() -> None:
+    # 1 == True as a dict key: a cached layout for 1 ("turnComplete":1) once
+    # served every later send_text() of the process, and the other way round.
+    for flag in (1, True, 0, False, None, 1, True):
+        content = ClientContent(turns=(Content.user_text("x"),), turn_complete=flag)  # type: ignore[arg-type]
+        assert text_turn_frame("x", flag) == encode(ClientMessage.wrap(content)), flag  # type: ignore[arg-type]
+    assert text_turn_frame("x").endswith(b'"turnComplete":true}}')
+
+
 async def test_text_turns_go_out_as_the_general_route_would_send_them() -> None:
     frames = Frames()
     async with FakeLiveServer() as server:

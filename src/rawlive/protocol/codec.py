@@ -359,15 +359,20 @@ def text_turn_frame(text: str, turn_complete: bool = True) -> bytes:
     turn_complete=turn_complete)``: the bytes around the text are cut from
     such an encoding with an empty text, and the text is written by the same
     JSON writer, so the two can never disagree. ``Session.send_text`` uses it.
+    Only the two bools are cached: ``1`` equals ``True`` as a dict key but
+    encodes as ``1``, and must not stand for it.
     """
-    parts = _text_turn_parts.get(turn_complete)
+    cached = type(turn_complete) is bool
+    parts = _text_turn_parts.get(turn_complete) if cached else None
     if parts is None:
         content = ClientContent(turns=(Content.user_text(""),), turn_complete=turn_complete)
         frame = encode(content)
         before, empty, after = frame.partition(b'"text":""')
         if not empty or b'"text":""' in after:
             raise AssertionError(f"unexpected text turn layout: {frame!r}")
-        parts = _text_turn_parts[turn_complete] = (before + b'"text":', after)
+        parts = (before + b'"text":', after)
+        if cached:
+            _text_turn_parts[turn_complete] = parts
     return parts[0] + encode_json(text) + parts[1]
 
 
