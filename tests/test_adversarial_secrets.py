@@ -81,6 +81,19 @@ def test_redact_text_covers_log_lines() -> None:
     assert redact_text("closed 1000 OK") == "closed 1000 OK"
 
 
+@pytest.mark.parametrize(
+    "query", ["?%6Bey=", "?%6b%65%79=", "?access%5Ftoken=", "&TOKEN=", ";Key=", "?api%5fkey="]
+)
+def test_a_secret_query_name_spelled_with_percent_escapes_is_still_secret(query: str) -> None:
+    # A server decodes %6B to k: ?%6Bey=KEY carries the key as ?key=KEY does.
+    url = f"wss://h/ws?a=1{query}{KEY}"
+    assert KEY not in redact_url(url) and REDACTED in redact_url(url)
+    assert KEY in url_secrets(url)
+    assert redact_url("wss://h/ws?monkey=not-a-secret-value") == (
+        "wss://h/ws?monkey=not-a-secret-value"
+    )
+
+
 def test_url_secrets_and_redact() -> None:
     url = f"ws://u:{KEY}@h/p?access_token={KEY[:-1]}X&x=short"
     secrets = url_secrets(url)

@@ -51,7 +51,13 @@ SECRET_HEADERS = frozenset(
 )
 """Header names whose value is a secret (lower case)."""
 
-_NAMES = "|".join(sorted(SECRET_QUERY_NAMES, key=len, reverse=True))
+
+def _spelled_any_way(name: str) -> str:
+    # Each character as itself or percent-encoded (?%6Bey= is ?key= to a server).
+    return "".join(f"(?:{re.escape(c)}|%{ord(c):02x})" for c in name)
+
+
+_NAMES = "|".join(_spelled_any_way(n) for n in sorted(SECRET_QUERY_NAMES, key=len, reverse=True))
 # A secret query (or ;matrix) parameter anywhere in a text: the value runs to
 # the next separator, quote or whitespace.
 _QUERY_RE = re.compile(rf"([?&;])({_NAMES})=[^&;#\s\"'<>]*", re.IGNORECASE)
