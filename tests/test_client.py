@@ -237,7 +237,10 @@ def test_every_connect_keyword_is_declared_once_and_others_are_refused() -> None
     assert not SETUP_OPTIONS & TARGET_OPTIONS
     assert {"voice", "tools", "session_resumption"} <= SETUP_OPTIONS
     assert {"api_key", "endpoint", "vertex", "base_url"} <= TARGET_OPTIONS
-    with pytest.raises(TypeError, match=r"connect\(\) got an unexpected keyword argument 'voise'"):
+    with pytest.raises(
+        TypeError,
+        match=r"^connect\(\) got an unexpected keyword argument 'voise'; did you mean 'voice'\?$",
+    ):
         rawlive.connect("m", endpoint="ws://127.0.0.1:9/", voise="Kore")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="'api_key'"):
         build_setup("m", api_key="k")  # type: ignore[call-arg]

@@ -42,6 +42,7 @@ from rawlive.engine import (
 from rawlive.errors import (
     ConfigurationError,
     ConnectionClosedError,
+    unexpected_keyword,
 )
 from rawlive.protocol.codec import decode_client, encode
 from rawlive.protocol.lint import check_message, check_request
@@ -227,7 +228,7 @@ def _split_options(options: ConnectOptions) -> tuple[SetupOptions, TargetOptions
         elif name in TARGET_OPTIONS:
             target[name] = value
         else:
-            raise TypeError(f"connect() got an unexpected keyword argument {name!r}")
+            raise unexpected_keyword("connect", name, SETUP_OPTIONS | TARGET_OPTIONS)
     return cast("SetupOptions", setup), cast("TargetOptions", target)
 
 

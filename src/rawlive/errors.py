@@ -38,12 +38,15 @@ an API key: callers pass keys to :func:`rawlive.redact.redact` before formatting
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 TYPE_CHECKING = False  # typing itself is not imported: rawlive explain starts faster
 
 if TYPE_CHECKING:
     from rawlive.protocol.session import Turn
 
 __all__ = [
+    "unexpected_keyword",
     "AudioFormatError",
     "CaptureFormatError",
     "ConcurrentReadError",
@@ -289,3 +292,19 @@ class ReplayMismatchError(LiveError):
         super().__init__(message)
         self.expected = expected
         self.got = got
+
+
+def unexpected_keyword(function: str, name: str, known: Iterable[str]) -> TypeError:
+    """The ``TypeError`` Python raises for an unknown keyword, with the likely one.
+
+    For functions that take their keywords as ``**options`` (``connect()``,
+    ``build_setup()``, the records), so a misspelt keyword reads as Python's
+    own message, plus ``did you mean 'voice'?`` when a known name is close.
+    """
+    import difflib  # only on this error path: rawlive explain imports this module
+
+    message = f"{function}() got an unexpected keyword argument {name!r}"
+    close = difflib.get_close_matches(name, list(known), n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return TypeError(message)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from rawlive.auth import normalize_model
-from rawlive.errors import ConfigurationError, RemoteProtocolError
+from rawlive.errors import ConfigurationError, RemoteProtocolError, unexpected_keyword
 from rawlive.protocol.codec import decode_client, encode_json
 from rawlive.protocol.messages import (
     AudioTranscriptionConfig,
@@ -79,7 +79,7 @@ def check_setup_options(function: str, options: Mapping[str, Any]) -> None:
     """
     for name in options:
         if name not in SETUP_OPTIONS:
-            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+            raise unexpected_keyword(function, name, SETUP_OPTIONS)
 
 
 def build_setup(

@@ -53,7 +53,7 @@ from rawlive.auth import (
     resolve_credentials,
     vertex_settings,
 )
-from rawlive.errors import ConfigurationError, LiveError, VertexAuthError
+from rawlive.errors import ConfigurationError, LiveError, VertexAuthError, unexpected_keyword
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
@@ -415,7 +415,7 @@ def resolve_target(model: str | None, **options: Unpack[TargetOptions]) -> Targe
     """
     for key in options:
         if key not in TARGET_OPTIONS:
-            raise TypeError(f"resolve_target() got an unexpected keyword argument {key!r}")
+            raise unexpected_keyword("resolve_target", key, TARGET_OPTIONS)
     api_key, env_file = options.get("api_key"), options.get("env_file")
     endpoint, base_url = options.get("endpoint"), options.get("base_url")
     api_version = options.get("api_version", "v1beta")

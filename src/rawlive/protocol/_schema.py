@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rawlive.b64 import b64decode_spelled, b64encode_any
+from rawlive.errors import unexpected_keyword
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -597,9 +598,7 @@ class WireMessage:
         seqs = self._SEQUENCES
         for key, value in kwargs.items():
             if key not in names:
-                raise TypeError(
-                    f"{type(self).__name__}() got an unexpected keyword argument {key!r}"
-                )
+                raise unexpected_keyword(type(self).__name__, key, names)
             if value is not None:
                 if key in seqs and not isinstance(value, tuple):
                     value = tuple(value)
