@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 # isort: off
 if TYPE_CHECKING:
     from rawlive.client import (
+        ConnectOptions as ConnectOptions,
         Session as Session,
         connect as connect,
     )
@@ -64,10 +65,12 @@ if TYPE_CHECKING:
         Reconnected as Reconnected,
         ReconnectPolicy as ReconnectPolicy,
     )
+    from rawlive.setup import SetupOptions as SetupOptions
     from rawlive.tokens import (
         EphemeralToken as EphemeralToken,
         create_ephemeral_token as create_ephemeral_token,
     )
+    from rawlive.vertex import TargetOptions as TargetOptions
 # isort: on
 
 # Public name -> the module that defines it; the message types are not listed here.
@@ -101,6 +104,9 @@ _EXPORTS: dict[str, str] = {
     "ToolHandler": "rawlive.engine",
     "Session": "rawlive.client",
     "connect": "rawlive.client",
+    "ConnectOptions": "rawlive.client",
+    "SetupOptions": "rawlive.setup",
+    "TargetOptions": "rawlive.vertex",
     "EphemeralToken": "rawlive.tokens",
     "create_ephemeral_token": "rawlive.tokens",
 }

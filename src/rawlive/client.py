@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
+    "ConnectOptions",
     "FrameObserver",
     "ReconnectPolicy",
     "Reconnected",
@@ -278,12 +279,12 @@ class connect:
             application does not read (default 16 MiB); when full, rawlive
             stops reading the socket until the application catches up.
         **options: by keyword, the setup fields
-            (:class:`~rawlive.setup.SetupOptions`: ``response_modalities``,
+            (:class:`rawlive.SetupOptions`: ``response_modalities``,
             ``system_instruction``, ``voice``, ``tools``, ``session_resumption``,
             ``input_audio_transcription``, ``output_audio_transcription``,
             ``context_window_compression``, ``generation_config``,
             ``extra_setup``) and where to connect
-            (:class:`~rawlive.vertex.TargetOptions`: ``api_key``, ``env_file``,
+            (:class:`rawlive.TargetOptions`: ``api_key``, ``env_file``,
             ``endpoint``, ``base_url``, ``api_version``, ``allow_insecure``,
             ``vertex``, ``project``, ``location``, ``access_token``). Each is
             documented there once; any other keyword is a ``TypeError``.
