@@ -289,7 +289,9 @@ def test_a_capture_cut_by_a_crash_shows_what_came_before(
 ) -> None:
     data = (FIXTURES / fixture).read_bytes()
     cut = data[:1500]
-    if cut.endswith(b"\n") or len(data) <= 1500:
+    if len(data) <= 1500:
+        pytest.skip(f"{fixture} is only {len(data)} bytes: nothing to cut at 1500")
+    if cut.endswith(b"\n"):
         pytest.skip("the cut falls on a line end")
     path = tmp_path / "cut.jsonl"
     path.write_bytes(cut)

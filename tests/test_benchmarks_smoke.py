@@ -50,18 +50,23 @@ EXPECTED = {
 }
 
 
-def run_quick(script: str) -> subprocess.CompletedProcess[str]:
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/SCRIPT ARGS`` with this checkout's ``src/`` first on the path."""
     env = dict(os.environ)
     src = str(SCRIPTS.parent / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return subprocess.run(
-        [sys.executable, str(SCRIPTS / script), "--quick"],
+        [sys.executable, str(SCRIPTS / script), *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
         check=False,
     )
+
+
+def run_quick(script: str) -> subprocess.CompletedProcess[str]:
+    return run_script(script, "--quick")
 
 
 # Benchmarks measure against a floor written with websockets 14's API
@@ -108,14 +113,5 @@ def test_ratio_line_survives_a_floor_of_zero_or_less() -> None:
 @pytest.mark.parametrize("client", ["floor", "rawlive"])
 def test_the_codec_instruction_count_child_decodes_without_valgrind(client: str) -> None:
     # bench_codec --instructions runs this child under valgrind; here it runs bare.
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SCRIPTS.parent / "src")
-    done = subprocess.run(
-        [sys.executable, str(SCRIPTS / "bench_codec.py"), "--count", client, "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = run_script("bench_codec.py", "--count", client, "1")
     assert done.returncode == 0 and done.stderr == "", done.stderr
