@@ -370,6 +370,31 @@ def floor_ws_options() -> dict[str, object]:
     return {"proxy": None} if int(version.split(".")[0]) >= 15 else {}
 
 
+async def floor_turn(ws: Any, keep: Callable[[bytes], object]) -> None:
+    """Receive one turn the floor's way: the bare loop every floor client runs.
+
+    Each frame is ``orjson.loads``-ed; each ``inlineData`` of a model turn is
+    ``base64.b64decode``-d into ``keep``; ``turnComplete`` ends the turn. No
+    records, no objects: what rawlive is measured against.
+    """
+    import orjson
+
+    loads, b64decode = orjson.loads, base64.b64decode
+    while True:
+        msg = loads(await ws.recv(decode=False))
+        sc = msg.get("serverContent")
+        if sc is None:
+            continue
+        mt = sc.get("modelTurn")
+        if mt is not None:
+            for part in mt["parts"]:
+                blob = part.get("inlineData")
+                if blob is not None:
+                    keep(b64decode(blob["data"]))
+        if sc.get("turnComplete"):
+            return
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process in MiB (``ru_maxrss`` is KiB on Linux)."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import importlib.util
 import json
 import ssl
@@ -54,6 +53,7 @@ from _bench_common import (
     ServerProcess,
     child_env,
     ensure_rawlive,
+    floor_turn,
     floor_ws_options,
     frames_for,
     have_cryptography,
@@ -87,10 +87,8 @@ def _client_ssl(url: str, cafile: str | None) -> ssl.SSLContext | None:
 async def run_floor(
     url: str, cafile: str | None, turns: int, to_file: bool = False
 ) -> tuple[float, float, int]:
-    import orjson
     from websockets.asyncio.client import connect
 
-    loads, b64decode = orjson.loads, base64.b64decode
     total = 0
     tmp = tempfile.TemporaryDirectory()
     async with connect(
@@ -108,20 +106,7 @@ async def run_floor(
             chunks: list[bytes] = []
             # floor-file: raw PCM appended to a file, the baseline for rawlive-wav
             out = open(Path(tmp.name) / f"turn{i}.pcm", "wb") if to_file else None  # noqa: SIM115
-            keep = out.write if out is not None else chunks.append
-            while True:
-                msg = loads(await ws.recv(decode=False))
-                sc = msg.get("serverContent")
-                if sc is None:
-                    continue
-                mt = sc.get("modelTurn")
-                if mt is not None:
-                    for part in mt["parts"]:
-                        blob = part.get("inlineData")
-                        if blob is not None:
-                            keep(b64decode(blob["data"]))
-                if sc.get("turnComplete"):
-                    break
+            await floor_turn(ws, out.write if out is not None else chunks.append)
             if out is not None:
                 total += out.tell()
                 out.close()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import gc
 import json
 import sys
@@ -43,6 +42,7 @@ from _bench_common import (
     ServerProcess,
     current_rss_mb,
     ensure_rawlive,
+    floor_turn,
     floor_ws_options,
     frames_for,
     instructions_of,
@@ -82,10 +82,8 @@ class GcTimer:
 async def floor_session(
     url: str, opened: asyncio.Semaphore, ready: asyncio.Event, go: asyncio.Event, done: list[Any]
 ) -> None:
-    import orjson
     from websockets.asyncio.client import connect
 
-    loads, b64decode = orjson.loads, base64.b64decode
     async with opened:
         ws = await connect(url, compression=None, max_size=64 * 1024 * 1024, **floor_ws_options())
         await ws.send(b'{"setup":{"model":"models/m"}}', text=True)
@@ -94,19 +92,7 @@ async def floor_session(
     await go.wait()
     await ws.send(TURN_REQUEST, text=True)
     chunks: list[bytes] = []
-    while True:
-        msg = loads(await ws.recv(decode=False))
-        sc = msg.get("serverContent")
-        if sc is None:
-            continue
-        mt = sc.get("modelTurn")
-        if mt is not None:
-            for part in mt["parts"]:
-                blob = part.get("inlineData")
-                if blob is not None:
-                    chunks.append(b64decode(blob["data"]))
-        if sc.get("turnComplete"):
-            break
+    await floor_turn(ws, chunks.append)
     done.append((ws, b"".join(chunks)))
 
 
